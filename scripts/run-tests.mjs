@@ -7,7 +7,16 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const layers = ['connectors', 'model', 'service', 'client', 'retraining', 'k8s', 'scripts', 'tests'];
+const layers = [
+  'connectors',
+  'model',
+  'service',
+  'client',
+  'retraining',
+  'k8s',
+  'scripts',
+  'tests',
+];
 const skip = new Set(['node_modules', 'dist', '.tools', 'models', 'results']);
 
 function findTests(dir) {
@@ -40,6 +49,10 @@ console.log(`running ${files.length} test files`);
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-reporter=spec', ...files],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, MSCR_LOG_LEVEL: process.env.MSCR_LOG_LEVEL ?? 'silent' } },
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, MSCR_LOG_LEVEL: process.env.MSCR_LOG_LEVEL ?? 'silent' },
+  },
 );
 process.exit(result.status ?? 1);

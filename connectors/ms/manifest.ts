@@ -117,7 +117,10 @@ export interface ModelManifest {
 }
 
 /** A manifest before the store assigns its version and records its files. */
-export type ManifestDraft = Omit<ModelManifest, 'version' | 'files' | 'createdAt' | 'schemaVersion'>;
+export type ManifestDraft = Omit<
+  ModelManifest,
+  'version' | 'files' | 'createdAt' | 'schemaVersion'
+>;
 
 const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
@@ -139,7 +142,10 @@ export function isVersionNumber(value: unknown): value is number {
 /** Parses a version given as text (`"3"`); rejects `03`, `3.0`, `-1` and the like. */
 export function parseVersion(text: string): number {
   if (!/^[1-9][0-9]{0,15}$/.test(text) || !isVersionNumber(Number(text))) {
-    throw new MscrError('bad_request', `invalid version ${JSON.stringify(text)}: versions are positive integers`);
+    throw new MscrError(
+      'bad_request',
+      `invalid version ${JSON.stringify(text)}: versions are positive integers`,
+    );
   }
   return Number(text);
 }
@@ -165,18 +171,27 @@ function checkTensorSpecs(value: unknown, field: string, problems: string[]): vo
   }
   value.forEach((spec: unknown, i) => {
     if (!isObject(spec)) return problems.push(`${field}[${i}] must be an object`);
-    if (typeof spec.name !== 'string' || spec.name === '') problems.push(`${field}[${i}].name must be a string`);
+    if (typeof spec.name !== 'string' || spec.name === '')
+      problems.push(`${field}[${i}].name must be a string`);
     if (!TENSOR_DTYPES.includes(spec.dtype as TensorDtype)) {
       problems.push(`${field}[${i}].dtype must be one of ${TENSOR_DTYPES.join(', ')}`);
     }
-    if (!isNumberArray(spec.shape) || !spec.shape.every((d) => d === -1 || (Number.isInteger(d) && d > 0))) {
+    if (
+      !isNumberArray(spec.shape) ||
+      !spec.shape.every((d) => d === -1 || (Number.isInteger(d) && d > 0))
+    ) {
       problems.push(`${field}[${i}].shape must be an array of positive integers or -1`);
     }
   });
 }
 
 function checkScaler(value: unknown, columns: number, field: string, problems: string[]): void {
-  if (!isObject(value) || value.type !== 'minmax' || !isNumberArray(value.min) || !isNumberArray(value.max)) {
+  if (
+    !isObject(value) ||
+    value.type !== 'minmax' ||
+    !isNumberArray(value.min) ||
+    !isNumberArray(value.max)
+  ) {
     problems.push(`${field} must be {type: "minmax", min: number[], max: number[]}`);
   } else if (value.min.length !== columns || value.max.length !== columns) {
     problems.push(`${field}.min and .max must have one entry per column (${columns})`);
@@ -195,7 +210,8 @@ function checkPreprocessing(value: unknown, problems: string[]): void {
           problems.push(`preprocessing.${key} must be a positive integer`);
         }
       }
-      if (value.channels !== 1 && value.channels !== 3) problems.push('preprocessing.channels must be 1 or 3');
+      if (value.channels !== 1 && value.channels !== 3)
+        problems.push('preprocessing.channels must be 1 or 3');
       const norm = value.normalization;
       if (!isObject(norm) || (norm.type !== 'rescale' && norm.type !== 'standardize')) {
         problems.push('preprocessing.normalization.type must be "rescale" or "standardize"');
@@ -204,8 +220,14 @@ function checkPreprocessing(value: unknown, problems: string[]): void {
         if (!isNumberArray(norm.mean) || norm.mean.length !== channels) {
           problems.push('preprocessing.normalization.mean must have one number per channel');
         }
-        if (!isNumberArray(norm.std) || norm.std.length !== channels || norm.std.some((s) => s <= 0)) {
-          problems.push('preprocessing.normalization.std must have one positive number per channel');
+        if (
+          !isNumberArray(norm.std) ||
+          norm.std.length !== channels ||
+          norm.std.some((s) => s <= 0)
+        ) {
+          problems.push(
+            'preprocessing.normalization.std must have one positive number per channel',
+          );
         }
       }
       return;
@@ -219,7 +241,10 @@ function checkPreprocessing(value: unknown, problems: string[]): void {
       if (typeof value.target !== 'string' || !value.columns.includes(value.target)) {
         problems.push('preprocessing.target must name one of preprocessing.columns');
       }
-      if (value.kind === 'series' && (!Number.isInteger(value.window) || (value.window as number) < 1)) {
+      if (
+        value.kind === 'series' &&
+        (!Number.isInteger(value.window) || (value.window as number) < 1)
+      ) {
         problems.push('preprocessing.window must be a positive integer');
       }
       checkScaler(value.scaler, value.columns.length, 'preprocessing.scaler', problems);
@@ -242,26 +267,42 @@ export function validateManifest(value: unknown, where = 'manifest'): ModelManif
   if (value.schemaVersion !== MANIFEST_SCHEMA_VERSION) {
     problems.push(`schemaVersion must be ${MANIFEST_SCHEMA_VERSION}`);
   }
-  if (typeof value.name !== 'string' || !MODEL_NAME.test(value.name)) problems.push('name must be a valid model name');
+  if (typeof value.name !== 'string' || !MODEL_NAME.test(value.name) || value.name.includes('..')) {
+    problems.push('name must be a valid model name');
+  }
   if (!isVersionNumber(value.version)) problems.push('version must be a positive integer');
   const framework = value.framework;
-  if (!isObject(framework) || framework.name !== 'tfjs' || typeof framework.version !== 'string') {
-    problems.push('framework must be {name: "tfjs", version, format}');
+  if (
+    !isObject(framework) ||
+    framework.name !== 'tfjs' ||
+    typeof framework.version !== 'string' ||
+    framework.format !== 'layers-model'
+  ) {
+    problems.push('framework must be {name: "tfjs", version, format: "layers-model"}');
   }
-  if (!MODEL_TASKS.includes(value.task as ModelTask)) problems.push(`task must be one of ${MODEL_TASKS.join(', ')}`);
+  if (!MODEL_TASKS.includes(value.task as ModelTask))
+    problems.push(`task must be one of ${MODEL_TASKS.join(', ')}`);
   if (typeof value.architecture !== 'string') problems.push('architecture must be a string');
   checkTensorSpecs(value.inputs, 'inputs', problems);
   checkTensorSpecs(value.outputs, 'outputs', problems);
-  if (value.labels !== undefined && !isStringArray(value.labels)) problems.push('labels must be an array of strings');
+  if (value.labels !== undefined && !isStringArray(value.labels))
+    problems.push('labels must be an array of strings');
   if (value.task === 'image-classification' && !isStringArray(value.labels)) {
     problems.push('labels are required for image-classification');
   }
   checkPreprocessing(value.preprocessing, problems);
-  if (!isObject(value.metrics) || !Object.values(value.metrics).every((m) => typeof m === 'number')) {
+  if (
+    !isObject(value.metrics) ||
+    !Object.values(value.metrics).every((m) => typeof m === 'number')
+  ) {
     problems.push('metrics must be an object of numbers');
   }
   if (!isObject(value.training)) problems.push('training must be an object');
-  if (!isObject(value.data) || typeof value.data.fingerprint !== 'string' || !isStringArray(value.data.sources)) {
+  if (
+    !isObject(value.data) ||
+    typeof value.data.fingerprint !== 'string' ||
+    !isStringArray(value.data.sources)
+  ) {
     problems.push('data must be {fingerprint, sources}');
   }
   if (typeof value.createdAt !== 'string' || Number.isNaN(Date.parse(value.createdAt))) {
@@ -272,9 +313,14 @@ export function validateManifest(value: unknown, where = 'manifest'): ModelManif
   } else {
     for (const [file, entry] of Object.entries(value.files)) {
       if (!isSafeFileName(file)) problems.push(`files: unsafe file name ${JSON.stringify(file)}`);
-      if (!isObject(entry) || typeof entry.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(entry.sha256)) {
+      if (
+        !isObject(entry) ||
+        typeof entry.sha256 !== 'string' ||
+        !/^[0-9a-f]{64}$/.test(entry.sha256)
+      ) {
         problems.push(`files.${file}.sha256 must be a hex sha256`);
-      } else if (!Number.isSafeInteger(entry.size) || (entry.size as number) < 0) {
+      }
+      if (!isObject(entry) || !Number.isSafeInteger(entry.size) || (entry.size as number) < 0) {
         problems.push(`files.${file}.size must be a non-negative integer`);
       }
     }
@@ -287,5 +333,9 @@ export function validateManifest(value: unknown, where = 'manifest'): ModelManif
 
 /** A file name inside a version folder: one path segment, no traversal, not the manifest. */
 export function isSafeFileName(name: string): boolean {
-  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name) && !name.includes('..') && name !== MANIFEST_FILE;
+  return (
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name) &&
+    !name.includes('..') &&
+    name !== MANIFEST_FILE
+  );
 }

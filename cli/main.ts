@@ -1,0 +1,42 @@
+/**
+ * The `mscr` command line. This folder is the composition root: the one place allowed to
+ * import every layer, because a command such as `mscr train` wires the Model layer to a
+ * store. The layers themselves only meet through `connectors/`.
+ */
+import { Command, CommanderError } from 'commander';
+import { errorMessage } from '../connectors/errors.ts';
+import { exitCodeFor, EXIT } from './exit-codes.ts';
+import { registerTrainCommands } from './train.ts';
+import { registerModelsCommand } from './models.ts';
+import { registerQuickstartCommand } from './quickstart.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('mscr')
+    .description(
+      'Model-Service-Client + Retraining: train, publish, serve and retrain TensorFlow.js models',
+    )
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerTrainCommands(program);
+  registerModelsCommand(program);
+  registerQuickstartCommand(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander already printed the problem (or the help / version text).
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    process.stderr.write(`mscr: ${errorMessage(error)}\n`);
+    if (process.env.MSCR_DEBUG && error instanceof Error && error.stack)
+      process.stderr.write(`${error.stack}\n`);
+    return exitCodeFor(error);
+  }
+}

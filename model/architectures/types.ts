@@ -1,0 +1,32 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { ModelTask } from '../../connectors/ms/manifest.ts';
+
+/** Hyper-parameters every architecture has a default for; the CLI may override each. */
+export interface TrainingDefaults {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+}
+
+/** What the network is asked to learn: image classes, or the next value of a series. */
+export type ArchitectureInput =
+  | {
+      task: 'image-classification';
+      height: number;
+      width: number;
+      channels: number;
+      classes: number;
+    }
+  | { task: 'series-forecast'; window: number; features: number };
+
+/**
+ * A model builder: cheap to describe, does its work in `build()`. The registry maps the
+ * names users type (`--model cifar10-cnn`, `--arch densenet`) to one of these.
+ */
+export interface Architecture {
+  name: string;
+  description: string;
+  task: ModelTask;
+  defaults: TrainingDefaults;
+  build(input: ArchitectureInput): tf.LayersModel;
+}

@@ -1,0 +1,4 @@
+export { argmaxRows, classificationReport, predictionProfile } from './classification.ts';
+export type { ClassificationReport, ClassMetrics } from './classification.ts';
+export { meanAndStd, regressionReport } from './regression.ts';
+export type { RegressionReport } from './regression.ts';

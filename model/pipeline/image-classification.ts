@@ -1,0 +1,172 @@
+/** The image-classification task: image folders or CIFAR-10 batches -> class probabilities. */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { MscrError } from '../../connectors/errors.ts';
+import type { ImagePreprocessing, ModelManifest } from '../../connectors/ms/manifest.ts';
+import {
+  fingerprintImages,
+  LABELS_FILE,
+  loadCifarBinary,
+  loadImageFolder,
+  resolveDataPath,
+  splitStratified,
+  type ImageDataset,
+} from '../data/index.ts';
+import { argmaxRows, classificationReport, predictionProfile } from '../evaluation/index.ts';
+import {
+  augmentationFromNames,
+  imageNormalizationFromName,
+  oneHotLabels,
+  toImageTensor,
+} from '../features/index.ts';
+import type { ClassifierReport, DataOptions, Task } from './task.ts';
+
+type LoadSize = { height?: number; width?: number; channels?: 1 | 3; limit?: number };
+
+/** One source: a folder with labels.csv, a folder of CIFAR-10 `.bin` batches, or one `.bin`. */
+async function loadImageSource(source: string, size: LoadSize): Promise<ImageDataset> {
+  const path = resolveDataPath(source);
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw new MscrError('not_found', `data ${source} does not exist`);
+  if (info.isFile()) {
+    if (path.endsWith('.bin'))
+      return loadCifarBinary([path], { ...(size.limit ? { limit: size.limit } : {}) });
+    throw new MscrError(
+      'bad_data',
+      `${source}: expected an image folder with ${LABELS_FILE} or CIFAR-10 .bin batches`,
+    );
+  }
+  const hasLabels = await stat(join(path, LABELS_FILE)).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+  if (hasLabels) return loadImageFolder(path, size);
+  return loadCifarBinary(path, { ...(size.limit ? { limit: size.limit } : {}) });
+}
+
+/** Loads and concatenates every source; their class names must agree. */
+export async function loadImages(sources: string[], size: LoadSize): Promise<ImageDataset> {
+  if (sources.length === 0) throw new MscrError('config', 'no data given: pass --data <folder>');
+  const parts: ImageDataset[] = [];
+  for (const source of sources) parts.push(await loadImageSource(source, size));
+  const first = parts[0] as ImageDataset;
+  if (parts.length === 1) return first;
+  for (const part of parts.slice(1)) {
+    if (
+      part.height !== first.height ||
+      part.width !== first.width ||
+      part.channels !== first.channels
+    ) {
+      throw new MscrError(
+        'bad_data',
+        `${part.sources.join(', ')}: images are ${part.height}x${part.width}x${part.channels}, but ${first.sources.join(', ')} has ${first.height}x${first.width}x${first.channels}; pass --image-size`,
+      );
+    }
+    if (JSON.stringify(part.classNames) !== JSON.stringify(first.classNames)) {
+      throw new MscrError(
+        'bad_data',
+        `${part.sources.join(', ')} has classes ${part.classNames.join(',')}, but ${first.sources.join(', ')} has ${first.classNames.join(',')}`,
+      );
+    }
+  }
+  const count = parts.reduce((n, p) => n + p.count, 0);
+  const pixels = new Uint8Array(parts.reduce((n, p) => n + p.pixels.length, 0));
+  const labels = new Int32Array(count);
+  let pixelOffset = 0;
+  let labelOffset = 0;
+  for (const part of parts) {
+    pixels.set(part.pixels, pixelOffset);
+    labels.set(part.labels, labelOffset);
+    pixelOffset += part.pixels.length;
+    labelOffset += part.count;
+  }
+  const merged = { ...first, pixels, labels, count, sources: parts.flatMap((p) => p.sources) };
+  return { ...merged, fingerprint: fingerprintImages(merged) };
+}
+
+export const imageClassification: Task = {
+  task: 'image-classification',
+  loss: 'categoricalCrossentropy',
+  trainingMetrics: ['accuracy'],
+
+  async prepare(options: DataOptions) {
+    const dataset = await loadImages(options.sources, {
+      ...(options.imageSize ?? {}),
+      ...(options.limit ? { limit: options.limit } : {}),
+    });
+    const classes = dataset.classNames.length;
+    if (classes < 2)
+      throw new MscrError(
+        'bad_data',
+        `${dataset.sources.join(', ')} has ${classes} class; a classifier needs at least 2`,
+      );
+    const { train, test } = splitStratified(dataset, options.testFraction, options.seed);
+    const strategy = imageNormalizationFromName(options.normalization ?? 'rescale');
+    const preprocessing = strategy.fit(train);
+    const trainFeatures = strategy.transform(train, preprocessing);
+    const testFeatures = strategy.transform(test, preprocessing);
+    const augmenter = options.augment?.length
+      ? augmentationFromNames(options.augment, { seed: options.seed })
+      : undefined;
+    const { height, width, channels } = preprocessing;
+    return {
+      xTrain: trainFeatures.x,
+      yTrain: trainFeatures.y,
+      xTest: testFeatures.x,
+      yTest: testFeatures.y,
+      architectureInput: { task: 'image-classification', height, width, channels, classes },
+      preprocessing,
+      inputs: [{ name: 'image', dtype: 'float32', shape: [-1, height, width, channels] }],
+      outputs: [{ name: 'probabilities', dtype: 'float32', shape: [-1, classes] }],
+      labels: dataset.classNames,
+      ...(augmenter ? { augment: augmenter.apply, augmentation: augmenter.names } : {}),
+      fingerprint: dataset.fingerprint,
+      sources: dataset.sources,
+      summary: `${dataset.count} images ${height}x${width}x${channels}, ${classes} classes, ${train.count} train / ${test.count} held out`,
+    };
+  },
+
+  async prepareEvaluation(manifest: ModelManifest, options) {
+    const spec = manifest.preprocessing as ImagePreprocessing;
+    const labels = manifest.labels ?? [];
+    const dataset = await loadImages(options.sources, {
+      height: spec.height,
+      width: spec.width,
+      channels: spec.channels,
+      ...(options.limit ? { limit: options.limit } : {}),
+    });
+    // The data may number its classes differently: match them to the model's by name.
+    const indexInModel = dataset.classNames.map((name) => {
+      const index = labels.indexOf(name);
+      if (index < 0) {
+        throw new MscrError(
+          'bad_data',
+          `class ${JSON.stringify(name)} of ${dataset.sources.join(', ')} is not one the model knows (${labels.join(', ')})`,
+        );
+      }
+      return index;
+    });
+    const mapped = dataset.labels.map((label) => indexInModel[label] as number);
+    return {
+      x: toImageTensor(dataset, spec),
+      y: oneHotLabels(mapped, labels.length),
+      summary: `${dataset.count} images from ${dataset.sources.join(', ')}`,
+    };
+  },
+
+  async score(model, x, y, manifest) {
+    const labels = manifest.labels ?? [];
+    const probabilities = tf.tidy(() => model.predict(x, { batchSize: 64 }) as tf.Tensor);
+    const [probs, truthOneHot] = await Promise.all([probabilities.data(), y.data()]);
+    probabilities.dispose();
+    const k = labels.length;
+    const report = classificationReport(argmaxRows(truthOneHot, k), argmaxRows(probs, k), labels);
+    const classifier: ClassifierReport = { kind: 'classification', labels, ...report };
+    return {
+      metrics: { accuracy: report.accuracy, macroF1: report.macroF1 },
+      reference: predictionProfile(probs, k),
+      report: classifier,
+    };
+  },
+};

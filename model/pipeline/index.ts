@@ -1,0 +1,4 @@
+/** Model layer: the pipeline data -> features -> training -> evaluation -> versioned export. */
+export { trainModel, type TrainOptions, type TrainResult } from './train.ts';
+export { evaluateModel, type EvaluateOptions, type EvaluateResult } from './evaluate.ts';
+export type { ClassifierReport, ForecastReport, TaskScore } from './task.ts';

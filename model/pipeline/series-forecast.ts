@@ -1,0 +1,99 @@
+/** The series-forecast task: a CSV of daily rows -> the next day's target (the MSC/R stock case). */
+import * as tf from '@tensorflow/tfjs';
+import { MscrError } from '../../connectors/errors.ts';
+import type { ModelManifest, SeriesPreprocessing } from '../../connectors/ms/manifest.ts';
+import { unscaleTarget } from '../../connectors/ms/preprocessing.ts';
+import { loadNumericCsv, splitChronological, type NumericTable } from '../data/index.ts';
+import { meanAndStd, regressionReport } from '../evaluation/index.ts';
+import { seriesWindows } from '../features/index.ts';
+import type { DataOptions, ForecastReport, Task } from './task.ts';
+
+async function loadSeries(sources: string[], limit?: number): Promise<NumericTable> {
+  if (sources.length !== 1) {
+    throw new MscrError(
+      'config',
+      `a series model trains on one CSV file, got ${sources.length}: ${sources.join(', ')}`,
+    );
+  }
+  const table = await loadNumericCsv(sources[0] as string);
+  // With a limit keep the most recent rows: the ones a forecaster is judged on.
+  return limit && limit < table.rows.length ? { ...table, rows: table.rows.slice(-limit) } : table;
+}
+
+export const seriesForecast: Task = {
+  task: 'series-forecast',
+  loss: 'meanSquaredError',
+  trainingMetrics: ['mae'],
+
+  async prepare(options: DataOptions) {
+    const table = await loadSeries(options.sources, options.limit);
+    const strategy = seriesWindows({
+      ...(options.window ? { window: options.window } : {}),
+      ...(options.target ? { target: options.target } : {}),
+    });
+    const window = options.window ?? 7;
+    // The test part starts `window` rows early, as context, so every held-out day is a target.
+    const { train, test } = splitChronological(table, options.testFraction, { overlap: window });
+    const preprocessing = strategy.fit(train);
+    const trainFeatures = strategy.transform(train, preprocessing);
+    const testFeatures = strategy.transform(test, preprocessing);
+    const features = preprocessing.columns.length;
+    return {
+      xTrain: trainFeatures.x,
+      yTrain: trainFeatures.y,
+      xTest: testFeatures.x,
+      yTest: testFeatures.y,
+      architectureInput: { task: 'series-forecast', window: preprocessing.window, features },
+      preprocessing,
+      inputs: [{ name: 'window', dtype: 'float32', shape: [-1, preprocessing.window, features] }],
+      outputs: [{ name: 'forecast', dtype: 'float32', shape: [-1, 1] }],
+      fingerprint: table.fingerprint,
+      sources: table.sources,
+      summary: `${table.rows.length} rows x ${features} columns, window ${preprocessing.window} -> next ${preprocessing.target}, ${trainFeatures.x.shape[0]} train / ${testFeatures.x.shape[0]} held-out windows`,
+    };
+  },
+
+  async prepareEvaluation(manifest: ModelManifest, options) {
+    const spec = manifest.preprocessing as SeriesPreprocessing;
+    const table = await loadSeries(options.sources, options.limit);
+    const { x, y } = seriesWindows().transform(table, spec);
+    return { x, y, summary: `${x.shape[0]} windows from ${table.sources.join(', ')}` };
+  },
+
+  async score(model, x, y, manifest) {
+    const spec = manifest.preprocessing as SeriesPreprocessing;
+    const targetIndex = spec.columns.indexOf(spec.target);
+    const predicted = tf.tidy(() => model.predict(x, { batchSize: 256 }) as tf.Tensor);
+    // "Tomorrow = today": the target column of each window's last row.
+    const lastDay = tf.tidy(() =>
+      x.slice([0, spec.window - 1, targetIndex], [-1, 1, 1]).reshape([-1]),
+    );
+    const [scaledPredicted, scaledTruth, scaledToday] = await Promise.all([
+      predicted.data(),
+      y.data(),
+      lastDay.data(),
+    ]);
+    tf.dispose([predicted, lastDay]);
+    const unscale = (values: ArrayLike<number>) =>
+      Array.from(values, (v) => unscaleTarget(v, spec));
+    const truth = unscale(scaledTruth);
+    const forecast = unscale(scaledPredicted);
+    const report = regressionReport(truth, forecast);
+    const naive = regressionReport(truth, unscale(scaledToday));
+    const { mean, std } = meanAndStd(forecast);
+    const forecastReport: ForecastReport = {
+      kind: 'forecast',
+      target: spec.target,
+      rmse: report.rmse,
+      mae: report.mae,
+      mape: report.mape,
+      naive: { rmse: naive.rmse, mae: naive.mae, mape: naive.mape },
+      samples: report.samples,
+    };
+    return {
+      metrics: { rmse: report.rmse, mae: report.mae, mape: report.mape, naiveRmse: naive.rmse },
+      reference: { predictionMean: mean, predictionStd: std },
+      report: forecastReport,
+    };
+  },
+};

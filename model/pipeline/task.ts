@@ -1,0 +1,105 @@
+/**
+ * What differs between kinds of model (image classification, series forecasting) is a
+ * `Task`: how data is loaded and turned into tensors, how the model is compiled, and how it
+ * is scored. The pipeline around it (states, training loop, export, publish) is shared.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type {
+  ModelManifest,
+  ModelTask,
+  PredictionReference,
+  PreprocessingSpec,
+  TensorSpec,
+} from '../../connectors/ms/manifest.ts';
+import type { ArchitectureInput } from '../architectures/index.ts';
+import type { BatchAugmentation } from '../training/index.ts';
+
+export interface DataOptions {
+  /** Paths or URIs of the data. */
+  sources: string[];
+  /** Held-out fraction (a stratified split for images, the chronological tail for series). */
+  testFraction: number;
+  seed: number;
+  /** Use at most this many samples (quick runs and tests). */
+  limit?: number;
+  // image classification
+  imageSize?: { height: number; width: number };
+  normalization?: 'rescale' | 'standardize';
+  augment?: string[];
+  // series forecasting
+  window?: number;
+  target?: string;
+}
+
+/** Tensors ready for training plus everything the manifest records about them. */
+export interface PreparedData {
+  xTrain: tf.Tensor;
+  yTrain: tf.Tensor;
+  xTest: tf.Tensor;
+  yTest: tf.Tensor;
+  architectureInput: ArchitectureInput;
+  preprocessing: PreprocessingSpec;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  labels?: string[];
+  augment?: BatchAugmentation;
+  augmentation?: string[];
+  fingerprint: string;
+  sources: string[];
+  /** One line for people: what was loaded and how it was split. */
+  summary: string;
+}
+
+/** Evaluation data prepared with a published version's own preprocessing. */
+export interface EvaluationData {
+  x: tf.Tensor;
+  y: tf.Tensor;
+  summary: string;
+}
+
+export interface TaskScore {
+  /** Flat numbers for the manifest and for the retraining gate. */
+  metrics: Record<string, number>;
+  reference: PredictionReference;
+  /** The full report for people (confusion matrix, baseline, ...). */
+  report: ClassifierReport | ForecastReport;
+}
+
+export interface ClassifierReport {
+  kind: 'classification';
+  accuracy: number;
+  macroF1: number;
+  labels: string[];
+  confusion: number[][];
+  perClass: { label: string; precision: number; recall: number; f1: number; support: number }[];
+  samples: number;
+}
+
+export interface ForecastReport {
+  kind: 'forecast';
+  target: string;
+  rmse: number;
+  mae: number;
+  mape: number;
+  /** The naive forecast "tomorrow = today" on the same held-out days. */
+  naive: { rmse: number; mae: number; mape: number };
+  samples: number;
+}
+
+export interface Task {
+  task: ModelTask;
+  loss: string;
+  trainingMetrics: string[];
+  prepare(options: DataOptions): Promise<PreparedData>;
+  /** Loads data for an already published version, with its manifest's preprocessing. */
+  prepareEvaluation(
+    manifest: ModelManifest,
+    options: Pick<DataOptions, 'sources' | 'limit'>,
+  ): Promise<EvaluationData>;
+  score(
+    model: tf.LayersModel,
+    x: tf.Tensor,
+    y: tf.Tensor,
+    manifest: Pick<ModelManifest, 'labels' | 'preprocessing'>,
+  ): Promise<TaskScore>;
+}
