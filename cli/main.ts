@@ -3,6 +3,7 @@
  * import every layer, because a command such as `mscr train` wires the Model layer to a
  * store. The layers themselves only meet through `connectors/`.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { errorMessage } from '../connectors/errors.ts';
 import { exitCodeFor, EXIT } from './exit-codes.ts';
@@ -10,12 +11,24 @@ import { registerTrainCommands } from './train.ts';
 import { registerModelsCommand } from './models.ts';
 import { registerQuickstartCommand } from './quickstart.ts';
 
+/** The version in package.json: one folder up from the sources, two up from dist/. */
+function packageVersion(): string {
+  for (const candidate of ['../package.json', '../../package.json']) {
+    const url = new URL(candidate, import.meta.url);
+    if (existsSync(url))
+      return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
+}
+
 export function buildProgram(): Command {
   const program = new Command('mscr')
     .description(
       'Model-Service-Client + Retraining: train, publish, serve and retrain TensorFlow.js models',
     )
-    .version(process.env.npm_package_version ?? '0.1.0')
+    .version(packageVersion())
+    // Program options only before the subcommand, so `mscr evaluate --version 3` means the model version.
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerTrainCommands(program);

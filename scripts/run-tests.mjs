@@ -14,10 +14,11 @@ const layers = [
   'client',
   'retraining',
   'k8s',
+  'cli',
   'scripts',
   'tests',
 ];
-const skip = new Set(['node_modules', 'dist', '.tools', 'models', 'results']);
+const skip = new Set(['node_modules', 'dist', '.tools', 'models', 'results', 'data']);
 
 function findTests(dir) {
   let found = [];

@@ -19,9 +19,6 @@ const tools = JSON.parse(readFileSync(new URL('tools.json', import.meta.url), 'u
 const binDir = join(root, '.tools', 'bin');
 const cacheRoot = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'mscr', 'tools');
 
-// Some tools read their version from -X ldflags; tools.json writes it as {version}.
-const ldflagsOf = (tool) => (tool.ldflags ?? '').replaceAll('{version}', tool.version);
-
 function fail(message) {
   console.error(`setup-tools: ${message}`);
   process.exit(1);
@@ -34,37 +31,24 @@ function go(args, env = {}) {
     maxBuffer: 64 * 1024 * 1024,
   });
   if (result.error?.code === 'ENOENT') {
-    fail('`go` is not on PATH; install Go (https://go.dev/dl/, 1.26 or newer) and re-run.');
+    fail('`go` is not on PATH; install Go 1.26 or newer (https://go.dev/dl/) and re-run.');
   }
   return result;
 }
 
-// What `go version -m` says a binary was built from, or null if it is missing or not a Go binary.
-// The build line is needed too: the same version built with other ldflags (e.g. a fixed helm
-// version string) must count as stale, or a tools.json fix would never reach existing installs.
-function inspect(binary) {
+// The version of tool.module a binary was built from, per `go version -m` (which prints
+// `mod <module> <version>`), or null if the binary is missing or not a Go binary.
+// Only the version can be checked: with -trimpath, go leaves -ldflags out of the build info,
+// so after changing a tool's ldflags without bumping it, delete its cache dir to rebuild.
+function installedVersion(tool, binary) {
   if (!existsSync(binary)) return null;
   const { status, stdout } = go(['version', '-m', binary]);
   if (status !== 0) return null;
-  const info = { mods: new Map(), ldflags: '' };
   for (const line of stdout.split('\n')) {
-    const [kind, key, value] = line.trim().split('\t');
-    if (kind === 'mod') info.mods.set(key, value);
-    if (kind === 'build' && key?.startsWith('-ldflags=')) {
-      const raw = key.slice('-ldflags='.length);
-      info.ldflags = raw.startsWith('"') ? JSON.parse(raw) : raw;
-    }
+    const [kind, module, version] = line.trim().split('\t');
+    if (kind === 'mod' && module === tool.module) return version ?? null;
   }
-  return info;
-}
-
-function describe(tool, binary) {
-  const info = inspect(binary);
-  if (!info) return 'missing';
-  const version = info.mods.get(tool.module);
-  if (version !== tool.version) return `wrong version (${version ?? 'unknown module'})`;
-  if (info.ldflags !== ldflagsOf(tool)) return 'built with other ldflags';
-  return 'ok';
+  return null;
 }
 
 // Always remove the old file first: .tools/bin/<name> may be a hard link into the cache of
@@ -74,7 +58,7 @@ function link(from, to) {
   try {
     linkSync(from, to);
   } catch {
-    copyFileSync(from, to); // different filesystem (EXDEV) or no hard links: copy instead
+    copyFileSync(from, to); // cache on another filesystem (EXDEV): copy instead
   }
 }
 
@@ -83,14 +67,13 @@ function install(name) {
   const label = `${name} ${tool.version}`;
   const target = join(binDir, name);
   const shown = relative(process.cwd(), target) || target;
-  if (describe(tool, target) === 'ok') {
+  if (installedVersion(tool, target) === tool.version) {
     console.log(`${label}: already installed (${shown})`);
     return true;
   }
   const cacheDir = join(cacheRoot, `${name}@${tool.version}`);
-  // go install names the binary after the package's last path element.
-  const cached = join(cacheDir, basename(tool.package));
-  if (describe(tool, cached) === 'ok') {
+  const cached = join(cacheDir, basename(tool.package)); // go install names it after the package
+  if (installedVersion(tool, cached) === tool.version) {
     link(cached, target);
     console.log(`${label}: linked from cache ${cached} (${shown})`);
     return true;
@@ -99,19 +82,31 @@ function install(name) {
   process.stdout.write(`${label}: building with go install ${spec} ... `);
   const started = Date.now();
   mkdirSync(cacheDir, { recursive: true });
+  // Some tools take their version string from -X ldflags; tools.json writes it as {version}.
+  const ldflags = (tool.ldflags ?? '').replaceAll('{version}', tool.version);
+  const args = ['install', '-trimpath', ...(ldflags ? [`-ldflags=${ldflags}`] : []), spec];
   // CGO_ENABLED=0 gives static binaries that need no C toolchain; -trimpath keeps local paths
   // out of them. The caller's GOFLAGS is dropped: flags like -mod=vendor make module@version
   // installs fail, and an -ldflags there would clash with ours.
-  const args = ['install', '-trimpath', `-ldflags=${ldflagsOf(tool)}`, spec];
   const result = go(args, { GOBIN: cacheDir, CGO_ENABLED: '0', GOFLAGS: '' });
   const seconds = Math.round((Date.now() - started) / 1000);
-  if (result.status !== 0 || describe(tool, cached) !== 'ok') {
+  const built = result.status === 0 ? installedVersion(tool, cached) : null;
+  if (built !== tool.version) {
     console.log(`failed after ${seconds} s`);
-    const tail = `${result.stderr ?? ''}${result.stdout ?? ''}`.trim().split('\n').slice(-25);
-    console.error(`setup-tools: ${name} ${tool.version} did not build:`);
-    console.error(`  go ${args.join(' ')}  (GOBIN=${cacheDir} CGO_ENABLED=0)`);
-    console.error(tail.map((line) => `  | ${line}`).join('\n'));
-    if (tool.note) console.error(`  note: ${tool.note}`);
+    console.error(`setup-tools: ${label} did not build:`);
+    const shell = args.map((arg) => (arg.includes(' ') ? `'${arg}'` : arg)).join(' ');
+    console.error(`  GOBIN=${cacheDir} CGO_ENABLED=0 go ${shell}`);
+    if (result.status === 0)
+      console.error(`  built, but ${cached} reports ${tool.module} ${built}`);
+    // Drop the "go: downloading" progress lines, or they push the actual error out of the tail.
+    const output = `${result.stderr ?? ''}\n${result.stdout ?? ''}`.split('\n');
+    const errors = output.filter((line) => line.trim() && !line.startsWith('go: downloading'));
+    console.error(
+      errors
+        .slice(-25)
+        .map((line) => `  | ${line}`)
+        .join('\n'),
+    );
     return false;
   }
   link(cached, target);
@@ -129,12 +124,13 @@ go(['version']); // fails early with a clear message if go is missing
 mkdirSync(binDir, { recursive: true });
 
 if (args.includes('--list')) {
-  const rows = Object.entries(tools).map(([name, tool]) => [
-    name,
-    tool.version,
-    tool.package,
-    describe(tool, join(binDir, name)).replace(/^ok$/, `installed (.tools/bin/${name})`),
-  ]);
+  const rows = Object.entries(tools).map(([name, tool]) => {
+    const installed = installedVersion(tool, join(binDir, name));
+    let status = 'not installed';
+    if (installed === tool.version) status = `installed (.tools/bin/${name})`;
+    else if (installed) status = `wrong version installed (${installed})`;
+    return [name, tool.version, tool.package, status];
+  });
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => row[i].length)));
   for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  '));
   process.exit(0);

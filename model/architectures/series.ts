@@ -20,7 +20,7 @@ export const stockLstm: Architecture = {
   name: 'stock-lstm',
   description: 'LSTM forecaster: a window of days -> the next value of the target column',
   task: 'series-forecast',
-  defaults: { epochs: 30, batchSize: 32, learningRate: 0.01 },
+  defaults: { epochs: 100, batchSize: 32, learningRate: 0.005 },
   build(input) {
     const { window, features } = requireSeriesInput(input, 'stock-lstm');
     const model = tf.sequential({ name: 'stock_lstm' });

@@ -4,30 +4,36 @@
  * convnet fails on `wasm` and people fall back to the plain-JS `cpu` backend.
  *
  * The kernel is composed at the backend level from kernels the wasm backend already has
- * (Transpose, Slice, Conv2D): it calls their `kernelFunc`s directly with `{inputs, backend,
- * attrs}`, gets `TensorInfo`s back and frees every intermediate with `backend.disposeData`.
- * No engine Tensor is created, so the engine's ref counting and `tf.memory()` are untouched.
+ * (Transpose, Slice, Conv2D; for 1x1 filters StridedSlice, Reshape, BatchMatMul; Fill for empty
+ * cases): it calls their `kernelFunc`s directly with `{inputs, backend, attrs}`, gets
+ * `TensorInfo`s back and frees every intermediate with `backend.disposeData`. No engine Tensor is
+ * created, so the engine's ref counts and `tf.memory()` are untouched.
  *
  * How: the filter gradient is itself a convolution.
  *   dW[i, j, ci, co] = sum_{n, y, x} xPadded[n, y*sH + i, x*sW + j, ci] * dy[n, y, x, co]
  * Read x transposed as a batch of Cin "images" [Cin, H, W, N] (N becomes the channel axis) and
  * dy transposed as a filter [outH, outW, N, Cout]; a stride-1 convolution with dilation
  * (sH, sW) and the forward pass's padding then yields exactly [Cin, kh, kw, Cout], which one
- * transpose turns into [kh, kw, Cin, Cout]. The wasm Conv2D runs on XNNPACK (SIMD), so the whole
- * contraction (N*outH*outW long) is one SIMD GEMM.
+ * transpose turns into [kh, kw, Cin, Cout]. The wasm Conv2D runs on XNNPACK (SIMD), so the
+ * whole contraction (N*outH*outW long) is a single SIMD GEMM, with no im2col copy of x.
+ * NCHW needs no extra pass: it only changes the two transposes' permutations.
  *
- * Measured on this machine (Node 20, wasm SIMD, 1 thread, x [32, 32, 32, 32], filter
- * [3, 3, 32, 64], stride 1, 'same'; median of 5 calls, all variants agree with cpu to ~5e-6):
- *   - conv trick (this file)                                        ~ 80 ms
- *   - per-tap: 9 x (StridedSlice, Transpose, BatchMatMul [Cin,P]x[P,Cout]) ~ 112 ms
- *   - im2col: 9 taps -> Concat -> Transpose -> one BatchMatMul [288,P]x[P,Cout] ~ 130 ms
- *   - per-tap with BatchMatMul transposeA (wasm's scalar "slow_batch_matmul" path) not viable
- *   - im2col via Concat on the last axis (JS copy loop) + transposed dy ~ 150-190 ms
- *   - the native wasm Conv3DBackpropFilterV2 on a depth-1 volume  ~ 1600-2700 ms (scalar loops)
- *   - the cpu backend's Conv2DBackpropFilter                       ~ 127 000 ms (!)
- * (P = N*outH*outW = 32768.) BatchMatMul on wasm only takes the XNNPACK path for batch 1 without
- * transposes; every other combination falls back to a scalar blocked loop, which is why the
- * matmul variants pay for explicit Transposes. `conv2d-backprop-filter.bench.ts` re-measures.
+ * Measured here (Node 20, wasm SIMD, 1 thread; x [32, 32, 32, 32], filter [3, 3, 32, 64],
+ * stride 1, 'same'; P = N*outH*outW = 32768; all variants agree with cpu to ~5e-6 relative):
+ *   - conv trick (this file)                                                ~ 77-80 ms
+ *   - per tap: 9 x (StridedSlice, Transpose, BatchMatMul [Cin,P]x[P,Cout])   ~ 112 ms
+ *   - im2col: 9 taps -> Concat -> Transpose -> one BatchMatMul [9*Cin,P]x[P,Cout] ~ 115-130 ms
+ *   - im2col via Concat on the last axis (a JS copy loop) + transposed dy    ~ 150-190 ms
+ *   - per tap with BatchMatMul transposeA: wasm runs any transposed or batched BatchMatMul in a
+ *     scalar blocked loop ("slow_batch_matmul"); only [1,M,K]x[1,K,N] goes to XNNPACK
+ *   - the native wasm Conv3DBackpropFilterV2 on a depth-1 volume             ~ 1600-2700 ms
+ *   - the cpu backend's own Conv2DBackpropFilter                             ~ 127 000 ms (!)
+ * Over other layers (min of 9, ms; conv trick / per tap / im2col): [32,28,28,1]->3x3x1x32
+ * 5.0/14.1/13.2; [32,32,32,3]->3x3x3x32 12.2/18.4/17.0; [32,16,16,64]->3x3x64x128 stride 2
+ * 15.4/148.6/153.2; [32,8,8,128]->3x3x128x128 24.4/58.6/41.8; [4,64,64,16]->5x5x16x32
+ * 19.1/55.0/44.0; [32,8,8,128]->1x1x128x256 13.5/5.3/6.0. The conv trick wins except for 1x1
+ * filters, where each "image" has a single output pixel and XNNPACK's tiles run mostly empty, so
+ * 1x1 filters take the single-GEMM path instead. `conv2d-backprop-filter.bench.ts` re-measures.
  */
 import * as tf from '@tensorflow/tfjs';
 import { MscrError } from '../../connectors/errors.ts';

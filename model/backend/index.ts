@@ -103,6 +103,29 @@ async function activate(name: string): Promise<void> {
   await tf.ready();
 }
 
+/**
+ * The Emscripten glue of tfjs-backend-wasm (run when the backend initialises) adds process
+ * handlers `uncaughtException: ex => { if (!(ex instanceof ExitStatus)) throw ex }` and
+ * `unhandledRejection: reason => { throw reason }`, and its clean-up never removes them (its
+ * filter is inverted). Re-throwing inside a handler kills the process with exit code 7 and a
+ * log line showing the whole minified glue, even when the application installed its own
+ * handlers to log and carry on. tfjs never calls Emscripten's exit(), so they serve nothing
+ * here: remove them, restoring Node's default (crash when no other handler exists).
+ */
+function removeEmscriptenProcessHandlers(): void {
+  const signatures: [string, RegExp][] = [
+    ['uncaughtException', /instanceof ExitStatus/],
+    ['unhandledRejection', /^function\s*\(reason\)\s*\{\s*throw reason;?\s*\}$/],
+  ];
+  for (const [event, signature] of signatures) {
+    for (const listener of process.listeners(event as 'uncaughtException')) {
+      if (signature.test(Function.prototype.toString.call(listener))) {
+        process.removeListener(event, listener);
+      }
+    }
+  }
+}
+
 const strategies: Record<BackendKind, BackendStrategy> = {
   tensorflow: {
     kind: 'tensorflow',
@@ -127,6 +150,7 @@ const strategies: Record<BackendKind, BackendStrategy> = {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
       registerWasmConv2DBackpropFilter();
       await activate('wasm');
+      removeEmscriptenProcessHandlers();
       const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
       return {
         name: tf.getBackend(),

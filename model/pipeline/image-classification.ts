@@ -1,6 +1,6 @@
 /** The image-classification task: image folders or CIFAR-10 batches -> class probabilities. */
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { MscrError } from '../../connectors/errors.ts';
 import type { ImagePreprocessing, ModelManifest } from '../../connectors/ms/manifest.ts';
@@ -24,12 +24,13 @@ import type { ClassifierReport, DataOptions, Task } from './task.ts';
 
 type LoadSize = { height?: number; width?: number; channels?: 1 | 3; limit?: number };
 
-/** One source: a folder with labels.csv, a folder of CIFAR-10 `.bin` batches, or one `.bin`. */
+/** One source: a folder with labels.csv (or that file), a folder of CIFAR-10 `.bin` batches, or one `.bin`. */
 async function loadImageSource(source: string, size: LoadSize): Promise<ImageDataset> {
   const path = resolveDataPath(source);
   const info = await stat(path).catch(() => undefined);
   if (!info) throw new MscrError('not_found', `data ${source} does not exist`);
   if (info.isFile()) {
+    if (basename(path) === LABELS_FILE) return loadImageFolder(dirname(path), size);
     if (path.endsWith('.bin'))
       return loadCifarBinary([path], { ...(size.limit ? { limit: size.limit } : {}) });
     throw new MscrError(
