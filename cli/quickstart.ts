@@ -54,26 +54,27 @@ export function registerQuickstartCommand(program: Command): void {
         await writeNumericCsv(pricesCsv, syntheticPrices({ days: 500, seed: 7 }));
         console.log(`generated 500 days of prices in ${pricesCsv}`);
       }
-      const common = { store: flags.store, backend, seed: 7 };
-      if (flags.retrain || !existing.includes('shapes')) {
-        console.log('\ntraining the image classifier "shapes" (cifar10-cnn architecture)');
-        await runTrain({
-          ...common,
+      const demos = [
+        {
           model: 'shapes',
           arch: 'cifar10-cnn',
-          data: [imagesDir],
+          kind: 'image classifier',
+          data: imagesDir,
           epochs: flags.epochs,
-          alias: 'stable',
-        });
-      }
-      if (flags.retrain || !existing.includes('prices')) {
-        console.log('\ntraining the forecaster "prices" (stock-lstm architecture)');
+        },
+        { model: 'prices', arch: 'stock-lstm', kind: 'forecaster', data: pricesCsv, epochs: 20 },
+      ];
+      for (const demo of demos) {
+        if (!flags.retrain && existing.includes(demo.model)) continue;
+        console.log(`\ntraining the ${demo.kind} "${demo.model}" (${demo.arch} architecture)`);
         await runTrain({
-          ...common,
-          model: 'prices',
-          arch: 'stock-lstm',
-          data: [pricesCsv],
-          epochs: 20,
+          store: flags.store,
+          backend,
+          seed: 7,
+          model: demo.model,
+          arch: demo.arch,
+          data: [demo.data],
+          epochs: demo.epochs,
           alias: 'stable',
         });
       }

@@ -1,16 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { MscrError } from '../../connectors/errors.ts';
-import type { Architecture, ArchitectureInput } from './types.ts';
-
-export function requireImageInput(input: ArchitectureInput, architecture: string) {
-  if (input.task !== 'image-classification') {
-    throw new MscrError(
-      'config',
-      `${architecture} classifies images; it cannot be trained on ${input.task} data`,
-    );
-  }
-  return input;
-}
+import { requireInput, type Architecture } from './types.ts';
 
 /**
  * The plain convnet of the CIFAR-10 microservices case: three 3x3 conv stages with max
@@ -23,7 +12,11 @@ export const cifar10Cnn: Architecture = {
   task: 'image-classification',
   defaults: { epochs: 5, batchSize: 32, learningRate: 0.001 },
   build(input) {
-    const { height, width, channels, classes } = requireImageInput(input, 'cifar10-cnn');
+    const { height, width, channels, classes } = requireInput(
+      input,
+      'image-classification',
+      'cifar10-cnn',
+    );
     const model = tf.sequential({ name: 'cifar10_cnn' });
     model.add(
       tf.layers.conv2d({

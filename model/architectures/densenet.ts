@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Architecture } from './types.ts';
-import { requireImageInput } from './cifar10-cnn.ts';
+import { requireInput, type Architecture } from './types.ts';
 
 const GROWTH_RATE = 12;
 const LAYERS_PER_BLOCK = 3;
@@ -26,7 +25,11 @@ export const denseNet: Architecture = {
   task: 'image-classification',
   defaults: { epochs: 5, batchSize: 32, learningRate: 0.002 },
   build(input) {
-    const { height, width, channels, classes } = requireImageInput(input, 'densenet');
+    const { height, width, channels, classes } = requireInput(
+      input,
+      'image-classification',
+      'densenet',
+    );
     const inputs = tf.input({ shape: [height, width, channels], name: 'image' });
     let x = tf.layers
       .conv2d({ filters: 2 * GROWTH_RATE, kernelSize: 3, padding: 'same', useBias: false })

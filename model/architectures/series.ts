@@ -1,16 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { MscrError } from '../../connectors/errors.ts';
-import type { Architecture, ArchitectureInput } from './types.ts';
-
-function requireSeriesInput(input: ArchitectureInput, architecture: string) {
-  if (input.task !== 'series-forecast') {
-    throw new MscrError(
-      'config',
-      `${architecture} forecasts series; it cannot be trained on ${input.task} data`,
-    );
-  }
-  return input;
-}
+import { requireInput, type Architecture } from './types.ts';
 
 /**
  * The stock model of the MSC/R paper: an LSTM reads a window of days (Open, High, Low,
@@ -22,7 +11,7 @@ export const stockLstm: Architecture = {
   task: 'series-forecast',
   defaults: { epochs: 100, batchSize: 32, learningRate: 0.005 },
   build(input) {
-    const { window, features } = requireSeriesInput(input, 'stock-lstm');
+    const { window, features } = requireInput(input, 'series-forecast', 'stock-lstm');
     const model = tf.sequential({ name: 'stock_lstm' });
     model.add(tf.layers.lstm({ inputShape: [window, features], units: 32 }));
     model.add(tf.layers.dense({ units: 1, name: 'forecast' }));
@@ -40,7 +29,7 @@ export const linearRegression: Architecture = {
   task: 'series-forecast',
   defaults: { epochs: 60, batchSize: 32, learningRate: 0.05 },
   build(input) {
-    const { window, features } = requireSeriesInput(input, 'linear');
+    const { window, features } = requireInput(input, 'series-forecast', 'linear');
     const model = tf.sequential({ name: 'linear_regression' });
     model.add(tf.layers.flatten({ inputShape: [window, features] }));
     model.add(tf.layers.dense({ units: 1, name: 'forecast' }));

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import { MscrError } from '../../connectors/errors.ts';
 import type { ModelTask } from '../../connectors/ms/manifest.ts';
 
 /** Hyper-parameters every architecture has a default for; the CLI may override each. */
@@ -29,4 +30,20 @@ export interface Architecture {
   task: ModelTask;
   defaults: TrainingDefaults;
   build(input: ArchitectureInput): tf.LayersModel;
+}
+
+/** Narrows the input to the task an architecture was made for, or says why it cannot train. */
+export function requireInput<T extends ArchitectureInput['task']>(
+  input: ArchitectureInput,
+  task: T,
+  architecture: string,
+): Extract<ArchitectureInput, { task: T }> {
+  if (input.task !== task) {
+    const does = task === 'image-classification' ? 'classifies images' : 'forecasts series';
+    throw new MscrError(
+      'config',
+      `${architecture} ${does}; it cannot be trained on ${input.task} data`,
+    );
+  }
+  return input as Extract<ArchitectureInput, { task: T }>;
 }
