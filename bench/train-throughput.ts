@@ -5,7 +5,7 @@
  * a noisy shared machine. Writes bench/results/train-throughput.json and prints a table.
  *
  * Options (environment): BENCH_STEPS (timed steps on wasm, default 20), BENCH_CPU_STEPS
- * (default 4: the JS backend is slow), BENCH_BATCH (default 32), BENCH_DATA (image folder,
+ * (default 2: the JS backend is slow), BENCH_BATCH (default 32), BENCH_DATA (image folder,
  * default ../shared/data/cifar10/train when present, else generated images),
  * BENCH_MODELS (default cifar10-cnn,densenet).
  */
@@ -19,7 +19,7 @@ import { loadImageFolder, syntheticImages } from '../model/data/index.ts';
 import type { ImageDataset } from '../model/data/index.ts';
 
 const steps = Number(process.env.BENCH_STEPS ?? 20);
-const cpuSteps = Number(process.env.BENCH_CPU_STEPS ?? 4);
+const cpuSteps = Number(process.env.BENCH_CPU_STEPS ?? 2);
 const batchSize = Number(process.env.BENCH_BATCH ?? 32);
 const models = (process.env.BENCH_MODELS ?? 'cifar10-cnn,densenet').split(',');
 const defaultData = new URL('../../shared/data/cifar10/train', import.meta.url).pathname;
