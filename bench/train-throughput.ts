@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { getArchitecture } from '../model/architectures/index.ts';
-import { initBackend, type BackendInfo } from '../model/backend/index.ts';
+import { initBackend, type BackendInfo } from '../runtime/backend/index.ts';
 import { loadImageFolder, syntheticImages } from '../model/data/index.ts';
 import type { ImageDataset } from '../model/data/index.ts';
 

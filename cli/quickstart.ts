@@ -15,7 +15,7 @@ import {
   writeImageFolder,
   writeNumericCsv,
 } from '../model/data/index.ts';
-import type { BackendPreference } from '../model/backend/index.ts';
+import type { BackendPreference } from '../runtime/backend/index.ts';
 import { DEFAULT_STORE, positiveInt } from './options.ts';
 import { runTrain } from './train.ts';
 

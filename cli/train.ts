@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { openStore } from '../connectors/store/index.ts';
 import { listArchitectures } from '../model/architectures/index.ts';
 import { evaluateModel, trainModel, type TaskScore } from '../model/pipeline/index.ts';
-import type { BackendPreference } from '../model/backend/index.ts';
+import type { BackendPreference } from '../runtime/backend/index.ts';
 import {
   collectList,
   DEFAULT_STORE,

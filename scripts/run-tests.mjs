@@ -9,6 +9,7 @@ import { join, relative } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const layers = [
   'connectors',
+  'runtime',
   'model',
   'service',
   'client',

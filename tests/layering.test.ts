@@ -1,8 +1,8 @@
 /**
  * The MSC/R rule that gives the folders their meaning: layers talk only through the typed
  * connectors. A file in one layer may import its own layer, `connectors/`, Node built-ins
- * and packages (and tests/ support code), never another layer's internals. `connectors/` imports nothing of the
- * layers. `cli/` and `bench/` are composition roots and may wire everything.
+ * and packages (and runtime/, the TF.js backend every layer runs on), never another layer's
+ * internals. `connectors/` and `runtime/` import nothing of the layers. `cli/` and `bench/` are composition roots and may wire everything.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +10,15 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
-const layers = ['model', 'service', 'client', 'retraining', 'k8s', 'connectors'] as const;
+const layers = [
+  'model',
+  'service',
+  'client',
+  'retraining',
+  'k8s',
+  'connectors',
+  'runtime',
+] as const;
 
 function sourceFiles(dir: string): string[] {
   let entries: string[];
@@ -45,8 +53,8 @@ export function violations(fileFromRoot: string, imports: string[]): string[] {
   if (!(layers as readonly string[]).includes(layer)) return [];
   return imports.filter((target) => {
     const targetTop = target.split('/')[0] ?? '';
-    // tests/ holds test support only (shared data paths, fixtures).
-    if (targetTop === layer || targetTop === 'connectors' || targetTop === 'tests') return false;
+    // runtime/ is platform code every layer runs on (the TF.js backend); tests/ is test support.
+    if (targetTop === layer || ['connectors', 'runtime', 'tests'].includes(targetTop)) return false;
     return true;
   });
 }

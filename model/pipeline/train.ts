@@ -7,9 +7,9 @@ import type { ModelManifest, ManifestDraft } from '../../connectors/ms/manifest.
 import type { ModelStore } from '../../connectors/store/index.ts';
 import { validateModelName } from '../../connectors/ms/manifest.ts';
 import { getArchitecture } from '../architectures/index.ts';
-import { initBackend, type BackendInfo, type BackendPreference } from '../backend/index.ts';
+import { initBackend, type BackendInfo, type BackendPreference } from '../../runtime/backend/index.ts';
 import { createRandom } from '../data/random.ts';
-import { modelToFiles } from '../export/index.ts';
+import { modelToFiles } from '../../connectors/ms/artifacts.ts';
 import {
   fitModel,
   TrainingRun,

@@ -1,7 +1,7 @@
 /**
  * Times Conv2DBackpropFilter on wasm (the composite kernel) against the cpu backend.
- *   node --import tsx model/backend/conv2d-backprop-filter.bench.ts          # wasm; cpu on small layers
- *   node --import tsx model/backend/conv2d-backprop-filter.bench.ts --cpu    # cpu on every layer (minutes)
+ *   node --import tsx runtime/backend/conv2d-backprop-filter.bench.ts          # wasm; cpu on small layers
+ *   node --import tsx runtime/backend/conv2d-backprop-filter.bench.ts --cpu    # cpu on every layer (minutes)
  * Prints the minimum and median ms per call; the minimum is the better estimate on a busy machine.
  */
 import * as tf from '@tensorflow/tfjs';

@@ -3,7 +3,7 @@
  * weights file). The store sees bytes only; this is the one place that knows the format.
  */
 import * as tf from '@tensorflow/tfjs';
-import { MscrError } from '../../connectors/errors.ts';
+import { MscrError } from '../errors.ts';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
