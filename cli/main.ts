@@ -10,6 +10,7 @@ import { exitCodeFor, EXIT } from './exit-codes.ts';
 import { registerTrainCommands } from './train.ts';
 import { registerModelsCommand } from './models.ts';
 import { registerQuickstartCommand } from './quickstart.ts';
+import { registerServeCommand } from './serve.ts';
 
 /** The version in package.json: one folder up from the sources, two up from dist/. */
 function packageVersion(): string {
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerTrainCommands(program);
   registerModelsCommand(program);
   registerQuickstartCommand(program);
+  registerServeCommand(program);
   return program;
 }
 

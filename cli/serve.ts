@@ -1,0 +1,142 @@
+/** `mscr serve`: the Service layer on a port, until SIGTERM or SIGINT (then a graceful drain). */
+import type { Command } from 'commander';
+import {
+  configTextFromEnv,
+  DEFAULTS,
+  resolveConfig,
+  type ConfigText,
+  type ServiceConfig,
+} from '../service/config.ts';
+import { createService, type Service } from '../service/server.ts';
+
+interface ServeFlags {
+  store?: string;
+  model?: string[];
+  policy?: string;
+  pollInterval?: string;
+  host?: string;
+  port?: string;
+  workers?: string;
+  maxBatchSize?: string;
+  maxQueueDelay?: string;
+  maxBodyBytes?: string;
+  drainTimeout?: string;
+  logLevel?: string;
+  backend?: string;
+}
+
+export function configFromFlags(flags: ServeFlags): ServiceConfig {
+  const fromFlags: ConfigText = {
+    ...(flags.store ? { store: flags.store } : {}),
+    ...(flags.model?.length ? { models: flags.model.join(',') } : {}),
+    ...(flags.policy ? { policy: flags.policy } : {}),
+    ...(flags.pollInterval ? { pollInterval: flags.pollInterval } : {}),
+    ...(flags.host ? { host: flags.host } : {}),
+    ...(flags.port ? { port: flags.port } : {}),
+    ...(flags.workers ? { workers: flags.workers } : {}),
+    ...(flags.maxBatchSize ? { maxBatchSize: flags.maxBatchSize } : {}),
+    ...(flags.maxQueueDelay ? { maxQueueDelayMs: flags.maxQueueDelay } : {}),
+    ...(flags.maxBodyBytes ? { maxBodyBytes: flags.maxBodyBytes } : {}),
+    ...(flags.drainTimeout ? { drainTimeout: flags.drainTimeout } : {}),
+    ...(flags.logLevel ? { logLevel: flags.logLevel } : {}),
+    ...(flags.backend ? { backend: flags.backend } : {}),
+  };
+  return resolveConfig(configTextFromEnv(), fromFlags);
+}
+
+/** Runs a service until a signal, then drains and resolves. */
+export async function serveUntilSignal(
+  service: Service,
+  onListening?: (url: string) => void,
+): Promise<void> {
+  const { url } = await service.start();
+  onListening?.(url);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      process.stderr.write(`${signal}: draining in-flight requests, then exiting\n`);
+      service.stop().then(resolve, resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+export function curlExamples(url: string, models: { name: string; task: string }[]): string[] {
+  const lines = [`curl ${url}/v2/health/ready`, `curl ${url}/v1/models`];
+  for (const { name, task } of models) {
+    lines.push(`curl ${url}/v1/models/${name}`);
+    if (task === 'image-classification') {
+      lines.push(
+        `curl --data-binary @../shared/data/cifar10/images/cat_0003.jpg ${url}/mscr/models/${name}/classify`,
+      );
+    } else if (task === 'series-forecast') {
+      lines.push(
+        `tail -n 7 data/generated/prices.csv | curl --data-binary @- -H 'Content-Type: text/csv' ${url}/mscr/models/${name}/forecast`,
+      );
+    }
+  }
+  lines.push(`curl ${url}/metrics`);
+  return lines;
+}
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description(
+      'serve the models of a store over KServe V1 / TF Serving and Open Inference (V2), with hot reload',
+    )
+    .option('--store <uri>', `model store URI [env MSCR_STORE] (default ${DEFAULTS.store})`)
+    .option(
+      '--model <name...>',
+      'models to serve (repeatable; default: every model in the store) [env MSCR_MODELS, comma-separated]',
+    )
+    .option(
+      '--policy <policy>',
+      'versions to serve: latest, latest:N, all, specific:1,3, alias:stable [env MSCR_POLICY] (default latest)',
+    )
+    .option(
+      '--poll-interval <seconds>',
+      `how often to look for new versions [env MSCR_POLL_INTERVAL] (default ${DEFAULTS.pollIntervalMs / 1000})`,
+    )
+    .option('--host <address>', `address to listen on [env MSCR_HOST] (default ${DEFAULTS.host})`)
+    .option(
+      '--port <n>',
+      `port, 0 for any free one [env MSCR_PORT or PORT] (default ${DEFAULTS.port})`,
+    )
+    .option('--workers <n>', 'inference worker threads [env MSCR_WORKERS] (default: one per core)')
+    .option(
+      '--max-batch-size <n>',
+      `dynamic batching: most rows per batch, 1 turns batching off [env MSCR_MAX_BATCH_SIZE] (default ${DEFAULTS.batching.maxBatchSize})`,
+    )
+    .option(
+      '--max-queue-delay <ms>',
+      `dynamic batching: longest wait for a batch to fill [env MSCR_MAX_QUEUE_DELAY_MS] (default ${DEFAULTS.batching.maxQueueDelayMs})`,
+    )
+    .option(
+      '--max-body-bytes <n>',
+      `largest request body [env MSCR_MAX_BODY_BYTES] (default ${DEFAULTS.limits.maxBodyBytes})`,
+    )
+    .option(
+      '--drain-timeout <seconds>',
+      `longest wait for in-flight requests on SIGTERM [env MSCR_DRAIN_TIMEOUT] (default ${DEFAULTS.drainTimeoutMs / 1000})`,
+    )
+    .option(
+      '--log-level <level>',
+      'debug, info, warn, error or silent [env MSCR_LOG_LEVEL] (default info)',
+    )
+    .option(
+      '--backend <name>',
+      'TF.js backend of the workers: auto, tensorflow, wasm, cpu [env MSCR_BACKEND]',
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  mscr serve --store file://./models --port 8080 --poll-interval 5\n  curl localhost:8080/v2/health/ready',
+    )
+    .action(async (flags: ServeFlags) => {
+      const config = configFromFlags(flags);
+      const service = await createService(config);
+      await serveUntilSignal(service, (url) =>
+        process.stderr.write(`mscr serving ${config.store} at ${url}\n`),
+      );
+    });
+}

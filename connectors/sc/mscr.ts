@@ -1,0 +1,48 @@
+/**
+ * SC connector: mscr's own answers, for a person with curl (post an image, get labels with
+ * scores; post a CSV window, get a forecast in the data's units), and the error body every
+ * endpoint of every protocol uses.
+ */
+
+/** Every error, on every route: `{"error": "..."}` with a 4xx or 5xx status (TF Serving and V2 agree). */
+export interface ErrorResponse {
+  error: string;
+}
+
+/** One class and its probability. */
+export interface LabelScore {
+  label: string;
+  score: number;
+}
+
+/** `POST /mscr/models/{m}[/versions/{v}]/classify` with image bytes. */
+export interface ClassifyResponse {
+  model: string;
+  version: number;
+  /** Per image posted (one for a single file), the top classes, best first. */
+  predictions: LabelScore[][];
+}
+
+/** `POST /mscr/models/{m}[/versions/{v}]/forecast` with a CSV window. */
+export interface ForecastResponse {
+  model: string;
+  version: number;
+  /** The column forecast, e.g. `Close`. */
+  target: string;
+  /** One value per window, in the column's original units (a price, not a scaled value). */
+  forecast: number[];
+}
+
+/**
+ * The life of one served version, as the model status endpoint and metrics show it. TF
+ * Serving's states, plus `FAILED` (a load that did not succeed; TF Serving reports it as `END`
+ * with an error status, and so does the V1 status endpoint).
+ */
+export type VersionState = 'START' | 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'END' | 'FAILED';
+
+export interface VersionStateReport {
+  version: number;
+  state: VersionState;
+  /** Why the version failed or ended abnormally. */
+  error?: string;
+}

@@ -1,0 +1,204 @@
+/**
+ * Service configuration: defaults, then environment variables, then flags (the CLI passes
+ * them as overrides). Validated once at start with messages that say what to fix.
+ */
+import os from 'node:os';
+import { MscrError } from '../connectors/errors.ts';
+import { validateModelName } from '../connectors/ms/manifest.ts';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+
+export interface ServiceConfig {
+  /** Model store URI (`file://`, `s3://`, `gs://`). */
+  store: string;
+  /** Models to serve; empty = every model in the store. */
+  models: string[];
+  /** Version policy: `latest`, `latest:N`, `all`, `specific:1,3`, `alias:stable`. */
+  policy: string;
+  pollIntervalMs: number;
+  host: string;
+  port: number;
+  /** Inference worker threads (the wasm backend is single-threaded in Node). */
+  workers: number;
+  batching: { maxBatchSize: number; maxQueueDelayMs: number };
+  limits: {
+    /** Largest request body, JSON or image. */
+    maxBodyBytes: number;
+    /** Largest number of tensor elements in one request. */
+    maxElements: number;
+  };
+  /** How long SIGTERM waits for in-flight requests before exiting anyway. */
+  drainTimeoutMs: number;
+  logLevel: LogLevel;
+  backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+}
+
+export const DEFAULTS: ServiceConfig = {
+  store: 'file://./models',
+  models: [],
+  policy: 'latest',
+  pollIntervalMs: 5_000,
+  host: '0.0.0.0',
+  port: 8080,
+  workers: Math.max(1, os.availableParallelism()),
+  batching: { maxBatchSize: 32, maxQueueDelayMs: 2 },
+  limits: { maxBodyBytes: 8 * 1024 * 1024, maxElements: 4_000_000 },
+  drainTimeoutMs: 25_000,
+  logLevel: 'info',
+  backend: 'auto',
+};
+
+/** Everything settable, as text: from the environment or from flags. */
+export interface ConfigText {
+  store?: string;
+  models?: string;
+  policy?: string;
+  pollInterval?: string; // seconds
+  host?: string;
+  port?: string;
+  workers?: string;
+  maxBatchSize?: string;
+  maxQueueDelayMs?: string;
+  maxBodyBytes?: string;
+  maxElements?: string;
+  drainTimeout?: string; // seconds
+  logLevel?: string;
+  backend?: string;
+}
+
+/** The environment variables the service reads, by setting. */
+export const ENV_VARS: Record<keyof ConfigText, string> = {
+  store: 'MSCR_STORE',
+  models: 'MSCR_MODELS',
+  policy: 'MSCR_POLICY',
+  pollInterval: 'MSCR_POLL_INTERVAL',
+  host: 'MSCR_HOST',
+  port: 'MSCR_PORT',
+  workers: 'MSCR_WORKERS',
+  maxBatchSize: 'MSCR_MAX_BATCH_SIZE',
+  maxQueueDelayMs: 'MSCR_MAX_QUEUE_DELAY_MS',
+  maxBodyBytes: 'MSCR_MAX_BODY_BYTES',
+  maxElements: 'MSCR_MAX_ELEMENTS',
+  drainTimeout: 'MSCR_DRAIN_TIMEOUT',
+  logLevel: 'MSCR_LOG_LEVEL',
+  backend: 'MSCR_BACKEND',
+};
+
+export function configTextFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigText {
+  const text: ConfigText = {};
+  for (const [key, variable] of Object.entries(ENV_VARS) as [keyof ConfigText, string][]) {
+    const value = env[variable];
+    if (value !== undefined && value !== '') text[key] = value;
+  }
+  // PORT is what most platforms set.
+  if (text.port === undefined && env.PORT) text.port = env.PORT;
+  return text;
+}
+
+function number(
+  text: string | undefined,
+  fallback: number,
+  name: string,
+  { min, max, integer }: { min: number; max: number; integer: boolean },
+): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (
+    text.trim() === '' ||
+    !Number.isFinite(value) ||
+    (integer && !Number.isInteger(value)) ||
+    value < min ||
+    value > max
+  ) {
+    throw new MscrError(
+      'config',
+      `${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(text)}`,
+    );
+  }
+  return value;
+}
+
+const POLICY =
+  /^(latest(:[1-9]\d*)?|all|specific:[1-9]\d*(,[1-9]\d*)*|alias:[a-z][a-z0-9-]{0,31})$/;
+
+/** Builds the configuration; the first problem found is thrown as a `config` error. */
+export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
+  const text: ConfigText = Object.assign(
+    {},
+    ...layers.map((l) => Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined))),
+  );
+  const models = (text.models ?? '')
+    .split(',')
+    .map((m) => m.trim())
+    .filter((m) => m !== '');
+  models.forEach((m) => validateModelName(m));
+  const policy = text.policy ?? DEFAULTS.policy;
+  if (!POLICY.test(policy)) {
+    throw new MscrError(
+      'config',
+      `policy must be latest, latest:N, all, specific:1,2 or alias:NAME, got ${JSON.stringify(policy)}`,
+    );
+  }
+  const logLevel = (text.logLevel ?? DEFAULTS.logLevel) as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new MscrError(
+      'config',
+      `log level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(text.logLevel)}`,
+    );
+  }
+  const backend = (text.backend ?? DEFAULTS.backend) as ServiceConfig['backend'];
+  if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(backend)) {
+    throw new MscrError(
+      'config',
+      `backend must be auto, tensorflow, wasm or cpu, got ${JSON.stringify(text.backend)}`,
+    );
+  }
+  return {
+    store: text.store ?? DEFAULTS.store,
+    models,
+    policy,
+    pollIntervalMs:
+      number(text.pollInterval, DEFAULTS.pollIntervalMs / 1000, 'poll interval (seconds)', {
+        min: 0.05,
+        max: 86_400,
+        integer: false,
+      }) * 1000,
+    host: text.host ?? DEFAULTS.host,
+    port: number(text.port, DEFAULTS.port, 'port', { min: 0, max: 65_535, integer: true }),
+    workers: number(text.workers, DEFAULTS.workers, 'workers', { min: 1, max: 256, integer: true }),
+    batching: {
+      maxBatchSize: number(text.maxBatchSize, DEFAULTS.batching.maxBatchSize, 'max batch size', {
+        min: 1,
+        max: 4096,
+        integer: true,
+      }),
+      maxQueueDelayMs: number(
+        text.maxQueueDelayMs,
+        DEFAULTS.batching.maxQueueDelayMs,
+        'max queue delay (ms)',
+        { min: 0, max: 10_000, integer: false },
+      ),
+    },
+    limits: {
+      maxBodyBytes: number(text.maxBodyBytes, DEFAULTS.limits.maxBodyBytes, 'max body bytes', {
+        min: 1024,
+        max: 1024 ** 3,
+        integer: true,
+      }),
+      maxElements: number(text.maxElements, DEFAULTS.limits.maxElements, 'max elements', {
+        min: 1,
+        max: 1e9,
+        integer: true,
+      }),
+    },
+    drainTimeoutMs:
+      number(text.drainTimeout, DEFAULTS.drainTimeoutMs / 1000, 'drain timeout (seconds)', {
+        min: 0,
+        max: 3600,
+        integer: false,
+      }) * 1000,
+    logLevel,
+    backend,
+  };
+}

@@ -1,0 +1,157 @@
+/**
+ * The data plane: one place that knows which versions serve, runs inference and reports
+ * health, with no HTTP in it (as in KServe's model server). Protocol adapters decode
+ * requests into tensors, call this, and encode what it returns.
+ */
+import { MscrError } from '../../connectors/errors.ts';
+import type { ModelManifest } from '../../connectors/ms/manifest.ts';
+import type { VersionSelector } from '../../connectors/sc/index.ts';
+import type { InferenceEngine } from '../engine/index.ts';
+import type { Manager, ModelServingStatus } from '../reload/manager.ts';
+import type { ServedVersion } from './loader.ts';
+
+export { createEngineLoader, type ServedVersion } from './loader.ts';
+
+export interface InferResult {
+  model: string;
+  version: number;
+  manifest: ModelManifest;
+  output: Float32Array;
+  shape: number[];
+}
+
+export interface DataPlaneOptions {
+  manager: Manager<ServedVersion>;
+  engine: InferenceEngine;
+  /** Models that must be available for readiness; empty = every model the store has. */
+  models: readonly string[];
+  /** Called after every successful inference (metrics: predicted classes, confidence). */
+  onInference?: (result: InferResult) => void;
+}
+
+export class DataPlane {
+  readonly #manager: Manager<ServedVersion>;
+  readonly #engine: InferenceEngine;
+  readonly #models: readonly string[];
+  readonly #onInference: ((result: InferResult) => void) | undefined;
+  #draining = false;
+
+  constructor(options: DataPlaneOptions) {
+    this.#manager = options.manager;
+    this.#engine = options.engine;
+    this.#models = options.models;
+    this.#onInference = options.onInference;
+  }
+
+  /** The process is up and answering (stays true through reloads). */
+  live(): boolean {
+    return true;
+  }
+
+  /** Every configured model (or every known model) has an available version, and we are not draining. */
+  ready(): boolean {
+    if (this.#draining) return false;
+    const models = this.#models.length > 0 ? this.#models : this.#manager.models();
+    return models.length > 0 && models.every((m) => this.#manager.ready(m));
+  }
+
+  /** Readiness goes false first on SIGTERM, so load balancers stop sending while we drain. */
+  startDraining(): void {
+    this.#draining = true;
+  }
+
+  listModels(): string[] {
+    const known = new Set([...this.#models, ...this.#manager.models()]);
+    return [...known].sort();
+  }
+
+  status(model: string): ModelServingStatus {
+    this.#requireKnown(model);
+    return this.#manager.status(model);
+  }
+
+  modelReady(model: string, selector?: VersionSelector): boolean {
+    this.#requireKnown(model);
+    try {
+      this.#withVersion(model, selector, () => undefined);
+      return true;
+    } catch (error) {
+      if (
+        error instanceof MscrError &&
+        (error.code === 'unavailable' || error.code === 'not_found')
+      )
+        return false;
+      throw error;
+    }
+  }
+
+  /** The manifest of the version a selector picks (default: the serving version). */
+  manifest(
+    model: string,
+    selector?: VersionSelector,
+  ): { version: number; manifest: ModelManifest } {
+    return this.#withVersion(model, selector, (served, version) => ({
+      version,
+      manifest: served.manifest,
+    }));
+  }
+
+  /**
+   * Runs one input (`shape = [rows, ...]`) through the chosen version. The request holds a
+   * handle on that version until the output is back, so an unload waits for it.
+   */
+  async infer(
+    model: string,
+    selector: VersionSelector | undefined,
+    prepare: (
+      manifest: ModelManifest,
+    ) =>
+      Promise<{ input: Float32Array; shape: number[] }> | { input: Float32Array; shape: number[] },
+  ): Promise<InferResult> {
+    const handle = this.#acquire(model, selector);
+    try {
+      const { input, shape } = await prepare(handle.servable.manifest);
+      const output = await this.#engine.predict(handle.servable.key, input, shape);
+      const result = {
+        model,
+        version: handle.version,
+        manifest: handle.servable.manifest,
+        ...output,
+      };
+      this.#onInference?.(result);
+      return result;
+    } finally {
+      handle.release();
+    }
+  }
+
+  #requireKnown(model: string): void {
+    if (!this.listModels().includes(model)) {
+      throw new MscrError(
+        'not_found',
+        `unknown model ${JSON.stringify(model)}; serving: ${this.listModels().join(', ') || 'none'}`,
+      );
+    }
+  }
+
+  #acquire(model: string, selector: VersionSelector | undefined) {
+    this.#requireKnown(model);
+    if (selector === undefined) return this.#manager.acquire(model);
+    const version =
+      'version' in selector ? selector.version : this.#manager.resolveAlias(model, selector.label);
+    return this.#manager.acquire(model, version);
+  }
+
+  #withVersion<T>(
+    model: string,
+    selector: VersionSelector | undefined,
+    use: (served: ServedVersion, version: number) => T,
+  ): T {
+    const handle = this.#acquire(model, selector);
+    try {
+      return use(handle.servable, handle.version);
+    } finally {
+      handle.release();
+    }
+  }
+}

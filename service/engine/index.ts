@@ -1,0 +1,255 @@
+/**
+ * The inference engine of the Service layer: the data plane that protocol adapters (HTTP,
+ * gRPC, ...) call with decoded tensors. It knows no protocol.
+ *
+ *   predict(key, input, shape) -> the key's Batcher (dynamic batching, validation, queue bound)
+ *                              -> WorkerPool (least-busy worker thread, own TF.js backend each)
+ *
+ * Models are held by key, `model@version` (see `modelKey`). Versions are immutable, so loading
+ * a key that is already loaded is a `conflict`: unload it first.
+ */
+import { availableParallelism } from 'node:os';
+import { MscrError } from '../../connectors/errors.ts';
+import type { BackendPreference } from '../../runtime/backend/index.ts';
+import {
+  Batcher,
+  DEFAULT_BATCHING,
+  type BatchOutput,
+  type BatchStats,
+  type BatcherStats,
+  type BatchingOptions,
+} from './batcher.ts';
+import { WorkerPool, type ModelFiles, type PoolEvent, type WorkerStats } from './worker-pool.ts';
+
+export { Batcher, checkInput, DEFAULT_BATCHING } from './batcher.ts';
+export type {
+  BatchOutput,
+  BatchStats,
+  BatcherOptions,
+  BatcherStats,
+  BatchingOptions,
+  RunBatch,
+} from './batcher.ts';
+export { WorkerPool } from './worker-pool.ts';
+export type {
+  ModelFiles,
+  PoolEvent,
+  PredictOutput,
+  WorkerPoolOptions,
+  WorkerState,
+  WorkerStats,
+} from './worker-pool.ts';
+export type { ModelSignature } from './protocol.ts';
+
+export interface EngineOptions {
+  /** Worker threads; default `os.availableParallelism()`. */
+  workers?: number;
+  /** TF.js backend of every worker; default 'auto' (tfjs-node if installed, else wasm). */
+  backend?: BackendPreference;
+  /**
+   * Defaults for every model: maxBatchSize 32, maxQueueDelayMs 2, maxQueueRows 4096,
+   * maxInFlightBatches 2 per worker.
+   */
+  batching?: BatchingOptions;
+  /** See `WorkerPoolOptions`. */
+  readyTimeoutMs?: number;
+  startTimeoutMs?: number;
+  onEvent?: (event: PoolEvent) => void;
+}
+
+export interface LoadOptions {
+  /**
+   * The input shape requests must fit (`-1` = any), e.g. the manifest's `inputs[0].shape`.
+   * Merged with the shape the model itself declares; a conflict is an `integrity` error.
+   */
+  inputShape?: readonly number[];
+  /** Batching for this model, over the engine's defaults. */
+  batching?: BatchingOptions;
+}
+
+export interface LoadedModel {
+  key: string;
+  inputShape: number[];
+  outputShape: number[];
+}
+
+export interface EngineBatchStats extends BatchStats {
+  key: string;
+}
+
+export interface EngineStats {
+  workers: WorkerStats[];
+  models: Record<string, BatcherStats>;
+}
+
+interface Entry {
+  model: LoadedModel;
+  batcher: Batcher;
+}
+
+/** The key of a model version: `name@version`. */
+export function modelKey(name: string, version: number): string {
+  return `${name}@${version}`;
+}
+
+/** Combines two input shapes (`-1` = any); throws `integrity` when they disagree. */
+export function mergeShapes(
+  key: string,
+  fromModel: readonly number[],
+  declared: readonly number[] | undefined,
+): number[] {
+  if (declared === undefined) return [...fromModel];
+  const conflict = (): MscrError =>
+    new MscrError(
+      'integrity',
+      `model ${key} takes input [${fromModel.join(',')}], but [${declared.join(',')}] was declared`,
+    );
+  if (declared.length !== fromModel.length) throw conflict();
+  return fromModel.map((dim, axis) => {
+    const other = declared[axis] ?? -1;
+    if (dim !== -1 && other !== -1 && dim !== other) throw conflict();
+    return dim === -1 ? other : dim;
+  });
+}
+
+export class InferenceEngine {
+  readonly workers: number;
+  private readonly pool: WorkerPool;
+  private readonly batching: BatchingOptions;
+  private readonly entries = new Map<string, Entry>();
+  /** Keys being loaded or unloaded right now. */
+  private readonly busy = new Set<string>();
+  private readonly listeners = new Set<(stats: EngineBatchStats) => void>();
+  private closing: Promise<void> | undefined;
+
+  private constructor(pool: WorkerPool, batching: BatchingOptions) {
+    this.pool = pool;
+    this.workers = pool.size;
+    this.batching = batching;
+  }
+
+  /** Starts the worker threads; resolves when all have their backend up. */
+  static async start(options: EngineOptions = {}): Promise<InferenceEngine> {
+    const workers = options.workers ?? availableParallelism();
+    const batching: BatchingOptions = {
+      ...DEFAULT_BATCHING,
+      maxInFlightBatches: 2 * workers,
+      ...options.batching,
+    };
+    // Check the batching options now, not at the first load.
+    new Batcher(() => Promise.reject(new Error('unused')), batching);
+    const pool = await WorkerPool.start({
+      size: workers,
+      ...(options.backend === undefined ? {} : { backend: options.backend }),
+      ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
+      ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
+      ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
+    });
+    return new InferenceEngine(pool, batching);
+  }
+
+  /** Loads a model version into every worker and opens its batch queue. */
+  async load(key: string, files: ModelFiles, options: LoadOptions = {}): Promise<LoadedModel> {
+    if (this.closing) throw new MscrError('unavailable', 'the inference engine is closing');
+    if (this.busy.has(key)) {
+      throw new MscrError('conflict', `model ${key} is being loaded or unloaded`);
+    }
+    if (this.entries.has(key)) {
+      throw new MscrError('conflict', `model ${key} is already loaded; unload it first`);
+    }
+    this.busy.add(key);
+    try {
+      const signature = await this.pool.load(key, files);
+      let inputShape: number[];
+      try {
+        inputShape = mergeShapes(key, signature.inputShape, options.inputShape);
+      } catch (error) {
+        await this.pool.unload(key).catch(() => undefined);
+        throw error;
+      }
+      const model: LoadedModel = { key, inputShape, outputShape: signature.outputShape };
+      const batcher = new Batcher((input, shape) => this.pool.predict(key, input, shape), {
+        ...this.batching,
+        ...options.batching,
+        inputShape,
+      });
+      batcher.onBatch((stats) => {
+        for (const listener of this.listeners) listener({ key, ...stats });
+      });
+      this.entries.set(key, { model, batcher });
+      return model;
+    } finally {
+      this.busy.delete(key);
+    }
+  }
+
+  /**
+   * Stops taking requests for `key` (they get `not_found`), answers the ones already
+   * accepted, then removes the model from the workers.
+   */
+  async unload(key: string): Promise<void> {
+    const entry = this.entries.get(key);
+    if (entry === undefined) throw new MscrError('not_found', `model ${key} is not loaded`);
+    this.entries.delete(key);
+    this.busy.add(key);
+    try {
+      await entry.batcher.close();
+      await this.pool.unload(key);
+    } finally {
+      this.busy.delete(key);
+    }
+  }
+
+  /**
+   * Runs `input` (row-major, `shape = [rows, ...]`) through model `key`, batched with other
+   * requests. The engine takes ownership of `input`: its buffer may be transferred to a
+   * worker thread (and so detached), so do not reuse it.
+   */
+  predict(key: string, input: Float32Array, shape: readonly number[]): Promise<BatchOutput> {
+    if (this.closing) {
+      return Promise.reject(new MscrError('unavailable', 'the inference engine is closing'));
+    }
+    const entry = this.entries.get(key);
+    if (entry === undefined) {
+      return Promise.reject(new MscrError('not_found', `model ${key} is not loaded`));
+    }
+    return entry.batcher.submit(input, shape);
+  }
+
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  models(): LoadedModel[] {
+    return [...this.entries.values()].map((e) => e.model);
+  }
+
+  /** Calls `listener` for every batch dispatched, of any model; returns the unsubscribe. */
+  onBatch(listener: (stats: EngineBatchStats) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  stats(): EngineStats {
+    const models: Record<string, BatcherStats> = {};
+    for (const [key, entry] of this.entries) models[key] = entry.batcher.stats();
+    return { workers: this.pool.stats(), models };
+  }
+
+  /** The worker pool, for readiness checks and chaos drills (`killWorker`). */
+  get workerPool(): WorkerPool {
+    return this.pool;
+  }
+
+  /**
+   * Graceful shutdown: stops accepting requests, answers every accepted one (queued batches
+   * leave at once), then ends the worker threads. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.entries.values()].map((e) => e.batcher.close()));
+      await this.pool.close();
+    })();
+    return this.closing;
+  }
+}

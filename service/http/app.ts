@@ -1,0 +1,344 @@
+/**
+ * The HTTP front controller: one Express app, every route of the SC connector matched by
+ * `matchRoute`, protocol adapters registered one function per protocol, errors mapped to
+ * `{"error": "..."}` in one place. The data plane below knows no HTTP.
+ */
+import { randomUUID } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { MscrError } from '../../connectors/errors.ts';
+import { matchRoute, type Route, type VersionSelector } from '../../connectors/sc/index.ts';
+import type { DataPlane, InferResult } from '../dataplane/index.ts';
+import type { Logger } from '../observability/log.ts';
+import type { Protocol, ServiceMetrics } from '../observability/metrics.ts';
+import {
+  decodeCsvWindow,
+  decodeImageBody,
+  decodeInferRequest,
+  decodeV1PredictRequest,
+  encodeClassifyResponse,
+  encodeForecastResponse,
+  encodeInferResponse,
+  encodeV1PredictResponse,
+  modelStatusResponse,
+  modelsResponse,
+  parseCsvOrder,
+  parseTopK,
+  toErrorResponse,
+  v2ModelMetadata,
+  type DecodeLimits,
+  type DecodedTensor,
+  type OutputTensor,
+} from '../protocols/index.ts';
+import { imageFromBody, parseJsonBody } from './body.ts';
+
+export interface AppOptions {
+  dataPlane: DataPlane;
+  metrics: ServiceMetrics;
+  logger: Logger;
+  limits: DecodeLimits & { maxBodyBytes: number };
+  serverVersion: string;
+}
+
+/** What a handler gets: the matched route, the body, and where to note model and version for metrics. */
+interface Call {
+  route: Route;
+  req: Request;
+  res: Response;
+  body: Buffer;
+}
+
+type Handler = (call: Call) => Promise<unknown> | unknown;
+
+const protocolOf = (route: Route | undefined): Protocol =>
+  route === undefined
+    ? 'other'
+    : route.api === 'mscr'
+      ? route.kind === 'classify'
+        ? 'image'
+        : 'csv'
+      : route.api;
+
+function selectorOf(route: Route): VersionSelector | undefined {
+  return 'selector' in route ? route.selector : undefined;
+}
+
+function modelOf(route: Route): string {
+  if (!('model' in route)) throw new MscrError('internal', `route ${route.kind} has no model`);
+  return route.model;
+}
+
+function toFloat32(tensor: DecodedTensor): Float32Array {
+  return tensor.data instanceof Float32Array ? tensor.data : Float32Array.from(tensor.data);
+}
+
+function outputsOf(result: InferResult): OutputTensor[] {
+  const spec = result.manifest.outputs[0];
+  return [{ name: spec?.name ?? 'output', shape: result.shape, data: result.output }];
+}
+
+/** The request id: the caller's `X-Request-Id` when it is sane, else a new one. */
+function requestIdOf(req: Request): string {
+  const given = req.get('x-request-id');
+  return given && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+}
+
+export function createApp(options: AppOptions): express.Express {
+  const { dataPlane, metrics, logger, limits } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  const setVersion = (res: Response, result: { version: number }) => {
+    res.locals.version = String(result.version);
+  };
+
+  // One function per protocol: V1 / TF Serving, Open Inference V2, and the curl conveniences.
+  const handlers: Record<Route['kind'], Handler> = {
+    models: () => modelsResponse(dataPlane.listModels()),
+
+    status: ({ route }) => {
+      const model = modelOf(route);
+      const status = dataPlane.status(model);
+      const selector = selectorOf(route);
+      let versions = status.versions;
+      if (selector) {
+        const version = 'version' in selector ? selector.version : status.aliases[selector.label];
+        if (version === undefined)
+          throw new MscrError(
+            'not_found',
+            `model ${model} has no label ${JSON.stringify('label' in selector ? selector.label : '')}`,
+          );
+        versions = versions.filter((v) => v.version === version);
+        if (versions.length === 0)
+          throw new MscrError(
+            'not_found',
+            `model ${model} has no version ${version} loaded or loading`,
+          );
+      }
+      return {
+        ...modelStatusResponse(
+          versions.map((v) => ({
+            version: v.version,
+            state: v.state,
+            ...(v.error ? { error: v.error } : {}),
+          })),
+          { name: model },
+        ),
+        name: model,
+        ready: status.ready,
+      };
+    },
+
+    predict: async ({ route, body, res }) => {
+      const json = parseJsonBody(body);
+      let format: 'row' | 'columnar' = 'row';
+      const result = await dataPlane.infer(modelOf(route), selectorOf(route), async (manifest) => {
+        const decoded = await decodeV1PredictRequest(json, manifest, limits);
+        format = decoded.format;
+        const input = decoded.inputs[0] as DecodedTensor;
+        return { input: toFloat32(input), shape: input.shape };
+      });
+      setVersion(res, result);
+      return encodeV1PredictResponse(format, outputsOf(result));
+    },
+
+    'server-metadata': () => ({ name: 'mscr', version: options.serverVersion, extensions: [] }),
+    live: ({ res }) => {
+      res.status(dataPlane.live() ? 200 : 503);
+      return { live: dataPlane.live() };
+    },
+    ready: ({ res }) => {
+      const ready = dataPlane.ready();
+      res.status(ready ? 200 : 503);
+      return { ready };
+    },
+
+    'model-metadata': ({ route, res }) => {
+      const model = modelOf(route);
+      const { version, manifest } = dataPlane.manifest(model, selectorOf(route));
+      setVersion(res, { version });
+      const available = dataPlane
+        .status(model)
+        .versions.filter((v) => v.state === 'AVAILABLE')
+        .map((v) => v.version);
+      return v2ModelMetadata(manifest, available);
+    },
+    'model-ready': ({ route, res }) => {
+      const ready = dataPlane.modelReady(modelOf(route), selectorOf(route));
+      res.status(ready ? 200 : 503);
+      return { name: modelOf(route), ready };
+    },
+
+    infer: async ({ route, body, res }) => {
+      const json = parseJsonBody(body);
+      let request: ReturnType<typeof decodeInferRequest> | undefined;
+      const result = await dataPlane.infer(modelOf(route), selectorOf(route), (manifest) => {
+        request = decodeInferRequest(json, manifest, limits);
+        const input = request.inputs[0] as DecodedTensor;
+        return { input: toFloat32(input), shape: input.shape };
+      });
+      setVersion(res, result);
+      return encodeInferResponse(
+        result.model,
+        result.version,
+        outputsOf(result),
+        request?.outputs,
+        request?.id,
+      );
+    },
+
+    classify: async ({ route, body, req, res }) => {
+      const k = parseTopK(req.query.top ?? req.query.top_k);
+      const image = await imageFromBody(body, req.get('content-type'));
+      const result = await dataPlane.infer(modelOf(route), selectorOf(route), async (manifest) => {
+        const input = await decodeImageBody(
+          image.bytes,
+          manifest,
+          image.name ? { source: image.name } : {},
+        );
+        const spec = manifest.inputs[0]?.shape ?? [];
+        return { input, shape: [1, ...spec.slice(1)] };
+      });
+      setVersion(res, result);
+      return encodeClassifyResponse(
+        result.manifest,
+        result.version,
+        outputsOf(result)[0] as OutputTensor,
+        k,
+      );
+    },
+
+    forecast: async ({ route, body, req, res }) => {
+      const order = parseCsvOrder(req.query.order);
+      const text = body.toString('utf8');
+      const result = await dataPlane.infer(modelOf(route), selectorOf(route), (manifest) => {
+        const input = decodeCsvWindow(text, manifest, { order });
+        const spec = manifest.inputs[0]?.shape ?? [];
+        return { input, shape: [1, ...spec.slice(1)] };
+      });
+      setVersion(res, result);
+      return encodeForecastResponse(
+        result.manifest,
+        result.version,
+        outputsOf(result)[0] as OutputTensor,
+      );
+    },
+  };
+
+  // Request id, in-flight gauge, latency and status metrics, one access log line.
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    const id = requestIdOf(req);
+    res.setHeader('X-Request-Id', id);
+    res.locals.requestId = id;
+    let route: Route | undefined;
+    try {
+      route = matchRoute(req.path);
+    } catch {
+      route = undefined; // a malformed path: the dispatcher answers it
+    }
+    res.locals.route = route;
+    const protocol = protocolOf(route);
+    metrics.inFlight.inc({ protocol });
+    res.on('close', () => {
+      metrics.inFlight.dec({ protocol });
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const model = route && 'model' in route ? route.model : '';
+      const labels = {
+        model,
+        version: (res.locals.version as string | undefined) ?? '',
+        protocol,
+        status: String(res.statusCode),
+      };
+      if (route && route.kind !== 'live' && route.kind !== 'ready') {
+        metrics.requests.inc(labels);
+        metrics.requestDuration.observe(labels, seconds);
+      }
+      const fields = {
+        requestId: id,
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        ms: Math.round(seconds * 1e4) / 10,
+        ...(res.locals.error ? { error: res.locals.error as string } : {}),
+      };
+      if (res.statusCode >= 500) logger.error('request failed', fields);
+      else if (route?.kind === 'live' || route?.kind === 'ready' || req.path === '/metrics')
+        logger.debug('request', fields);
+      else logger.info('request', fields);
+    });
+    next();
+  });
+
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      res.setHeader('Content-Type', metrics.registry.contentType);
+      res.end(await metrics.registry.metrics());
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  // Every body is read raw with one size limit; each route decodes it (JSON, image, CSV).
+  app.use(express.raw({ type: () => true, limit: limits.maxBodyBytes }));
+
+  app.use(async (req, res, next) => {
+    try {
+      const route = matchRoute(req.path);
+      if (route === undefined)
+        throw new MscrError(
+          'not_found',
+          `no route for ${req.method} ${req.path}; see GET /v2 and /v1/models`,
+        );
+      if (req.method !== route.method && !(route.method === 'GET' && req.method === 'HEAD')) {
+        res.setHeader('Allow', route.method);
+        throw new MscrError('bad_request', `${req.path} takes ${route.method}, not ${req.method}`, {
+          status: 405,
+        });
+      }
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const result = await handlers[route.kind]({ route, req, res, body });
+      if (!res.headersSent) res.json(result);
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  // The one place errors become responses.
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    let mapped = error;
+    const bodyError = error as { type?: string; status?: number; limit?: number };
+    if (bodyError.type === 'entity.too.large') {
+      mapped = new MscrError(
+        'payload_too_large',
+        `the request body is larger than the limit of ${limits.maxBodyBytes} bytes`,
+      );
+    } else if (bodyError.type === 'request.aborted') {
+      mapped = new MscrError(
+        'bad_request',
+        'the client closed the connection before the body was complete',
+      );
+    } else if (
+      typeof bodyError.type === 'string' &&
+      typeof bodyError.status === 'number' &&
+      bodyError.status < 500
+    ) {
+      mapped = new MscrError('bad_request', `unreadable request body: ${(error as Error).message}`);
+    }
+    const { status, body } = toErrorResponse(mapped);
+    res.locals.error = body.error;
+    if (status >= 500 && !(mapped instanceof MscrError)) {
+      logger.error('unexpected error', {
+        requestId: res.locals.requestId as string,
+        error: (error as Error)?.stack ?? String(error),
+      });
+    }
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.status(status).json(body);
+  });
+
+  return app;
+}

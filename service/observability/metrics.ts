@@ -1,0 +1,150 @@
+/**
+ * Prometheus metrics on `/metrics` (prom-client). One registry per service instance, so
+ * tests can run several services in one process. Names follow Prometheus conventions
+ * (`_total` counters, `_seconds` durations); labels stay low-cardinality: model, version,
+ * protocol, status code, predicted class.
+ */
+import client from 'prom-client';
+
+export type Protocol = 'v1' | 'v2' | 'image' | 'csv' | 'other';
+
+export interface ServiceMetrics {
+  registry: client.Registry;
+  requests: client.Counter<'model' | 'version' | 'protocol' | 'status'>;
+  requestDuration: client.Histogram<'model' | 'version' | 'protocol' | 'status'>;
+  inFlight: client.Gauge<'protocol'>;
+  queueTime: client.Histogram<'model' | 'version'>;
+  batchSize: client.Histogram<'model' | 'version'>;
+  versionState: client.Gauge<'model' | 'version' | 'state'>;
+  loadEvents: client.Counter<'model' | 'event'>;
+  loadDuration: client.Histogram<'model'>;
+  predictedClass: client.Counter<'model' | 'version' | 'class'>;
+  confidence: client.Histogram<'model' | 'version'>;
+  forecast: client.Histogram<'model' | 'version'>;
+}
+
+export const VERSION_STATES = ['LOADING', 'AVAILABLE', 'UNLOADING', 'END', 'FAILED'] as const;
+
+export function createMetrics(options: { processMetrics?: boolean } = {}): ServiceMetrics {
+  const registry = new client.Registry();
+  if (options.processMetrics !== false)
+    client.collectDefaultMetrics({ register: registry, prefix: 'mscr_' });
+  const registers = [registry];
+  const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+  return {
+    registry,
+    requests: new client.Counter({
+      name: 'mscr_requests_total',
+      help: 'Inference and metadata requests by model, version, protocol and HTTP status',
+      labelNames: ['model', 'version', 'protocol', 'status'],
+      registers,
+    }),
+    requestDuration: new client.Histogram({
+      name: 'mscr_request_duration_seconds',
+      help: 'Request latency from the first byte read to the last byte written',
+      labelNames: ['model', 'version', 'protocol', 'status'],
+      buckets: latencyBuckets,
+      registers,
+    }),
+    inFlight: new client.Gauge({
+      name: 'mscr_requests_in_flight',
+      help: 'Requests being handled now (the HPA custom metric)',
+      labelNames: ['protocol'],
+      registers,
+    }),
+    queueTime: new client.Histogram({
+      name: 'mscr_inference_queue_seconds',
+      help: 'Time a request waited in the batching queue',
+      labelNames: ['model', 'version'],
+      buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    batchSize: new client.Histogram({
+      name: 'mscr_inference_batch_size',
+      help: 'Rows per batch sent to the model',
+      labelNames: ['model', 'version'],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers,
+    }),
+    versionState: new client.Gauge({
+      name: 'mscr_model_version_state',
+      help: 'Model version lifecycle state: 1 for the current state of each version',
+      labelNames: ['model', 'version', 'state'],
+      registers,
+    }),
+    loadEvents: new client.Counter({
+      name: 'mscr_model_events_total',
+      help: 'Model version load, unload and load-failure events',
+      labelNames: ['model', 'event'],
+      registers,
+    }),
+    loadDuration: new client.Histogram({
+      name: 'mscr_model_load_seconds',
+      help: 'Time to download, verify, load and warm up a model version',
+      labelNames: ['model'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    predictedClass: new client.Counter({
+      name: 'mscr_predicted_class_total',
+      help: 'Top-1 predicted classes of classifiers (the retraining observers compare them with the training reference)',
+      labelNames: ['model', 'version', 'class'],
+      registers,
+    }),
+    confidence: new client.Histogram({
+      name: 'mscr_prediction_confidence',
+      help: 'Top-1 confidence of classifier predictions',
+      labelNames: ['model', 'version'],
+      buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
+      registers,
+    }),
+    forecast: new client.Histogram({
+      name: 'mscr_forecast_value',
+      help: 'Forecasts of series models in original units (coarse buckets; for drift, not accounting)',
+      labelNames: ['model', 'version'],
+      buckets: [0, 1, 10, 100, 1_000, 10_000, 100_000],
+      registers,
+    }),
+  };
+}
+
+/** Sets the one-hot state gauge of a version. */
+export function recordVersionState(
+  metrics: ServiceMetrics,
+  model: string,
+  version: number,
+  state: string,
+): void {
+  for (const s of VERSION_STATES) {
+    metrics.versionState.set({ model, version: String(version), state: s }, s === state ? 1 : 0);
+  }
+}
+
+/** Counts the top-1 class and its confidence for each row of a [n, k] probability matrix. */
+export function recordClassifications(
+  metrics: ServiceMetrics,
+  model: string,
+  version: number,
+  probabilities: Float32Array,
+  labels: readonly string[],
+): void {
+  const k = labels.length;
+  if (k === 0) return;
+  const versionLabel = String(version);
+  for (let row = 0; row * k < probabilities.length; row++) {
+    let best = 0;
+    for (let c = 1; c < k; c++) {
+      if ((probabilities[row * k + c] as number) > (probabilities[row * k + best] as number))
+        best = c;
+    }
+    metrics.predictedClass.inc({
+      model,
+      version: versionLabel,
+      class: labels[best] ?? String(best),
+    });
+    metrics.confidence.observe(
+      { model, version: versionLabel },
+      probabilities[row * k + best] as number,
+    );
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Protocol adapters of the serving engine: each decodes a request body into tensors checked
+ * against the model's manifest and encodes the model's outputs. The data plane knows no HTTP,
+ * and these know no model: they meet at `DecodedTensor` and `OutputTensor`.
+ */
+export type { DecodeLimits, DecodedTensor, OutputTensor, TensorValues } from './tensor.ts';
+export { DEFAULT_DECODE_LIMITS } from './tensor.ts';
+export type { DecodedInferRequest } from './v2.ts';
+export { decodeInferRequest, encodeInferResponse, parseParameters, v2ModelMetadata } from './v2.ts';
+export type { DecodedV1Request, V1Format } from './v1.ts';
+export {
+  decodeV1PredictRequest,
+  encodeV1PredictResponse,
+  modelStatusResponse,
+  modelsResponse,
+} from './v1.ts';
+export type { CsvOrder } from './convenience.ts';
+export {
+  decodeCsvWindow,
+  decodeImageBody,
+  encodeClassifyResponse,
+  encodeForecastResponse,
+  forecastFromOutput,
+  imageInputSize,
+  imageSpecOf,
+  parseCsvOrder,
+  parseTopK,
+  topK,
+} from './convenience.ts';
+export { toErrorResponse } from './errors.ts';

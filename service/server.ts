@@ -1,0 +1,235 @@
+/**
+ * The Service, assembled: store -> source -> manager (hot reload) -> inference engine
+ * (worker threads, batching) -> data plane -> HTTP. `start()` listens; `stop()` drains:
+ * readiness goes false, new connections are refused, in-flight requests finish (up to the
+ * drain timeout), then models unload and workers end.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { openStore } from '../connectors/store/index.ts';
+import type { ServiceConfig } from './config.ts';
+import { createEngineLoader, DataPlane, type ServedVersion } from './dataplane/index.ts';
+import { InferenceEngine } from './engine/index.ts';
+import { createApp } from './http/app.ts';
+import { createLogger, type Logger } from './observability/log.ts';
+import {
+  createMetrics,
+  recordClassifications,
+  recordVersionState,
+  type ServiceMetrics,
+} from './observability/metrics.ts';
+import { createManager, type Manager } from './reload/manager.ts';
+import { parsePolicy } from './reload/policy.ts';
+import { createStoreSource, type Source } from './reload/source.ts';
+
+export interface Service {
+  readonly config: ServiceConfig;
+  readonly dataPlane: DataPlane;
+  readonly metrics: ServiceMetrics;
+  readonly manager: Manager<ServedVersion>;
+  readonly engine: InferenceEngine;
+  /** Listens on the configured host and port (0 = any free port); resolves with the port. */
+  start(): Promise<{ port: number; url: string }>;
+  /** Resolves once the first poll of the store has been applied (models may still be loading). */
+  firstPoll(): Promise<void>;
+  /** Graceful stop; safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  logger?: Logger;
+  serverVersion?: string;
+}
+
+/** Splits an engine key `name@version`. */
+function parseKey(key: string): { model: string; version: string } {
+  const at = key.lastIndexOf('@');
+  return { model: key.slice(0, at), version: key.slice(at + 1) };
+}
+
+export async function createService(
+  config: ServiceConfig,
+  options: ServiceOptions = {},
+): Promise<Service> {
+  const logger = options.logger ?? createLogger(config.logLevel, { service: 'mscr' });
+  const metrics = createMetrics();
+  const store = openStore(config.store);
+  const engine = await InferenceEngine.start({
+    workers: config.workers,
+    backend: config.backend,
+    batching: {
+      maxBatchSize: config.batching.maxBatchSize,
+      maxQueueDelayMs: config.batching.maxQueueDelayMs,
+    },
+    onEvent: (event) => {
+      if (event.type === 'worker_exit')
+        logger.error('inference worker exited; replacing it', { ...event });
+      else if (event.type === 'worker_start_failed')
+        logger.error('inference worker failed to start', {
+          worker: event.worker,
+          error: event.error.message,
+        });
+      else if (event.type === 'reload_failed')
+        logger.error('a restarted worker could not reload a model', {
+          worker: event.worker,
+          key: event.key,
+          error: event.error.message,
+        });
+      else
+        logger.debug('inference worker ready', {
+          worker: event.worker,
+          backend: event.backend.name,
+          restart: event.restart,
+        });
+    },
+  });
+  engine.onBatch((stats) => {
+    const labels = parseKey(stats.key);
+    metrics.batchSize.observe(labels, stats.size);
+    metrics.queueTime.observe(labels, stats.queueMs / 1000);
+  });
+
+  const manager = createManager<ServedVersion>({
+    loader: createEngineLoader(store, engine),
+    policy: parsePolicy(config.policy),
+  });
+  manager.on((event) => {
+    const fields = { ...event };
+    switch (event.type) {
+      case 'loading':
+        recordVersionState(metrics, event.model, event.version, 'LOADING');
+        logger.info('loading model version', fields);
+        return;
+      case 'available':
+        recordVersionState(metrics, event.model, event.version, 'AVAILABLE');
+        metrics.loadEvents.inc({ model: event.model, event: 'load' });
+        metrics.loadDuration.observe({ model: event.model }, event.durationMs / 1000);
+        logger.info('model version available', fields);
+        return;
+      case 'failed':
+        recordVersionState(metrics, event.model, event.version, 'FAILED');
+        metrics.loadEvents.inc({ model: event.model, event: 'failure' });
+        logger.error('model version failed to load; will retry', fields);
+        return;
+      case 'unloading':
+        recordVersionState(metrics, event.model, event.version, 'UNLOADING');
+        return;
+      case 'unloaded':
+      case 'cancelled':
+        recordVersionState(metrics, event.model, event.version, 'END');
+        metrics.loadEvents.inc({ model: event.model, event: 'unload' });
+        logger.info(`model version ${event.type}`, fields);
+        return;
+      case 'serving':
+        logger.info('serving version changed', fields);
+        return;
+    }
+  });
+
+  const source: Source = createStoreSource({
+    store,
+    models: config.models,
+    pollIntervalMs: config.pollIntervalMs,
+  });
+  source.onDesired((state) => manager.setDesired(state));
+  source.onError((error) =>
+    logger.warn('model store poll failed; current versions keep serving', {
+      model: error.model,
+      error: error.message,
+    }),
+  );
+
+  const dataPlane = new DataPlane({
+    manager,
+    engine,
+    models: config.models,
+    onInference: (result) => {
+      if (result.manifest.task === 'image-classification') {
+        recordClassifications(
+          metrics,
+          result.model,
+          result.version,
+          result.output,
+          result.manifest.labels ?? [],
+        );
+      }
+    },
+  });
+  const app = createApp({
+    dataPlane,
+    metrics,
+    logger,
+    limits: {
+      maxElements: config.limits.maxElements,
+      maxBatch: 1024,
+      maxBodyBytes: config.limits.maxBodyBytes,
+    },
+    serverVersion: options.serverVersion ?? '0.1.0',
+  });
+
+  let server: Server | undefined;
+  let stopping: Promise<void> | undefined;
+  let firstPoll: Promise<void> | undefined;
+
+  return {
+    config,
+    dataPlane,
+    metrics,
+    manager,
+    engine,
+    firstPoll: () => (firstPoll ??= source.pollOnce().then(() => undefined)),
+    async start() {
+      firstPoll ??= source.pollOnce().then(() => undefined);
+      source.start();
+      server = await new Promise<Server>((resolve, reject) => {
+        const s = app.listen(config.port, config.host, () => resolve(s));
+        s.once('error', reject);
+      });
+      // Keep-alive must outlive a load balancer's idle timeout, or it races with our close.
+      server.keepAliveTimeout = 65_000;
+      server.headersTimeout = 66_000;
+      const port = (server.address() as AddressInfo).port;
+      const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+      logger.info('listening', {
+        port,
+        store: store.uri,
+        models: config.models,
+        policy: config.policy,
+        workers: engine.workers,
+      });
+      return { port, url: `http://${host}:${port}` };
+    },
+    stop() {
+      stopping ??= (async () => {
+        dataPlane.startDraining();
+        await source.stop();
+        if (server) {
+          const closed = new Promise<void>((resolve) => server?.close(() => resolve()));
+          server.closeIdleConnections();
+          // Responses on kept-alive connections now carry `Connection: close`.
+          app.use((_req, res, next) => {
+            res.setHeader('Connection', 'close');
+            next();
+          });
+          const timeout = new Promise<'timeout'>((resolve) =>
+            setTimeout(() => resolve('timeout'), config.drainTimeoutMs).unref(),
+          );
+          if ((await Promise.race([closed, timeout])) === 'timeout') {
+            logger.warn('drain timeout: closing the remaining connections', {
+              drainTimeoutMs: config.drainTimeoutMs,
+            });
+            server.closeAllConnections();
+          }
+        }
+        // Unload through the manager first (it waits for handles), then end the workers.
+        await Promise.race([
+          manager.stop(),
+          new Promise((resolve) => setTimeout(resolve, 5_000).unref()),
+        ]);
+        await engine.close();
+        logger.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+}
