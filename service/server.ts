@@ -144,7 +144,10 @@ export async function createService(
     engine,
     models: config.models,
     onInference: (result) => {
-      if (result.manifest.task === 'image-classification') {
+      if (
+        (result.manifest.labels?.length ?? 0) > 0 &&
+        result.shape.at(-1) === result.manifest.labels?.length
+      ) {
         recordClassifications(
           metrics,
           result.model,

@@ -56,6 +56,13 @@ describe('local object store', () => {
     assert.deepEqual(await allFiles(root), []);
   });
 
+  test('a missing store folder is unavailable (a missing bucket), a missing prefix is empty', async () => {
+    const store = createLocalObjectStore(path.join(root, 'no-such-store'));
+    await rejectsWith(store.list(''), 'unavailable', 'store folder does not exist');
+    const existing = await fresh();
+    assert.deepEqual(await existing.list('ghost/'), { objects: [], prefixes: [] });
+  });
+
   test('get of a missing object is not_found and names the URI and operation', async () => {
     const store = await fresh();
     const uri = pathToFileURL(root).href;

@@ -300,7 +300,17 @@ class LocalObjectStore implements ObjectStore {
       entries = await fs.readdir(folder, { withFileTypes: true });
     } catch (error) {
       const code = codeOf(error);
-      if (code !== undefined && NOT_THERE.has(code)) return { objects: [], prefixes: [] };
+      if (code !== undefined && NOT_THERE.has(code)) {
+        // A missing root is a missing store (like a missing bucket), not an empty one: a
+        // serving source must keep its models through it rather than unload them.
+        if (prefix === '') {
+          throw new MscrError(
+            'unavailable',
+            `listing ${this.uri}: the store folder does not exist (publish a model to create it)`,
+          );
+        }
+        return { objects: [], prefixes: [] };
+      }
       throw this.failure('listing', prefix, error);
     }
     const objects: string[] = [];

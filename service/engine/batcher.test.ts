@@ -55,8 +55,10 @@ function expectCode(code: string): (error: unknown) => boolean {
   };
 }
 
-async function flushMicrotasks(): Promise<void> {
-  await new Promise((resolve) => setImmediate(resolve));
+/** Lets the batcher's end-of-turn dispatch (setImmediate) run. */
+async function endOfTurn(): Promise<void> {
+  // Twice: a batch that just finished schedules its follow-up dispatch in the first turn.
+  for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
 }
 
 describe('checkInput', () => {
@@ -99,7 +101,9 @@ describe('Batcher', () => {
     const seen: BatchStats[] = [];
     batcher.onBatch((s) => seen.push(s));
     const results = Array.from({ length: 10 }, (_, i) => batcher.submit(row(i), [1, 2]));
-    // Two full batches were dispatched synchronously; the last two rows wait for the delay.
+    assert.deepEqual(sizes(seen), []);
+    // Two full batches leave at the end of this turn; the last two rows wait for the delay.
+    await endOfTurn();
     assert.deepEqual(sizes(seen), [4, 4]);
     const outputs = await Promise.all(results);
     assert.deepEqual(sizes(seen), [4, 4, 2]);
@@ -172,7 +176,8 @@ describe('Batcher', () => {
       const seen: BatchStats[] = [];
       batcher.onBatch((s) => seen.push(s));
       const results = [1, 2, 3].map((v) => batcher.submit(row(v), [1, 2]));
-      // Nothing waits for the delay: all three were dispatched at once.
+      // Nothing waits for the delay: all three leave at the end of this turn.
+      await endOfTurn();
       assert.deepEqual(sizes(seen), [1, 1, 1]);
       await Promise.all(results);
       assert.equal(calls.length, 3);
@@ -283,7 +288,10 @@ describe('Batcher', () => {
       maxInFlightBatches: 1,
     });
     const first = batcher.submit(row(0), [1, 2]);
+    await endOfTurn();
+    assert.deepEqual(calls, [[1, 2]]);
     const rest = Array.from({ length: 6 }, (_, i) => batcher.submit(row(i + 1), [1, 2]));
+    await endOfTurn();
     assert.deepEqual(calls, [[1, 2]]);
     assert.deepEqual(batcher.stats(), {
       queuedRows: 6,
@@ -294,13 +302,13 @@ describe('Batcher', () => {
     });
     release();
     await first;
-    await flushMicrotasks();
+    await endOfTurn();
     assert.deepEqual(calls, [
       [1, 2],
       [4, 2],
     ]);
     release();
-    await flushMicrotasks();
+    await endOfTurn();
     release();
     const outputs = await Promise.all(rest);
     assert.deepEqual(calls, [
@@ -314,11 +322,45 @@ describe('Batcher', () => {
     );
   });
 
+  test('maxQueueDelayMs 0 batches what arrives in the same turn', async () => {
+    const { run, calls } = fakeRun();
+    const batcher = new Batcher(run, { maxBatchSize: 8, maxQueueDelayMs: 0 });
+    const results = [1, 2, 3].map((v) => batcher.submit(row(v), [1, 2]));
+    assert.equal(calls.length, 0);
+    await Promise.all(results);
+    await batcher.submit(row(4), [1, 2]);
+    assert.deepEqual(calls, [
+      [3, 2],
+      [1, 2],
+    ]);
+  });
+
+  test('a batch leaving on the delay is spread over the free slots', async () => {
+    const { run, calls, release } = gatedRun();
+    const batcher = new Batcher(run, {
+      maxBatchSize: 16,
+      maxQueueDelayMs: 5,
+      maxInFlightBatches: 2,
+    });
+    const results = Array.from({ length: 10 }, (_, i) => batcher.submit(row(i), [1, 2]));
+    const timer = setInterval(release, 1);
+    const outputs = await Promise.all(results);
+    clearInterval(timer);
+    assert.deepEqual(calls, [
+      [5, 2],
+      [5, 2],
+    ]);
+    assert.deepEqual(
+      outputs.map((o) => o.output[0]),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
+  });
+
   test('close() sends queued requests without waiting for the delay, then refuses new ones', async () => {
     const { run, calls } = fakeRun();
     const batcher = new Batcher(run, { maxBatchSize: 32, maxQueueDelayMs: 60_000 });
     const results = [1, 2, 3].map((v) => batcher.submit(row(v), [1, 2]));
-    await flushMicrotasks();
+    await endOfTurn();
     assert.equal(calls.length, 0);
     await batcher.close();
     assert.deepEqual(calls, [[3, 2]]);

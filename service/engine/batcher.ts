@@ -11,7 +11,11 @@
  * - At most `maxInFlightBatches` batches run at once. While every slot is busy, ready batches
  *   wait (and keep growing up to `maxBatchSize`): under load batches fill up, instead of the
  *   backlog piling up behind the model in small batches. So the queue delay is a minimum
- *   wait, not a promise that a batch leaves by then.
+ *   wait, not a promise that a batch leaves by then. When several slots are free, the ready
+ *   rows are spread over them (one batch per idle worker) rather than sent as one batch.
+ * - Batches leave at the end of the current turn of the event loop (`setImmediate`), so what
+ *   arrives in the same turn travels together; `maxQueueDelayMs: 0` waits for nothing more
+ *   than that, and batches whatever queued up while the slots were busy (Triton's default).
  * - If a batch of several requests fails anyway, its requests are run again one by one, so
  *   only the culprit fails; not when the failure says the model cannot answer at all
  *   (`unavailable`, `not_found`): those fail the whole batch.
@@ -176,6 +180,7 @@ export class Batcher {
   private closing = false;
   private drained: (() => void) | undefined;
   private closed: Promise<void> | undefined;
+  private pumpScheduled: NodeJS.Immediate | undefined;
 
   constructor(run: RunBatch, options: BatcherOptions = {}) {
     this.run = run;
@@ -259,7 +264,7 @@ export class Batcher {
       this.queuedRows += rows;
       this.pendingRows += rows;
       if (lane.items.length === 1 && !request.due) this.arm(lane);
-      this.pump();
+      this.schedulePump();
     });
   }
 
@@ -299,18 +304,24 @@ export class Batcher {
 
   // --- internals -------------------------------------------------------------------------
 
-  /** Marks the lane's head due once it has waited the delay. */
+  /**
+   * Marks the lane's head due once it has waited the delay, and with it every request queued
+   * behind it by then: they are the batch that formed in the head's window.
+   */
   private arm(lane: Lane): void {
     const head = lane.items[0];
     if (head === undefined) return;
+    const markDue = (): void => {
+      for (const item of lane.items) item.due = true;
+    };
     const wait = head.enqueuedAt + this.maxQueueDelayMs - performance.now();
     if (wait <= 0) {
-      head.due = true;
+      markDue();
       return;
     }
     lane.timer = setTimeout(() => {
       lane.timer = undefined;
-      head.due = true;
+      markDue();
       this.pump();
     }, wait);
   }
@@ -320,7 +331,11 @@ export class Batcher {
     return head !== undefined && (this.closing || head.due || lane.rows >= this.maxBatchSize);
   }
 
-  /** Dispatches ready batches, oldest head first, while batch slots are free. */
+  /**
+   * Dispatches ready batches, oldest head first, while batch slots are free. Each batch is
+   * cut to spread the ready rows over the free slots: with two idle workers, 20 queued rows
+   * go as 10 + 10, not as one batch of 20 that leaves the other worker idle.
+   */
   private pump(): void {
     while (this.inFlight < this.maxInFlightBatches) {
       let next: Lane | undefined;
@@ -333,17 +348,33 @@ export class Batcher {
         }
       }
       if (next === undefined) return;
-      this.dispatch(this.take(next));
+      const free = this.maxInFlightBatches - this.inFlight;
+      const limit =
+        free === Infinity
+          ? this.maxBatchSize
+          : Math.min(this.maxBatchSize, Math.ceil(next.rows / free));
+      this.dispatch(this.take(next, limit));
     }
   }
 
-  /** Takes up to `maxBatchSize` rows from the head of a lane (at least one request). */
-  private take(lane: Lane): Request[] {
+  /**
+   * Pumps once the current turn of the event loop is over, not at once: requests that
+   * arrive in the same turn (callers just answered sending their next ones) join the batch.
+   */
+  private schedulePump(): void {
+    this.pumpScheduled ??= setImmediate(() => {
+      this.pumpScheduled = undefined;
+      this.pump();
+    });
+  }
+
+  /** Takes up to `limit` rows from the head of a lane (at least one request). */
+  private take(lane: Lane, limit: number): Request[] {
     const batch: Request[] = [];
     let rows = 0;
     while (lane.items.length > 0) {
       const head = lane.items[0];
-      if (head === undefined || (batch.length > 0 && rows + head.rows > this.maxBatchSize)) break;
+      if (head === undefined || (batch.length > 0 && rows + head.rows > limit)) break;
       lane.items.shift();
       batch.push(head);
       rows += head.rows;
@@ -382,7 +413,7 @@ export class Batcher {
       })
       .finally(() => {
         this.inFlight--;
-        this.pump();
+        this.schedulePump();
         this.checkDrained();
       });
   }

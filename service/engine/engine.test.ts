@@ -135,9 +135,15 @@ describe('InferenceEngine on a pool of 2 workers', () => {
     await assert.rejects(wrongRank, expectCode('bad_request', /rank 1/));
     const results = await Promise.all(good);
     results.forEach((r, i) => assertClose(r.output, expected.slice(i * 3, i * 3 + 3), `row ${i}`));
-    assert.deepEqual(
-      batches.map((b) => b.size),
-      [6],
+    // The six good rows were batched (spread over the free batch slots), the bad ones not.
+    const sizes = batches.map((b) => b.size);
+    assert.equal(
+      sizes.reduce((a, b) => a + b, 0),
+      6,
+    );
+    assert.ok(
+      sizes.some((s) => s > 1),
+      `sizes ${sizes.join(',')}`,
     );
   });
 

@@ -63,6 +63,9 @@ export function describeValue(value: unknown): string {
   if (value === undefined) return 'missing';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object' && value !== null) return 'an object';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'symbol') return 'a symbol';
+  if (typeof value === 'bigint') return `${String(value).slice(0, 32)}n`;
   if (typeof value === 'number') return String(value);
   if (typeof value === 'string') {
     const json = JSON.stringify(value);

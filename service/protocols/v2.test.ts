@@ -306,7 +306,8 @@ describe('decodeInferRequest: malformed and hostile bodies', () => {
     {
       name: 'BYTES for a numeric model',
       body: () => ({ inputs: [imageInput({ datatype: 'BYTES', data: ['aGVsbG8='] })] }),
-      error: /datatype BYTES, but the model takes FP32 numbers.*\/classify/,
+      error:
+        /datatype BYTES, but the model takes FP32 numbers.*POST it to \/mscr\/models\/cifar10-cnn\/classify/,
     },
     {
       name: 'shape missing',
@@ -339,9 +340,18 @@ describe('decodeInferRequest: malformed and hostile bodies', () => {
       error: /shape\[0\] is 1\.5/,
     },
     {
-      name: 'a huge shape [1e9, ...]',
+      name: 'a huge batch [1e9, ...]',
       body: () => ({ inputs: [imageInput({ shape: [1e9, 32, 32, 3] })] }),
-      error: /more than the 4194304 elements.*fewer instances/,
+      error: /batch of 1000000000; at most 1024 instances per request/,
+    },
+    {
+      name: 'a huge inner dimension [1, 1e9]',
+      body: () => ({ inputs: [{ name: 'x', shape: [1, 1e9], datatype: 'FP32', data: [1] }] }),
+      manifest: manifestWith(
+        [{ name: 'x', dtype: 'float32', shape: [-1, -1] }],
+        [{ name: 'y', dtype: 'float32', shape: [-1, 1] }],
+      ),
+      error: /shape \[1, 1000000000\], more than the 4194304 elements a request may carry/,
     },
     {
       name: 'a shape past 2^64',

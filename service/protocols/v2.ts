@@ -108,10 +108,10 @@ function rejectExtensions(
   }
 }
 
-function datatypeHint(datatype: V2Datatype, spec: TensorSpec, model: string): string {
+function datatypeHint(datatype: V2Datatype, spec: TensorSpec, manifest: ModelManifest): string {
   const expected = v2DatatypeOf(spec.dtype);
   if (datatype === 'BYTES') {
-    return `input ${quote(spec.name)} has datatype BYTES, but the model takes ${expected} numbers: strings and encoded files are not accepted here; send the tensor as ${expected} values${spec.dtype === 'float32' ? ' (for an image file, POST it to ${mscrClassifyPath(model)}, or use V1 with {"b64": ...})' : ''}`;
+    return `input ${quote(spec.name)} has datatype BYTES, but the model takes ${expected} numbers: strings and encoded files are not accepted here; send the tensor as ${expected} values${manifest.preprocessing.kind === 'image' ? ` (for an image file, POST it to ${mscrClassifyPath(manifest.name)}, or use V1 with {"b64": ...})` : ''}`;
   }
   const accepted = V2_ACCEPTED_DATATYPES[spec.dtype].join(', ');
   const cast =
@@ -119,7 +119,7 @@ function datatypeHint(datatype: V2Datatype, spec: TensorSpec, model: string): st
   return `input ${quote(spec.name)} has datatype ${datatype}, model expects ${expected} (accepted: ${accepted}): convert the data first, e.g. numpy .astype(${cast})`;
 }
 
-function decodeShape(value: unknown, spec: TensorSpec, budget: number): number[] {
+function decodeShape(value: unknown, spec: TensorSpec, budget: number, maxBatch: number): number[] {
   const name = quote(spec.name);
   const modelShape = `${shapeText(spec.shape)} (-1 = any size)`;
   if (!Array.isArray(value)) {
@@ -151,6 +151,11 @@ function decodeShape(value: unknown, spec: TensorSpec, budget: number): number[]
     }
   });
   const shape = value as number[];
+  if (spec.shape[0] === -1 && (shape[0] as number) > maxBatch) {
+    throw badRequest(
+      `input ${name} has a batch of ${shape[0]}; at most ${maxBatch} instances per request`,
+    );
+  }
   if (elementCount(shape, budget) === Infinity) {
     throw badRequest(
       `input ${name} has shape ${shapeText(shape)}, more than the ${budget} elements a request may carry: send fewer instances per request`,
@@ -164,6 +169,7 @@ function decodeInput(
   index: number,
   manifest: ModelManifest,
   budget: number,
+  limits: DecodeLimits,
 ): DecodedTensor {
   if (!isPlainObject(raw)) {
     throw badRequest(
@@ -189,14 +195,14 @@ function decodeInput(
     );
   }
   const read = elementReader(datatype, spec.dtype);
-  if (read === undefined) throw badRequest(datatypeHint(datatype, spec, manifest.name));
+  if (read === undefined) throw badRequest(datatypeHint(datatype, spec, manifest));
   rejectExtensions(
     parseParameters(own(raw, 'parameters'), `input ${quote(name)} parameters`),
     `input ${quote(name)}`,
     false,
     manifest.name,
   );
-  const shape = decodeShape(own(raw, 'shape'), spec, budget);
+  const shape = decodeShape(own(raw, 'shape'), spec, budget, limits.maxBatch);
   const data = own(raw, 'data');
   if (!Array.isArray(data)) {
     throw badRequest(
@@ -276,7 +282,7 @@ export function decodeInferRequest(
   const decoded: DecodedTensor[] = [];
   let budget = limits.maxElements;
   rawInputs.forEach((raw: unknown, i) => {
-    const tensor = decodeInput(raw, i, manifest, budget);
+    const tensor = decodeInput(raw, i, manifest, budget, limits);
     if (decoded.some((t) => t.name === tensor.name)) {
       throw badRequest(`input ${quote(tensor.name)} is given twice`);
     }
