@@ -2,7 +2,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelManifest } from '../../connectors/ms/manifest.ts';
 import type { ModelStore } from '../../connectors/store/index.ts';
-import { initBackend, type BackendInfo, type BackendPreference } from '../../runtime/backend/index.ts';
+import {
+  initBackend,
+  type BackendInfo,
+  type BackendPreference,
+} from '../../runtime/backend/index.ts';
 import { modelFromFiles } from '../../connectors/ms/artifacts.ts';
 import type { TaskScore } from './task.ts';
 import { taskFor } from './tasks.ts';

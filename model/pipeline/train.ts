@@ -7,7 +7,11 @@ import type { ModelManifest, ManifestDraft } from '../../connectors/ms/manifest.
 import type { ModelStore } from '../../connectors/store/index.ts';
 import { validateModelName } from '../../connectors/ms/manifest.ts';
 import { getArchitecture } from '../architectures/index.ts';
-import { initBackend, type BackendInfo, type BackendPreference } from '../../runtime/backend/index.ts';
+import {
+  initBackend,
+  type BackendInfo,
+  type BackendPreference,
+} from '../../runtime/backend/index.ts';
 import { createRandom } from '../data/random.ts';
 import { modelToFiles } from '../../connectors/ms/artifacts.ts';
 import {
