@@ -208,12 +208,9 @@ export async function createService(
         await source.stop();
         if (server) {
           const closed = new Promise<void>((resolve) => server?.close(() => resolve()));
-          server.closeIdleConnections();
-          // Responses on kept-alive connections now carry `Connection: close`.
-          app.use((_req, res, next) => {
-            res.setHeader('Connection', 'close');
-            next();
-          });
+          // Close each kept-alive connection as soon as its in-flight request is answered.
+          const closeIdle = setInterval(() => server?.closeIdleConnections(), 25);
+          void closed.then(() => clearInterval(closeIdle));
           const timeout = new Promise<'timeout'>((resolve) =>
             setTimeout(() => resolve('timeout'), config.drainTimeoutMs).unref(),
           );

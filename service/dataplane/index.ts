@@ -60,6 +60,10 @@ export class DataPlane {
     this.#draining = true;
   }
 
+  get draining(): boolean {
+    return this.#draining;
+  }
+
   listModels(): string[] {
     const known = new Set([...this.#models, ...this.#manager.models()]);
     return [...known].sort();

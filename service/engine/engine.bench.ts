@@ -1,31 +1,38 @@
 /**
  * Throughput of the inference engine on a CIFAR-10-sized CNN (input [32,32,3]), against
  * `model.predict` in the main thread. Not a test: a measurement to read.
- *   node --import tsx service/engine/engine.bench.ts [--seconds 3] [--workers 1,2] [--concurrency 1,8,32]
- * Clients are closed loops: each sends one single-row request, waits for the answer, repeats.
- * Prints rows/s and the median latency of every configuration. On a busy machine, compare
- * configurations measured in the same run only.
+ *
+ *   node --import tsx service/engine/engine.bench.ts [--seconds 2] [--repeats 3]
+ *     [--workers 1,2] [--concurrency 1,8,32] [--delay MS] [--in-flight N] [--no-main-thread]
+ *
+ * Clients are closed loops: each sends one single-row request, waits for its answer, repeats.
+ * Prints, per configuration, the median and best rows/s over `--repeats` runs of `--seconds`,
+ * the median latency and the mean batch size. On a busy machine compare configurations of the
+ * same run only; the best of the repeats is the least disturbed one. `--delay` (maxQueueDelayMs)
+ * and `--in-flight` (batches in flight per worker) override the engine's defaults.
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { modelToFiles } from '../../connectors/ms/artifacts.ts';
 import { initBackend } from '../../runtime/backend/index.ts';
-import { InferenceEngine, type EngineBatchStats } from './index.ts';
+import { InferenceEngine, type BatchingOptions, type EngineBatchStats } from './index.ts';
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '2' },
+    repeats: { type: 'string', default: '3' },
     workers: { type: 'string', default: '1,2' },
     concurrency: { type: 'string', default: '1,8,32' },
     delay: { type: 'string' },
     'in-flight': { type: 'string' },
-    'main-thread': { type: 'boolean', default: true },
     'no-main-thread': { type: 'boolean', default: false },
   },
 });
 const seconds = Number(values.seconds);
+const repeats = Number(values.repeats);
 const workerCounts = values.workers.split(',').map(Number);
 const concurrencies = values.concurrency.split(',').map(Number);
+const KEY = 'cifar@1';
 const ROW = 32 * 32 * 3;
 
 function cifarCnn(): tf.LayersModel {
@@ -50,35 +57,53 @@ function cifarCnn(): tf.LayersModel {
   });
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
+function median(list: number[]): number {
+  const sorted = [...list].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
 
-function report(label: string, rows: number, ms: number, latencies: number[], extra = ''): void {
-  const rate = (rows / ms) * 1000;
-  const p50 = latencies.length > 0 ? `${median(latencies).toFixed(1)} ms` : '-';
-  console.log(
-    `${label.padEnd(44)} ${rate.toFixed(0).padStart(7)} rows/s   p50 ${p50.padStart(9)}  ${extra}`,
-  );
+function report(label: string, rates: number[], latencies: number[], extra = ''): void {
+  const rate = `${median(rates).toFixed(0)} rows/s (best ${Math.max(...rates).toFixed(0)})`;
+  const p50 = `p50 ${median(latencies).toFixed(1)} ms`;
+  console.log(`${label.padEnd(50)} ${rate.padEnd(26)} ${p50.padEnd(14)} ${extra}`);
 }
 
-function mainThread(model: tf.LayersModel, batch: number): void {
+/** Runs `once` (which handles `rows` rows) for `seconds`, `repeats` times. */
+async function measure(
+  label: string,
+  concurrency: number,
+  rowsPerCall: number,
+  once: () => Promise<void> | void,
+  extra: () => string = () => '',
+): Promise<void> {
+  const latencies: number[] = [];
+  const rates: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    let rows = 0;
+    const start = performance.now();
+    const deadline = start + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (performance.now() < deadline) {
+          const t = performance.now();
+          await once();
+          latencies.push(performance.now() - t);
+          rows += rowsPerCall;
+        }
+      }),
+    );
+    rates.push((rows / (performance.now() - start)) * 1000);
+  }
+  report(label, rates, latencies, extra());
+}
+
+async function mainThread(model: tf.LayersModel, batch: number): Promise<void> {
   const x = tf.randomUniform([batch, 32, 32, 3]);
   const once = (): void => {
     tf.tidy(() => (model.predict(x, { batchSize: batch }) as tf.Tensor).dataSync());
   };
   for (let i = 0; i < 3; i++) once(); // warm-up
-  const latencies: number[] = [];
-  const start = performance.now();
-  let rows = 0;
-  while (performance.now() - start < seconds * 1000) {
-    const t = performance.now();
-    once();
-    latencies.push(performance.now() - t);
-    rows += batch;
-  }
-  report(`main thread model.predict, batch ${batch}`, rows, performance.now() - start, latencies);
+  await measure(`main thread model.predict, batch ${batch}`, 1, batch, once);
   x.dispose();
 }
 
@@ -87,63 +112,43 @@ async function engineRun(
   workers: number,
   batching: boolean,
 ): Promise<void> {
-  const engine = await InferenceEngine.start({
-    workers,
-    batching: {
-      ...(batching ? {} : { enabled: false }),
-      ...(values.delay === undefined ? {} : { maxQueueDelayMs: Number(values.delay) }),
-      ...(values['in-flight'] === undefined
-        ? {}
-        : { maxInFlightBatches: Number(values['in-flight']) * workers }),
-    },
-  });
-  await engine.load('cifar@1', files);
+  const options: BatchingOptions = batching ? {} : { enabled: false };
+  if (values.delay !== undefined) options.maxQueueDelayMs = Number(values.delay);
+  if (values['in-flight'] !== undefined) {
+    options.maxInFlightBatches = Number(values['in-flight']) * workers;
+  }
+  const engine = await InferenceEngine.start({ workers, batching: options });
+  await engine.load(KEY, files);
   const sample = Float32Array.from({ length: ROW }, () => Math.random());
+  const predict = async (): Promise<void> => {
+    await engine.predict(KEY, sample.slice(), [1, 32, 32, 3]);
+  };
   const batches: EngineBatchStats[] = [];
   engine.onBatch((s) => batches.push(s));
-  // Warm-up: every worker compiles its kernels for the shapes it sees.
-  await Promise.all(
-    Array.from({ length: 8 * workers }, () =>
-      engine.predict('cifar@1', sample.slice(), [1, 32, 32, 3]),
-    ),
-  );
+  // Warm-up: every worker meets the batch shapes it will see.
+  for (let i = 0; i < 3; i++) await Promise.all(Array.from({ length: 32 }, predict));
   for (const concurrency of concurrencies) {
     batches.length = 0;
-    const latencies: number[] = [];
-    let rows = 0;
-    const start = performance.now();
-    const deadline = start + seconds * 1000;
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (performance.now() < deadline) {
-          const t = performance.now();
-          await engine.predict('cifar@1', sample.slice(), [1, 32, 32, 3]);
-          latencies.push(performance.now() - t);
-          rows++;
-        }
-      }),
-    );
-    const ms = performance.now() - start;
-    const meanBatch = batches.reduce((sum, b) => sum + b.size, 0) / Math.max(1, batches.length);
-    report(
-      `engine ${workers} worker${workers > 1 ? 's' : ''}, batching ${batching ? 'on ' : 'off'}, concurrency ${concurrency}`,
-      rows,
-      ms,
-      latencies,
-      `mean batch ${meanBatch.toFixed(1)}`,
-    );
+    const label =
+      `engine ${workers} worker${workers > 1 ? 's' : ' '}, ` +
+      `batching ${batching ? 'on ' : 'off'}, concurrency ${concurrency}`;
+    await measure(label, concurrency, 1, predict, () => {
+      const rows = batches.reduce((sum, b) => sum + b.size, 0);
+      return `mean batch ${(rows / Math.max(1, batches.length)).toFixed(1)}`;
+    });
   }
   await engine.close();
 }
 
 const backend = await initBackend('wasm');
 console.log(
-  `backend ${backend.name} (threads ${backend.threads}, simd ${backend.simd}); ${seconds} s per row`,
+  `backend ${backend.name} (threads ${backend.threads}, simd ${backend.simd}); ` +
+    `${repeats} x ${seconds} s per configuration`,
 );
 const model = cifarCnn();
 if (!values['no-main-thread']) {
-  mainThread(model, 1);
-  mainThread(model, 32);
+  await mainThread(model, 1);
+  await mainThread(model, 32);
 }
 const files = await modelToFiles(model);
 for (const workers of workerCounts) {

@@ -228,6 +228,8 @@ export function createApp(options: AppOptions): express.Express {
   // Request id, in-flight gauge, latency and status metrics, one access log line.
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
+    // While draining, tell clients to open their next request elsewhere.
+    if (dataPlane.draining) res.setHeader('Connection', 'close');
     const id = requestIdOf(req);
     res.setHeader('X-Request-Id', id);
     res.locals.requestId = id;

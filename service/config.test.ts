@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isMscrError } from '../connectors/errors.ts';
+import { configTextFromEnv, DEFAULTS, resolveConfig } from './config.ts';
+
+test('defaults, then environment, then flags', () => {
+  assert.deepEqual(resolveConfig(), DEFAULTS);
+  const env = configTextFromEnv({
+    MSCR_STORE: 'file:///srv/models',
+    MSCR_WORKERS: '3',
+    PORT: '9000',
+    MSCR_MODELS: 'a, b',
+  });
+  const config = resolveConfig(env, { port: '9100', pollInterval: '0.5' });
+  assert.equal(config.store, 'file:///srv/models');
+  assert.equal(config.workers, 3);
+  assert.equal(config.port, 9100);
+  assert.equal(config.pollIntervalMs, 500);
+  assert.deepEqual(config.models, ['a', 'b']);
+  assert.equal(resolveConfig(configTextFromEnv({ PORT: '7000' })).port, 7000);
+});
+
+test('invalid values are config errors that say what to fix', () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ port: '99999' }, /port must be an integer from 0 to 65535, got "99999"/],
+    [{ port: 'http' }, /port must be an integer/],
+    [{ workers: '0' }, /workers must be an integer from 1/],
+    [{ pollInterval: '-1' }, /poll interval/],
+    [{ maxBatchSize: '1.5' }, /max batch size must be an integer/],
+    [{ policy: 'newest' }, /policy must be latest, latest:N, all, specific:1,2 or alias:NAME/],
+    [{ logLevel: 'loud' }, /log level must be one of debug, info, warn, error, silent/],
+    [{ backend: 'gpu' }, /backend must be auto, tensorflow, wasm or cpu/],
+    [{ models: 'ok,../etc' }, /invalid model name/],
+  ];
+  for (const [text, message] of cases) {
+    assert.throws(
+      () => resolveConfig(text),
+      (e: unknown) => isMscrError(e) && message.test(e.message),
+      JSON.stringify(text),
+    );
+  }
+});
