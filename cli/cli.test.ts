@@ -54,6 +54,7 @@ describe('help', () => {
     ['train'],
     ['evaluate'],
     ['quickstart'],
+    ['serve'],
     ['models'],
     ['models', 'list'],
     ['models', 'show'],
@@ -251,6 +252,18 @@ describe('bad input gets a clear message and a non-zero exit', () => {
       message: /ghost/,
     },
     {
+      name: 'a bad serve port',
+      args: () => ['serve', '--port', 'http', '--store', store],
+      code: EXIT.usage,
+      message: /port must be an integer from 0 to 65535, got "http"/,
+    },
+    {
+      name: 'a bad serve policy',
+      args: () => ['serve', '--policy', 'newest', '--store', store],
+      code: EXIT.usage,
+      message: /policy must be latest/,
+    },
+    {
       name: 'an unknown command',
       args: () => ['fly'],
       code: EXIT.usage,
@@ -305,4 +318,39 @@ describe('bad input gets a clear message and a non-zero exit', () => {
     assert.equal(r.code, EXIT.badData, r.stderr);
     assert.match(r.stderr, /a\.png/);
   });
+});
+
+test('quickstart (npm start) trains the demo models on generated data, serves them and prints curl lines', async () => {
+  const cwd = await mkdtemp(join(tmpdir(), 'mscr-quickstart-'));
+  const child = spawn(process.execPath, [bin, 'quickstart', '--port', '0', '--epochs', '2'], {
+    cwd,
+    env: { ...process.env, MSCR_BACKEND: 'wasm', MSCR_STORE: '', MSCR_LOG_LEVEL: 'warn' },
+  });
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.resume();
+  try {
+    const deadline = Date.now() + 180_000;
+    while (!/Try:/.test(stdout)) {
+      if (Date.now() > deadline || child.exitCode !== null)
+        assert.fail(`quickstart did not start serving:\n${stdout}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const url = /at (http:\/\/\S+) /.exec(stdout)?.[1] as string;
+    assert.match(stdout, /published shapes version 1/);
+    assert.match(stdout, /published prices version 1/);
+    assert.match(stdout, /curl --data-binary @\S+\.png \S+\/mscr\/models\/shapes\/classify/);
+    let ready = 0;
+    while (ready !== 200 && Date.now() < deadline) {
+      ready = (await fetch(`${url}/v2/health/ready`)).status;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(ready, 200);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  } finally {
+    child.kill('SIGKILL');
+    await rm(cwd, { recursive: true, force: true });
+  }
 });

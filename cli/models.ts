@@ -28,7 +28,7 @@ export function registerModelsCommand(program: Command): void {
     .option(
       '--store <uri>',
       'model store URI (file://, s3://, gs://)',
-      process.env.MSCR_STORE ?? DEFAULT_STORE,
+      process.env.MSCR_STORE || DEFAULT_STORE,
     )
     .option('--json', 'print JSON instead of a table')
     .action(async (options: StoreOption) => {
@@ -74,7 +74,7 @@ export function registerModelsCommand(program: Command): void {
     .description('show the versions of one model, or the manifest of one version')
     .argument('<model>', 'model name')
     .argument('[version]', 'version number, "latest" or an alias')
-    .option('--store <uri>', 'model store URI', process.env.MSCR_STORE ?? DEFAULT_STORE)
+    .option('--store <uri>', 'model store URI', process.env.MSCR_STORE || DEFAULT_STORE)
     .option('--verify', 'verify the sha256 of every file (reads all weights)')
     .option('--json', 'print JSON')
     .action(
@@ -126,7 +126,7 @@ export function registerModelsCommand(program: Command): void {
     .argument('<model>', 'model name')
     .argument('<version>', 'version number, "latest" or another alias')
     .option('--alias <name>', 'alias to move', 'stable')
-    .option('--store <uri>', 'model store URI', process.env.MSCR_STORE ?? DEFAULT_STORE)
+    .option('--store <uri>', 'model store URI', process.env.MSCR_STORE || DEFAULT_STORE)
     .action(async (model: string, version: string, options: StoreOption & { alias: string }) => {
       const store = openStore(options.store);
       const target = await store.resolve(model, versionRef(version));
@@ -141,7 +141,7 @@ export function registerModelsCommand(program: Command): void {
     .description('move an alias back to the version it pointed at before its last move')
     .argument('<model>', 'model name')
     .option('--alias <name>', 'alias to move back', 'stable')
-    .option('--store <uri>', 'model store URI', process.env.MSCR_STORE ?? DEFAULT_STORE)
+    .option('--store <uri>', 'model store URI', process.env.MSCR_STORE || DEFAULT_STORE)
     .action(async (model: string, options: StoreOption & { alias: string }) => {
       const store = openStore(options.store);
       const { from, to } = await store.rollbackAlias(model, options.alias);

@@ -1,13 +1,14 @@
 /**
  * `mscr quickstart` (what `npm start` runs): the embedded default on one machine. With an
  * empty local store it generates small data, trains an image classifier and a forecaster
- * through the real pipeline (files written and loaded back by the real loaders), publishes
- * them, and prints what to try next. With models already in the store it only lists them.
+ * through the real pipeline (files written and loaded back by the real loaders) and
+ * publishes them; then it serves the store and prints curl lines to try.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { isMscrError } from '../connectors/errors.ts';
 import { openStore } from '../connectors/store/index.ts';
 import {
   syntheticImages,
@@ -16,6 +17,8 @@ import {
   writeNumericCsv,
 } from '../model/data/index.ts';
 import type { BackendPreference } from '../runtime/backend/index.ts';
+import { configFromFlags, curlExamples, serveUntilSignal } from './serve.ts';
+import { createService } from '../service/server.ts';
 import { DEFAULT_STORE, positiveInt } from './options.ts';
 import { runTrain } from './train.ts';
 
@@ -24,6 +27,8 @@ interface QuickstartFlags {
   dataDir: string;
   epochs: number;
   retrain?: boolean;
+  serve: boolean;
+  port: string;
 }
 
 export function registerQuickstartCommand(program: Command): void {
@@ -32,14 +37,20 @@ export function registerQuickstartCommand(program: Command): void {
     .description(
       'train and publish two small demo models on generated data into a local store (what `npm start` runs)',
     )
-    .option('--store <uri>', 'model store URI', process.env.MSCR_STORE ?? DEFAULT_STORE)
+    .option('--store <uri>', 'model store URI', process.env.MSCR_STORE || DEFAULT_STORE)
     .option('--data-dir <path>', 'where the generated data is written', 'data/generated')
     .option('--epochs <n>', 'training epochs for the image classifier', positiveInt, 4)
     .option('--retrain', 'train new versions even if the store already has the demo models')
+    .option('--port <n>', 'port to serve on', process.env.MSCR_PORT || process.env.PORT || '8080')
+    .option('--no-serve', 'train and publish only; do not start the server')
     .action(async (flags: QuickstartFlags) => {
       const store = openStore(flags.store);
-      const existing = await store.listModels();
-      const backend = (process.env.MSCR_BACKEND as BackendPreference | undefined) ?? 'auto';
+      // A store folder that does not exist yet is an empty store here: training creates it.
+      const existing = await store.listModels().catch((error: unknown) => {
+        if (isMscrError(error, 'unavailable')) return [] as string[];
+        throw error;
+      });
+      const backend = (process.env.MSCR_BACKEND as BackendPreference | undefined) || 'auto';
       const imagesDir = resolve(flags.dataDir, 'shapes');
       const pricesCsv = resolve(flags.dataDir, 'prices.csv');
       await mkdir(resolve(flags.dataDir), { recursive: true });
@@ -78,12 +89,29 @@ export function registerQuickstartCommand(program: Command): void {
           alias: 'stable',
         });
       }
-      console.log(`\nmodels in ${store.uri}: ${(await store.listModels()).join(', ')}`);
-      console.log('next:');
-      console.log(`  npx mscr models list --store ${flags.store}`);
-      console.log(`  npx mscr evaluate --store ${flags.store} --model shapes --data ${imagesDir}`);
-      console.log(
-        `  npx mscr train --model cifar10-cnn --data ../shared/data/cifar10/train --store ${flags.store} --epochs 5`,
-      );
+      const models = await store.listModels();
+      console.log(`\nmodels in ${store.uri}: ${models.join(', ')}`);
+      if (!flags.serve) {
+        console.log('next: npx mscr serve --store ' + flags.store);
+        return;
+      }
+      const config = configFromFlags({ store: flags.store, port: flags.port });
+      const service = await createService(config);
+      const firstImage = (await readFile(join(imagesDir, 'labels.csv'), 'utf8'))
+        .split(/\r?\n/)[1]
+        ?.split(',')[0];
+      await serveUntilSignal(service, (url) => {
+        console.log(`\nserving ${store.uri} at ${url} (Ctrl-C to stop). Try:`);
+        for (const line of curlExamples(url, [
+          {
+            name: 'shapes',
+            task: 'image-classification',
+            sample: join(flags.dataDir, 'shapes', firstImage ?? ''),
+          },
+          { name: 'prices', task: 'series-forecast', sample: join(flags.dataDir, 'prices.csv') },
+        ])) {
+          console.log(`  ${line}`);
+        }
+      });
     });
 }

@@ -61,17 +61,19 @@ export async function serveUntilSignal(
   });
 }
 
-export function curlExamples(url: string, models: { name: string; task: string }[]): string[] {
+/** curl lines for people to try; `sample` is a file to post (an image, or a CSV whose last rows form a window). */
+export function curlExamples(
+  url: string,
+  models: { name: string; task: string; sample?: string }[],
+): string[] {
   const lines = [`curl ${url}/v2/health/ready`, `curl ${url}/v1/models`];
-  for (const { name, task } of models) {
-    lines.push(`curl ${url}/v1/models/${name}`);
+  for (const { name, task, sample } of models) {
+    lines.push(`curl ${url}/v2/models/${name}`);
     if (task === 'image-classification') {
-      lines.push(
-        `curl --data-binary @../shared/data/cifar10/images/cat_0003.jpg ${url}/mscr/models/${name}/classify`,
-      );
+      lines.push(`curl --data-binary @${sample ?? 'cat.jpg'} ${url}/mscr/models/${name}/classify`);
     } else if (task === 'series-forecast') {
       lines.push(
-        `tail -n 7 data/generated/prices.csv | curl --data-binary @- -H 'Content-Type: text/csv' ${url}/mscr/models/${name}/forecast`,
+        `tail -n 7 ${sample ?? 'prices.csv'} | curl --data-binary @- -H 'Content-Type: text/csv' ${url}/mscr/models/${name}/forecast`,
       );
     }
   }

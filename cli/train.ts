@@ -146,7 +146,7 @@ export function registerTrainCommands(program: Command): void {
     .option(
       '--store <uri>',
       'model store URI (file://, s3://, gs://)',
-      process.env.MSCR_STORE ?? DEFAULT_STORE,
+      process.env.MSCR_STORE || DEFAULT_STORE,
     )
     .option('--epochs <n>', "training epochs (default: the architecture's)", positiveInt)
     .option('--batch-size <n>', 'mini-batch size', positiveInt)
@@ -172,7 +172,7 @@ export function registerTrainCommands(program: Command): void {
       '--backend <name>',
       'TensorFlow.js backend: auto, tensorflow, wasm, cpu',
       oneOf(BACKENDS),
-      (process.env.MSCR_BACKEND as BackendPreference | undefined) ?? 'auto',
+      (process.env.MSCR_BACKEND as BackendPreference | undefined) || 'auto',
     )
     .option('--json', 'print the manifest and the evaluation as JSON')
     .option('--quiet', 'no progress output')
@@ -189,14 +189,14 @@ export function registerTrainCommands(program: Command): void {
     .description('score a published version on labelled data it has not seen')
     .requiredOption('--model <name>', 'model name in the store')
     .requiredOption('--data <path...>', 'evaluation data (same formats as train)', collectList)
-    .option('--store <uri>', 'model store URI', process.env.MSCR_STORE ?? DEFAULT_STORE)
+    .option('--store <uri>', 'model store URI', process.env.MSCR_STORE || DEFAULT_STORE)
     .option('--version <ref>', 'version number, latest, or an alias', 'latest')
     .option('--limit <n>', 'use at most n samples', positiveInt)
     .option(
       '--backend <name>',
       'TensorFlow.js backend: auto, tensorflow, wasm, cpu',
       oneOf(BACKENDS),
-      (process.env.MSCR_BACKEND as BackendPreference | undefined) ?? 'auto',
+      (process.env.MSCR_BACKEND as BackendPreference | undefined) || 'auto',
     )
     .option('--json', 'print JSON')
     .addHelpText(

@@ -43,7 +43,7 @@ export interface BatchingOptions {
   maxQueueDelayMs?: number;
   /** Rows accepted and not yet answered, at most; default 4096. */
   maxQueueRows?: number;
-  /** Batches running at once, at most; default unbounded (the engine uses 2 per worker). */
+  /** Batches running at once, at most; default unbounded (the engine uses one per worker). */
   maxInFlightBatches?: number;
 }
 

@@ -4,7 +4,17 @@ import * as tf from '@tensorflow/tfjs';
 import { isMscrError } from '../../connectors/errors.ts';
 import { modelToFiles } from '../../connectors/ms/artifacts.ts';
 import { initBackend } from '../../runtime/backend/index.ts';
-import { InferenceEngine, mergeShapes, modelKey, type EngineBatchStats } from './index.ts';
+import {
+  InferenceEngine,
+  WorkerPool,
+  mergeShapes,
+  modelKey,
+  type EngineBatchStats,
+  type PoolEvent,
+} from './index.ts';
+
+// A variable, so that tsc does not look for the optional package.
+const TFJS_NODE = '@tensorflow/tfjs-node';
 
 const DENSE = modelKey('dense', 1);
 const CONV = modelKey('conv', 1);
@@ -151,6 +161,10 @@ describe('InferenceEngine on a pool of 2 workers', () => {
     // Straight to the pool, past the batcher's checks: tfjs itself rejects the shape.
     const pool = engine.workerPool;
     await assert.rejects(
+      pool.predict(DENSE, new Float32Array(4), [1, 5]),
+      expectCode('bad_request', /holds 5 values, but the input has 4/),
+    );
+    await assert.rejects(
       pool.predict(DENSE, new Float32Array(5), [1, 5]),
       expectCode('bad_request', /expected .* to have shape \[null,4\]/),
     );
@@ -290,5 +304,33 @@ describe('worker failures and shutdown', () => {
     await closed;
     assert.ok(engine.workerPool.stats().every((w) => w.state === 'exited'));
     await engine.close();
+  });
+});
+
+describe('WorkerPool start-up', () => {
+  test('invalid sizes are config errors', async () => {
+    await assert.rejects(WorkerPool.start({ size: 0 }), expectCode('config'));
+    await assert.rejects(InferenceEngine.start({ workers: 1.5 }), expectCode('config'));
+    await assert.rejects(
+      InferenceEngine.start({ workers: 1, batching: { maxBatchSize: 0 } }),
+      expectCode('config'),
+    );
+  });
+
+  test('a backend the workers cannot bring up fails start() with its reason', async (t) => {
+    const hasTfjsNode = await import(TFJS_NODE).then(
+      () => true,
+      () => false,
+    );
+    if (hasTfjsNode) {
+      t.skip('@tensorflow/tfjs-node is installed');
+      return;
+    }
+    const events: PoolEvent[] = [];
+    await assert.rejects(
+      WorkerPool.start({ size: 1, backend: 'tensorflow', onEvent: (e) => events.push(e) }),
+      expectCode('config', /tfjs-node/),
+    );
+    assert.equal(events[0]?.type, 'worker_start_failed');
   });
 });

@@ -48,7 +48,8 @@ export interface EngineOptions {
   backend?: BackendPreference;
   /**
    * Defaults for every model: maxBatchSize 32, maxQueueDelayMs 2, maxQueueRows 4096,
-   * maxInFlightBatches 2 per worker.
+   * maxInFlightBatches = workers (one batch per worker at a time: the backlog waits in the
+   * batcher, where it can still join a batch, not in a worker's queue).
    */
   batching?: BatchingOptions;
   /** See `WorkerPoolOptions`. */
@@ -133,7 +134,7 @@ export class InferenceEngine {
     const workers = options.workers ?? availableParallelism();
     const batching: BatchingOptions = {
       ...DEFAULT_BATCHING,
-      maxInFlightBatches: 2 * workers,
+      maxInFlightBatches: workers,
       ...options.batching,
     };
     // Check the batching options now, not at the first load.

@@ -5,7 +5,8 @@
  * model.
  *
  * - Every worker holds every loaded model version (`load` sends a copy of the files to each,
- *   in the transfer list). The pool keeps the files so a replacement worker can reload them.
+ *   in the transfer list). The pool keeps the caller's files (by reference: do not modify
+ *   them after `load`) so that a replacement worker can reload them.
  * - `predict` goes to the least-busy ready worker (fewest in-flight rows, then requests);
  *   the input buffer is transferred to it and the output buffer transferred back.
  * - A request that fails inside a worker is answered with its error; the worker carries on.
@@ -27,6 +28,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { MscrError, errorMessage, isMscrError } from '../../connectors/errors.ts';
+import { checkInput } from './batcher.ts';
 import type { BackendInfo, BackendPreference } from '../../runtime/backend/index.ts';
 import type {
   ModelSignature,
@@ -291,6 +293,7 @@ export class WorkerPool {
   predict(key: string, input: Float32Array, shape: number[]): Promise<PredictOutput> {
     return this.track(async () => {
       if (!this.registry.has(key)) throw new MscrError('not_found', `model ${key} is not loaded`);
+      checkInput(input, shape);
       // Synchronous when a worker is ready: the request is on its way when predict() returns.
       const slot = this.pick() ?? (await this.acquire());
       const rows = shape[0] ?? 1;
@@ -367,6 +370,15 @@ export class WorkerPool {
   }
 
   // --- internals -------------------------------------------------------------------------
+
+  /** A failing event listener must not break the pool. */
+  private emit(event: PoolEvent): void {
+    try {
+      this.onEvent(event);
+    } catch {
+      // ignored
+    }
+  }
 
   private track<T>(operation: () => Promise<T>): Promise<T> {
     if (this.closing) {
@@ -456,14 +468,14 @@ export class WorkerPool {
         } catch (error) {
           if (slot.state === 'exited') return;
           const mscr = isMscrError(error) ? error : new MscrError('internal', errorMessage(error));
-          this.onEvent({ type: 'reload_failed', worker: slot.index, key, error: mscr });
+          this.emit({ type: 'reload_failed', worker: slot.index, key, error: mscr });
         }
       }),
     );
     if (slot.state !== 'syncing') return;
     slot.state = 'ready';
     this.startFailures[slot.index] = 0;
-    this.onEvent({ type: 'worker_ready', worker: slot.index, restart, backend });
+    this.emit({ type: 'worker_ready', worker: slot.index, restart, backend });
     this.changed();
   }
 
@@ -488,7 +500,7 @@ export class WorkerPool {
       const failures = (this.startFailures[slot.index] ?? 0) + 1;
       this.startFailures[slot.index] = failures;
       delay = Math.min(5_000, 100 * 2 ** (failures - 1));
-      this.onEvent({
+      this.emit({
         type: 'worker_start_failed',
         worker: slot.index,
         error: slot.startError ?? error,
@@ -496,7 +508,7 @@ export class WorkerPool {
       });
     } else {
       this.restarts[slot.index] = (this.restarts[slot.index] ?? 0) + 1;
-      this.onEvent({ type: 'worker_exit', worker: slot.index, exitCode, failedRequests: failed });
+      this.emit({ type: 'worker_exit', worker: slot.index, exitCode, failedRequests: failed });
     }
     this.changed();
     // During `start()` a failed worker fails the start (which closes the pool, cancelling this).
