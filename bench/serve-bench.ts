@@ -11,23 +11,29 @@
  *   3. the reference server (bench/reference-server.ts): Express + `model.predict` per request
  *      on the main thread, same model, same backend: the baseline;
  *   4. `mscr serve` (bin/mscr.js, a separate process) with 1 worker and one per core, batching
- *      off (`--max-batch-size 1`) and on (max batch 32, `--max-queue-delay` 2 and 5 ms);
+ *      off (`--max-batch-size 1`) and on (max batch 32, `--max-queue-delay` 2 and 5 ms).
+ *      Every server is started once and stays up; each concurrency level then measures all of
+ *      them back to back, and the whole matrix runs BENCH_ROUNDS times in alternating order,
+ *      so the drifting load of a shared machine hits every configuration alike;
  *   5. experiments at the service's peak: the same run again (noise), a shorter payload (the
- *      same float32 values, fewer digits), nested data, and autocannon in worker threads.
- * Every load level runs `BENCH_WARMUP` s (not recorded), then `BENCH_DURATION` s.
+ *      same float32 values, fewer digits), nested data, autocannon in worker threads;
+ *   6. the ceiling again at its best batch size, with the servers stopped.
+ * Every measurement runs `BENCH_WARMUP` s (not recorded), then `BENCH_DURATION` s.
  *
  * The model is the CIFAR-10 CNN of model/architectures with RANDOM weights: inference cost
  * does not depend on the weights, and the bench needs no training run. The payload is a V2
  * infer request of one real CIFAR-10 test image (decoded with sharp, rescaled x/255 as the
  * manifest says), shape [1,32,32,3], FP32, flat row-major data.
  *
- * Options (environment): BENCH_CONCURRENCY (default 1,8,32,64), BENCH_DURATION (s, default 8),
- * BENCH_WARMUP (s, default 2), BENCH_WORKERS (default 1,<cores>), BENCH_DELAYS (batching
- * delays in ms, default 2,5), BENCH_CEILING_BATCHES (default 1,8,32,64),
+ * Options (environment): BENCH_CONCURRENCY (default 1,8,32,64), BENCH_DURATION (s, default
+ * 8), BENCH_WARMUP (s, default 2), BENCH_ROUNDS (default 2; the table shows the best round of
+ * each cell, every round is in the JSON), BENCH_WORKERS (default 1,<cores>), BENCH_DELAYS
+ * (batching delays in ms, default 2,5), BENCH_CEILING_BATCHES (default 1,8,32,64),
  * BENCH_CEILING_SECONDS (default 5), BENCH_EXPERIMENTS (0 = skip 2. and 5.),
- * BENCH_CPU_PROF (a folder: the service runs with --cpu-prof into DIR/<config>),
+ * BENCH_CPU_PROF (a folder: the services run with --cpu-prof into DIR/<config>),
  * BENCH_IMAGE (an image file; default the shared cat_0003.jpg, else a generated image),
- * BENCH_OUT (default bench/results/serve.json; a .md table is written beside it).
+ * BENCH_OUT (default bench/results/serve.json; a .md with the tables is written beside it).
+ * Takes about 12 minutes with the defaults on 2 cores.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -76,6 +82,7 @@ const ceilingBatches = numberList(
   'BENCH_CEILING_BATCHES',
 );
 const ceilingSeconds = Number(env.BENCH_CEILING_SECONDS ?? 5);
+const rounds = Math.max(1, Math.floor(Number(env.BENCH_ROUNDS ?? 2)));
 const experiments = env.BENCH_EXPERIMENTS !== '0';
 const cpuProfDir = env.BENCH_CPU_PROF ? path.resolve(env.BENCH_CPU_PROF) : undefined;
 const outJson = path.resolve(
@@ -462,6 +469,8 @@ interface ServiceSetting {
 
 interface Run extends LoadResult {
   config: string;
+  /** Which round of the matrix (1..BENCH_ROUNDS); 0 for experiments and the engine. */
+  round: number;
   kind: 'reference' | 'service' | 'engine';
   payload: string;
   payloadBytes: number;
@@ -477,58 +486,65 @@ interface Run extends LoadResult {
 const runs: Run[] = [];
 const failures: string[] = [];
 
-async function measureServer(
-  server: Started,
-  config: string,
-  kind: 'reference' | 'service',
+/** A server under test, started once and measured at every level. */
+interface Target {
+  config: string;
+  kind: 'reference' | 'service';
+  setting?: ServiceSetting;
+  server: Started;
+}
+
+async function measure(
+  target: Target,
   payload: Payload,
-  levels: readonly number[],
-  extra: { setting?: ServiceSetting; experiment?: string; loadWorkers?: number } = {},
-): Promise<void> {
+  connections: number,
+  extra: { round?: number; experiment?: string; loadWorkers?: number } = {},
+): Promise<Run> {
+  const { server, config, kind } = target;
   const pid = server.child.pid;
-  for (const connections of levels) {
-    const loadOptions = extra.loadWorkers ? { workers: extra.loadWorkers } : {};
-    if (warmupS > 0) await runLoad(server.url, payload, connections, warmupS, loadOptions);
-    const counters = kind === 'service' ? await batchCounters(server.url) : undefined;
-    const before = await cpuSnapshot(pid);
-    const result = await runLoad(server.url, payload, connections, durationS, loadOptions);
-    const after = await cpuSnapshot(pid);
-    const countersAfter = kind === 'service' ? await batchCounters(server.url) : undefined;
-    const run: Run = {
-      config,
-      kind,
-      payload: payload.name,
-      payloadBytes: Buffer.byteLength(payload.body),
-      loadGeneratorWorkers: extra.loadWorkers ?? 0,
-      ...(extra.setting ? { setting: extra.setting } : {}),
-      ...(extra.experiment ? { experiment: extra.experiment } : {}),
-      ...result,
-      cpu: cpuUse(before, after, pid),
-    };
-    if (counters && countersAfter) {
-      const batches = countersAfter.batches - counters.batches;
-      if (batches > 0) {
-        run.meanBatchRows = round((countersAfter.batchRows - counters.batchRows) / batches, 2);
-        run.meanQueueMs = round(
-          ((countersAfter.queueSeconds - counters.queueSeconds) / batches) * 1000,
-          2,
-        );
-      }
-    }
-    runs.push(run);
-    const failed = run.errors + run.non2xx;
-    if (failed > 0) {
-      const message = `${config} at concurrency ${connections}: ${run.errors} errors (${run.timeouts} timeouts), ${run.non2xx} non-2xx ${JSON.stringify(run.statusCodes)} ${run.errorSamples.join('; ')}`;
-      failures.push(message);
-      process.stderr.write(`\n!!! FAILED REQUESTS: ${message}\n\n`);
-    }
-    process.stderr.write(
-      `  ${config.padEnd(34)} c=${String(connections).padStart(3)}  ${run.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${run.latencyMs.p50} ms  p99 ${run.latencyMs.p99} ms  batch ${run.meanBatchRows ?? '-'}  cpu gen ${run.cpu.loadGenerator} main ${run.cpu.serverMain} other ${run.cpu.serverOther} machine ${run.cpu.machine}\n`,
-    );
-    if (server.child.exitCode !== null || server.child.signalCode !== null) {
-      throw new Error(`${config} exited during the run:\n${server.tail()}`);
+  const loadOptions = extra.loadWorkers ? { workers: extra.loadWorkers } : {};
+  if (warmupS > 0) await runLoad(server.url, payload, connections, warmupS, loadOptions);
+  const counters = kind === 'service' ? await batchCounters(server.url) : undefined;
+  const before = await cpuSnapshot(pid);
+  const result = await runLoad(server.url, payload, connections, durationS, loadOptions);
+  const after = await cpuSnapshot(pid);
+  const countersAfter = kind === 'service' ? await batchCounters(server.url) : undefined;
+  const run: Run = {
+    config,
+    kind,
+    round: extra.round ?? 0,
+    payload: payload.name,
+    payloadBytes: Buffer.byteLength(payload.body),
+    loadGeneratorWorkers: extra.loadWorkers ?? 0,
+    ...(target.setting ? { setting: target.setting } : {}),
+    ...(extra.experiment ? { experiment: extra.experiment } : {}),
+    ...result,
+    cpu: cpuUse(before, after, pid),
+  };
+  if (counters && countersAfter) {
+    const batches = countersAfter.batches - counters.batches;
+    if (batches > 0) {
+      run.meanBatchRows = round((countersAfter.batchRows - counters.batchRows) / batches, 2);
+      run.meanQueueMs = round(
+        ((countersAfter.queueSeconds - counters.queueSeconds) / batches) * 1000,
+        2,
+      );
     }
   }
+  runs.push(run);
+  const failed = run.errors + run.non2xx;
+  if (failed > 0) {
+    const message = `${config} at concurrency ${connections}: ${run.errors} errors (${run.timeouts} timeouts), ${run.non2xx} non-2xx ${JSON.stringify(run.statusCodes)} ${run.errorSamples.join('; ')}`;
+    failures.push(message);
+    process.stderr.write(`\n!!! FAILED REQUESTS: ${message}\n\n`);
+  }
+  process.stderr.write(
+    `  ${(extra.experiment ? `${config} [${extra.experiment}]` : config).padEnd(40)} c=${String(connections).padStart(3)} ${run.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${fmt(run.latencyMs.p50, 2)}  p99 ${fmt(run.latencyMs.p99, 2)} ms  batch ${fmt(run.meanBatchRows, 1)}  cores: gen ${fmt(run.cpu.loadGenerator, 2)} main ${fmt(run.cpu.serverMain, 2)} other ${fmt(run.cpu.serverOther, 2)} machine ${fmt(run.cpu.machine, 2)}\n`,
+  );
+  if (server.child.exitCode !== null || server.child.signalCode !== null) {
+    throw new Error(`${config} exited during the run:\n${server.tail()}`);
+  }
+  return run;
 }
 
 /** Sends one request and checks the answer: a [1, 10] probability row. */
@@ -555,10 +571,14 @@ function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
 // --- the in-process ceiling ----------------------------------------------------------------
 
 interface CeilingRow {
+  /** Measured before the servers ran, or again after them (the machine's load drifts). */
+  phase: 'start' | 'end';
   batch: number;
   threads: number;
   rowsPerSecond: number;
   perThread: number[];
+  /** Busy cores of the whole machine meanwhile (ours plus everybody else's). */
+  machineCores: number;
 }
 
 function tsxExecArgv(): string[] {
@@ -585,11 +605,15 @@ function tsWorker(file: URL, workerData: unknown): Worker {
   });
 }
 
-async function measureCeiling(files: Map<string, Uint8Array>): Promise<CeilingRow[]> {
+async function measureCeiling(
+  files: Map<string, Uint8Array>,
+  phase: 'start' | 'end',
+  batches: readonly number[],
+): Promise<CeilingRow[]> {
   const init: CeilingInit = {
     files: Object.fromEntries(files),
     rowShape: ROW_SHAPE,
-    warmupBatches: ceilingBatches,
+    warmupBatches: [...batches],
   };
   const workers = Array.from({ length: cores }, () =>
     tsWorker(new URL('./ceiling-worker.ts', import.meta.url), init),
@@ -608,26 +632,32 @@ async function measureCeiling(files: Map<string, Uint8Array>): Promise<CeilingRo
     const rows: CeilingRow[] = [];
     const measure = async (batch: number, threads: Worker[]) => {
       const answers = threads.map(next);
+      const before = await machineTicks();
       for (const w of threads) {
         w.postMessage({ type: 'run', batch, seconds: ceilingSeconds } satisfies CeilingRequest);
       }
       const done = await Promise.all(answers);
+      const after = await machineTicks();
       const perThread = done.map((d) => (d.type === 'done' ? (d.rows / d.ms) * 1000 : NaN));
       const row: CeilingRow = {
+        phase,
         batch,
         threads: threads.length,
         rowsPerSecond: round(perThread.reduce((a, b) => a + b, 0)),
         perThread: perThread.map((r) => round(r)),
+        machineCores: round(((after.busy - before.busy) / (after.total - before.total)) * cores, 2),
       };
       rows.push(row);
       process.stderr.write(
-        `  ceiling batch ${String(batch).padStart(3)} x ${threads.length} thread(s): ${row.rowsPerSecond.toFixed(0)} rows/s (${row.perThread.map((r) => r.toFixed(0)).join(' + ')})\n`,
+        `  ceiling (${phase}) batch ${String(batch).padStart(3)} x ${threads.length} thread(s): ${row.rowsPerSecond.toFixed(0)} rows/s (${row.perThread.map((r) => r.toFixed(0)).join(' + ')}); machine busy ${row.machineCores} cores\n`,
       );
     };
-    for (const batch of ceilingBatches) await measure(batch, workers);
+    for (const batch of batches) await measure(batch, workers);
     const best = rows.reduce((a, b) => (b.rowsPerSecond > a.rowsPerSecond ? b : a));
     // One thread alone at the best batch size: how well the threads scale.
-    if (cores > 1 && workers[0] !== undefined) await measure(best.batch, [workers[0]]);
+    if (phase === 'start' && cores > 1 && workers[0] !== undefined) {
+      await measure(best.batch, [workers[0]]);
+    }
     return rows;
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
@@ -680,6 +710,7 @@ async function measureEngine(
     runs.push({
       config: `engine in-process, ${cores} workers, batch<=32 d${delayMs}`,
       kind: 'engine',
+      round: 0,
       experiment: 'engine without HTTP (callers in the bench process)',
       payload: 'Float32Array (no JSON)',
       payloadBytes: input.byteLength,
@@ -754,40 +785,48 @@ function payloads(input: Float32Array): Record<'flat' | 'short' | 'nested', Payl
   };
 }
 
-/** Microseconds per call, median of 5 rounds. */
-function timeIt(fn: () => void, minMs = 300): number {
+/** Microseconds per call: the best (least disturbed) and the median of 15 rounds of 40 ms. */
+function timeIt(fn: () => void): { minUs: number; medianUs: number } {
   const rounds: number[] = [];
-  for (let r = 0; r < 5; r++) {
+  for (let r = 0; r < 15; r++) {
     let n = 0;
     const start = performance.now();
-    while (performance.now() - start < minMs / 5) {
+    while (performance.now() - start < 40) {
       fn();
       n++;
     }
     rounds.push(((performance.now() - start) * 1000) / n);
   }
-  return round(rounds.sort((a, b) => a - b)[2] ?? NaN, 1);
+  rounds.sort((a, b) => a - b);
+  return { minUs: round(rounds[0] ?? NaN, 1), medianUs: round(rounds[7] ?? NaN, 1) };
 }
 
 interface RequestCost {
   payload: string;
   bytes: number;
-  jsonParseUs: number;
-  decodeUs: number;
-  encodeResponseUs: number;
+  /** `JSON.parse` of the body, as the service's `parseJsonBody` does. */
+  jsonParse: { minUs: number; medianUs: number };
+  /** The service's V2 decoder (`decodeInferRequest`) on the parsed body. */
+  decode: { minUs: number; medianUs: number };
+  /** For scale: `Float32Array.from` of the same parsed data (no checks). */
+  float32ArrayFrom: { minUs: number; medianUs: number };
+  /** `encodeInferResponse` + `JSON.stringify` of a [1, 10] answer. */
+  encodeResponse: { minUs: number; medianUs: number };
 }
 
 function requestCosts(all: Payload[], manifest: ModelManifest): RequestCost[] {
   const limits = { maxElements: 4_000_000, maxBatch: 1024 };
   const output = { name: 'probabilities', shape: [1, 10], data: new Float32Array(10).fill(0.1) };
   return all.map((payload) => {
-    const json: unknown = JSON.parse(payload.body);
+    const json = JSON.parse(payload.body) as { inputs: { data: number[] }[] };
+    const data = json.inputs[0]?.data.flat(3) ?? [];
     return {
       payload: payload.name,
       bytes: Buffer.byteLength(payload.body),
-      jsonParseUs: timeIt(() => JSON.parse(payload.body)),
-      decodeUs: timeIt(() => decodeInferRequest(json, manifest, limits)),
-      encodeResponseUs: timeIt(() =>
+      jsonParse: timeIt(() => JSON.parse(payload.body)),
+      decode: timeIt(() => decodeInferRequest(json, manifest, limits)),
+      float32ArrayFrom: timeIt(() => Float32Array.from(data)),
+      encodeResponse: timeIt(() =>
         JSON.stringify(encodeInferResponse(MODEL, 1, [output], undefined, undefined)),
       ),
     };
@@ -882,14 +921,41 @@ function fmt(value: number | null | undefined, digits = 1): string {
   return value == null || !Number.isFinite(value) ? '-' : value.toFixed(digits);
 }
 
-function markdownTable(list: readonly Run[]): string {
+/** Per configuration and concurrency, the round with the most req/s. */
+function bestOfRounds(list: readonly Run[]): Run[] {
+  const best = new Map<string, Run>();
+  for (const r of list) {
+    const key = `${r.config}|${r.connections}|${r.experiment ?? ''}`;
+    const seen = best.get(key);
+    if (seen === undefined || r.requestsPerSecond > seen.requestsPerSecond) best.set(key, r);
+  }
+  return [...best.values()];
+}
+
+function peakCeiling(rows: readonly CeilingRow[]): CeilingRow | undefined {
+  return rows
+    .filter((c) => c.threads === cores)
+    .reduce<CeilingRow | undefined>(
+      (best, c) => (best === undefined || c.rowsPerSecond > best.rowsPerSecond ? c : best),
+      undefined,
+    );
+}
+
+function markdownTable(list: readonly Run[], all: readonly Run[]): string {
   const lines = [
-    '| config | conc. | req/s | p50 ms | p95 ms | p99 ms | errors / non-2xx | mean batch | CPU cores: load gen / server main / server other / machine |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| config | conc. | req/s | p50 ms | p95 ms | p99 ms | errors / non-2xx | mean batch | queue ms | CPU cores: load gen / server main / server other / machine | req/s per round |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
   ];
   for (const r of list) {
+    const rounds = all
+      .filter(
+        (x) =>
+          x.config === r.config && x.connections === r.connections && x.experiment === r.experiment,
+      )
+      .map((x) => fmt(x.requestsPerSecond, 0))
+      .join(' / ');
     lines.push(
-      `| ${r.config}${r.experiment ? ` (${r.experiment})` : ''} | ${r.connections} | ${fmt(r.requestsPerSecond, 0)} | ${fmt(r.latencyMs.p50, 2)} | ${r.latencyMs.p95 === null ? 'n/a' : fmt(r.latencyMs.p95, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${r.errors} / ${r.non2xx} | ${fmt(r.meanBatchRows, 1)} | ${fmt(r.cpu.loadGenerator, 2)} / ${fmt(r.cpu.serverMain, 2)} / ${fmt(r.cpu.serverOther, 2)} / ${fmt(r.cpu.machine, 2)} |`,
+      `| ${r.config}${r.experiment ? ` [${r.experiment}]` : ''} | ${r.connections} | ${fmt(r.requestsPerSecond, 0)} | ${fmt(r.latencyMs.p50, 2)} | ${r.latencyMs.p95 === null ? 'n/a' : fmt(r.latencyMs.p95, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${r.errors} / ${r.non2xx} | ${fmt(r.meanBatchRows, 1)} | ${fmt(r.meanQueueMs, 2)} | ${fmt(r.cpu.loadGenerator, 2)} / ${fmt(r.cpu.serverMain, 2)} / ${fmt(r.cpu.serverOther, 2)} / ${fmt(r.cpu.machine, 2)} | ${rounds} |`,
     );
   }
   return lines.join('\n');
@@ -901,11 +967,54 @@ const startedAt = new Date();
 const loadAverageStart = os.loadavg().map((l) => round(l, 2));
 const tmp = await mkdtemp(path.join(os.tmpdir(), 'mscr-serve-bench-'));
 const storeDir = path.join(tmp, 'models');
-let ceiling: CeilingRow[] = [];
+const ceiling: CeilingRow[] = [];
 let costs: RequestCost[] = [];
 let imageSource = '';
 let backendInfo: unknown;
 let payloadList: Record<'flat' | 'short' | 'nested', Payload> | undefined;
+const targets: Target[] = [];
+
+function serviceLabel(s: ServiceSetting): string {
+  return `mscr ${s.workers} worker${s.workers > 1 ? 's' : ''}, ${s.batching ? `batch<=${s.maxBatchSize} delay ${s.maxQueueDelayMs} ms` : 'no batching'}`;
+}
+
+async function startService(s: ServiceSetting, check: Payload, answer: number[]): Promise<Started> {
+  const args = [
+    'bin/mscr.js',
+    'serve',
+    '--store',
+    storeDir,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--workers',
+    String(s.workers),
+    '--max-batch-size',
+    String(s.maxBatchSize),
+    ...(s.maxQueueDelayMs === null ? [] : ['--max-queue-delay', String(s.maxQueueDelayMs)]),
+    '--log-level',
+    'warn',
+    '--poll-interval',
+    '60',
+    '--backend',
+    'wasm',
+    '--drain-timeout',
+    '5',
+  ];
+  if (cpuProfDir) {
+    const dir = path.join(cpuProfDir, serviceLabel(s).replace(/[^a-z0-9]+/gi, '-'));
+    await mkdir(dir, { recursive: true });
+    args.unshift('--cpu-prof', `--cpu-prof-dir=${dir}`);
+  }
+  const server = await startChild(serviceLabel(s), args, /mscr serving .* at (http:\/\/\S+)/);
+  await waitReady(server.url);
+  const got = await checkAnswer(server.url, check);
+  if (!sameNumbers(got, answer)) {
+    throw new Error(`${serviceLabel(s)} and the reference server disagree: ${got} vs ${answer}`);
+  }
+  return server;
+}
 
 try {
   backendInfo = await initBackend('wasm');
@@ -914,175 +1023,120 @@ try {
   imageSource = image.source;
   payloadList = payloads(image.input);
   const { flat } = payloadList;
-  costs = requestCosts(Object.values(payloadList), manifest);
   process.stderr.write(
     `model ${MODEL} v${manifest.version} (random weights) in ${storeDir}; payload ${Buffer.byteLength(flat.body)} bytes from ${image.source}\n` +
       `load average at start: ${loadAverageStart.join(' ')}\n`,
   );
+  costs = requestCosts(Object.values(payloadList), manifest);
 
   process.stderr.write(
     `in-process ceiling (${cores} threads, ${ceilingSeconds} s per batch size):\n`,
   );
-  ceiling = await measureCeiling(files);
+  ceiling.push(...(await measureCeiling(files, 'start', ceilingBatches)));
 
   if (experiments) {
     process.stderr.write('engine alone, no HTTP:\n');
     await measureEngine(files, image.input, Math.max(...concurrencies), delays[0] ?? 2);
   }
 
-  // The baseline.
-  let answer: number[] | undefined;
-  {
-    process.stderr.write('reference server (Express, model.predict on the main thread):\n');
-    const server = await startChild(
-      'reference server',
-      ['--import', 'tsx', 'bench/reference-server.ts', '--store', storeDir, '--model', MODEL],
-      /^listening (http:\/\/\S+)/,
-    );
-    try {
-      await waitReady(server.url);
-      answer = await checkAnswer(server.url, flat);
-      await measureServer(
-        server,
-        'reference (Express, main thread)',
-        'reference',
-        flat,
-        concurrencies,
-      );
-    } finally {
-      await stopChild(server.child);
-    }
-  }
-
+  // Every server is started once and stays up (idle ones cost nothing), so each concurrency
+  // level measures all configurations back to back: drift in the machine's load hits them alike.
+  process.stderr.write('starting the servers ...\n');
+  const reference = await startChild(
+    'reference server',
+    ['--import', 'tsx', 'bench/reference-server.ts', '--store', storeDir, '--model', MODEL],
+    /^listening (http:\/\/\S+)/,
+  );
+  targets.push({
+    config: 'reference (Express, main thread)',
+    kind: 'reference',
+    server: reference,
+  });
+  await waitReady(reference.url);
+  const answer = await checkAnswer(reference.url, flat);
   const settings: ServiceSetting[] = workerCounts.flatMap((workers) => [
     { workers, batching: false, maxBatchSize: 1, maxQueueDelayMs: null },
     ...delays.map((d) => ({ workers, batching: true, maxBatchSize: 32, maxQueueDelayMs: d })),
   ]);
-  const label = (s: ServiceSetting) =>
-    `mscr ${s.workers} worker${s.workers > 1 ? 's' : ''}, ${s.batching ? `batch<=${s.maxBatchSize} d${s.maxQueueDelayMs}` : 'no batching'}`;
+  for (const setting of settings) {
+    const server = await startService(setting, flat, answer);
+    targets.push({ config: serviceLabel(setting), kind: 'service', setting, server });
+  }
 
-  const startService = async (s: ServiceSetting): Promise<Started> => {
-    const args = [
-      'bin/mscr.js',
-      'serve',
-      '--store',
-      storeDir,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--workers',
-      String(s.workers),
-      '--max-batch-size',
-      String(s.maxBatchSize),
-      ...(s.maxQueueDelayMs === null ? [] : ['--max-queue-delay', String(s.maxQueueDelayMs)]),
-      '--log-level',
-      'warn',
-      '--poll-interval',
-      '60',
-      '--backend',
-      'wasm',
-      '--drain-timeout',
-      '5',
-    ];
-    if (cpuProfDir) {
-      const dir = path.join(cpuProfDir, label(s).replace(/[^a-z0-9]+/gi, '-'));
-      await mkdir(dir, { recursive: true });
-      args.unshift('--cpu-prof', `--cpu-prof-dir=${dir}`);
-    }
-    const server = await startChild(label(s), args, /mscr serving .* at (http:\/\/\S+)/);
-    await waitReady(server.url);
-    const got = await checkAnswer(server.url, flat);
-    if (answer && !sameNumbers(got, answer)) {
-      throw new Error(`${label(s)} and the reference server disagree: ${got} vs ${answer}`);
-    }
-    return server;
-  };
-
-  for (const s of settings) {
-    process.stderr.write(`${label(s)}:\n`);
-    const server = await startService(s);
-    try {
-      await measureServer(server, label(s), 'service', flat, concurrencies, { setting: s });
-    } finally {
-      await stopChild(server.child);
+  for (let r = 1; r <= rounds; r++) {
+    for (const connections of concurrencies) {
+      process.stderr.write(`round ${r}/${rounds}, concurrency ${connections}:\n`);
+      // Alternate the order between rounds, so no configuration always goes first.
+      const order = r % 2 === 1 ? targets : [...targets].reverse();
+      for (const target of order) await measure(target, flat, connections, { round: r });
     }
   }
 
   if (experiments) {
-    const best = peak(runs.filter((r) => r.kind === 'service' && !r.experiment));
-    if (best?.setting) {
-      const s = best.setting;
+    const best = bestOfRounds(runs.filter((x) => x.kind === 'service' && !x.experiment));
+    const top = peak(best);
+    const target = targets.find((t) => t.config === top?.config);
+    if (top && target && payloadList) {
       process.stderr.write(
-        `experiments at the service's peak (${label(s)}, c=${best.connections}):\n`,
+        `experiments at the service's peak (${top.config}, c=${top.connections}):\n`,
       );
-      const server = await startService(s);
-      try {
-        const short = await checkAnswer(server.url, payloadList.short);
-        const nested = await checkAnswer(server.url, payloadList.nested);
-        if (answer && !(sameNumbers(short, answer) && sameNumbers(nested, answer))) {
-          throw new Error('the short or nested payload changes the answer');
+      for (const variant of [payloadList.short, payloadList.nested]) {
+        if (!sameNumbers(await checkAnswer(target.server.url, variant), answer)) {
+          throw new Error(`the ${variant.name} payload changes the answer`);
         }
-        const at = [best.connections];
-        const base = { setting: s };
-        await measureServer(server, label(s), 'service', flat, at, {
-          ...base,
-          experiment: 'same again (noise)',
-        });
-        await measureServer(server, label(s), 'service', payloadList.short, at, {
-          ...base,
-          experiment: 'shortest float32 digits',
-        });
-        await measureServer(server, label(s), 'service', payloadList.nested, at, {
-          ...base,
-          experiment: 'nested data',
-        });
-        await measureServer(server, label(s), 'service', flat, at, {
-          ...base,
-          experiment: `autocannon in ${cores} worker threads`,
-          loadWorkers: cores,
-        });
-      } finally {
-        await stopChild(server.child);
+      }
+      const c = top.connections;
+      await measure(target, flat, c, { experiment: 'same again (noise)' });
+      await measure(target, payloadList.short, c, { experiment: 'shortest float32 digits' });
+      await measure(target, payloadList.nested, c, { experiment: 'nested data' });
+      await measure(target, flat, c, {
+        experiment: `autocannon in ${cores} worker threads`,
+        loadWorkers: cores,
+      });
+      const ref = targets.find((t) => t.kind === 'reference');
+      if (ref) {
+        await measure(ref, payloadList.short, c, { experiment: 'shortest float32 digits' });
       }
     }
   }
+
+  await Promise.all(targets.map((t) => stopChild(t.server.child)));
+  process.stderr.write('in-process ceiling again, servers stopped:\n');
+  const bestStart = peakCeiling(ceiling);
+  ceiling.push(...(await measureCeiling(files, 'end', [bestStart?.batch ?? 32])));
 } finally {
+  await Promise.all(targets.map((t) => stopChild(t.server.child)));
   killAllNow();
   await rm(tmp, { recursive: true, force: true });
 }
 
 // --- results --------------------------------------------------------------------------------
 
-const main = runs.filter((r) => !r.experiment);
-const serviceRuns = main.filter((r) => r.kind === 'service');
-const referenceRuns = main.filter((r) => r.kind === 'reference');
+const table = bestOfRounds(runs.filter((r) => !r.experiment && r.kind !== 'engine'));
+const serviceRuns = table.filter((r) => r.kind === 'service');
+const referenceRuns = table.filter((r) => r.kind === 'reference');
 const servicePeak = peak(serviceRuns);
 const referencePeak = peak(referenceRuns);
-const ceilingAll = ceiling.filter((c) => c.threads === cores);
-const ceilingBest = ceilingAll.reduce<CeilingRow | undefined>(
-  (best, c) => (best === undefined || c.rowsPerSecond > best.rowsPerSecond ? c : best),
-  undefined,
-);
+const ceilingBest = peakCeiling(ceiling);
 const ceilingSingle = ceiling.find((c) => c.threads === 1);
-const sameConfig = (r: Run, c: number) =>
-  servicePeak !== undefined && r.config === servicePeak.config && r.connections === c;
 const serviceAtRefPeak = referencePeak
-  ? serviceRuns.find((r) => sameConfig(r, referencePeak.connections))
+  ? serviceRuns.find(
+      (r) => r.config === servicePeak?.config && r.connections === referencePeak.connections,
+    )
   : undefined;
 const referenceAtServicePeak = servicePeak
   ? referenceRuns.find((r) => r.connections === servicePeak.connections)
   : undefined;
 const bestDelay = workerCounts.map((workers) => {
-  const on = serviceRuns.filter((r) => r.setting?.workers === workers && r.setting.batching);
+  const on = peak(serviceRuns.filter((r) => r.setting?.workers === workers && r.setting.batching));
   return {
     workers,
-    bestMaxQueueDelayMs: peak(on)?.setting?.maxQueueDelayMs ?? null,
-    peakRequestsPerSecond: peak(on)?.requestsPerSecond ?? null,
+    bestMaxQueueDelayMs: on?.setting?.maxQueueDelayMs ?? null,
+    peakRequestsPerSecond: on?.requestsPerSecond ?? null,
   };
 });
-const configPeaks = [...new Set(main.map((r) => r.config))].map((config) => {
-  const p = peak(main.filter((r) => r.config === config));
+const configPeaks = [...new Set(table.map((r) => r.config))].map((config) => {
+  const p = peak(table.filter((r) => r.config === config));
   return {
     config,
     peakRequestsPerSecond: p?.requestsPerSecond ?? null,
@@ -1092,8 +1146,15 @@ const configPeaks = [...new Set(main.map((r) => r.config))].map((config) => {
     overReference: ratio(p?.requestsPerSecond, referencePeak?.requestsPerSecond),
   };
 });
+const overCeiling = ratio(servicePeak?.requestsPerSecond, ceilingBest?.rowsPerSecond);
+const overReference = ratio(servicePeak?.requestsPerSecond, referencePeak?.requestsPerSecond);
+const p99AtRef = ratio(serviceAtRefPeak?.latencyMs.p99, referencePeak?.latencyMs.p99);
+const p99AtService = ratio(servicePeak?.latencyMs.p99, referenceAtServicePeak?.latencyMs.p99);
 
 const summary = {
+  method:
+    `best of ${rounds} round(s) per configuration and concurrency (interference from other ` +
+    'processes only lowers throughput); every round is in `runs`',
   ceilingBest: ceilingBest ?? null,
   ceilingOneThread: ceilingSingle ?? null,
   servicePeak: servicePeak
@@ -1111,38 +1172,34 @@ const summary = {
         p99Ms: referencePeak.latencyMs.p99,
       }
     : null,
-  servicePeakOverCeiling: ratio(servicePeak?.requestsPerSecond, ceilingBest?.rowsPerSecond),
-  servicePeakOverReferencePeak: ratio(
-    servicePeak?.requestsPerSecond,
-    referencePeak?.requestsPerSecond,
-  ),
+  servicePeakOverCeiling: overCeiling,
+  servicePeakOverReferencePeak: overReference,
   p99AtReferencePeakConcurrency: {
     concurrency: referencePeak?.connections ?? null,
+    serviceConfig: servicePeak?.config ?? null,
     serviceMs: serviceAtRefPeak?.latencyMs.p99 ?? null,
     referenceMs: referencePeak?.latencyMs.p99 ?? null,
-    serviceOverReference: ratio(serviceAtRefPeak?.latencyMs.p99, referencePeak?.latencyMs.p99),
+    serviceOverReference: p99AtRef,
   },
   p99AtServicePeakConcurrency: {
     concurrency: servicePeak?.connections ?? null,
     serviceMs: servicePeak?.latencyMs.p99 ?? null,
     referenceMs: referenceAtServicePeak?.latencyMs.p99 ?? null,
-    serviceOverReference: ratio(servicePeak?.latencyMs.p99, referenceAtServicePeak?.latencyMs.p99),
+    serviceOverReference: p99AtService,
   },
   bestBatchingDelay: bestDelay,
   configPeaks,
   targets: {
-    'service peak >= 0.8 x ceiling':
-      (ratio(servicePeak?.requestsPerSecond, ceilingBest?.rowsPerSecond) ?? 0) >= 0.8,
-    'service peak >= 1.7 x reference peak':
-      (ratio(servicePeak?.requestsPerSecond, referencePeak?.requestsPerSecond) ?? 0) >= 1.7,
-    'p99 no worse than reference (both concurrencies)':
-      (ratio(serviceAtRefPeak?.latencyMs.p99, referencePeak?.latencyMs.p99) ?? Infinity) <= 1 &&
-      (ratio(servicePeak?.latencyMs.p99, referenceAtServicePeak?.latencyMs.p99) ?? Infinity) <= 1,
+    'service peak >= 0.8 x in-process ceiling': (overCeiling ?? 0) >= 0.8,
+    'service peak >= 1.7 x reference peak': (overReference ?? 0) >= 1.7,
+    'p99 no worse than the reference':
+      (p99AtRef ?? Infinity) <= 1 && (p99AtService ?? Infinity) <= 1,
     'zero failed requests': failures.length === 0,
   },
   failedRequests: failures,
 };
 
+const loadAverageEnd = os.loadavg().map((l) => round(l, 2));
 const result = {
   benchmark: 'serve',
   date: startedAt.toISOString(),
@@ -1154,7 +1211,7 @@ const result = {
     node: process.version,
     tfjs: tf.version.tfjs,
     loadAverageStart,
-    loadAverageEnd: os.loadavg().map((l) => round(l, 2)),
+    loadAverageEnd,
   },
   backend: backendInfo,
   model: { name: MODEL, weights: 'random (inference cost does not depend on training)' },
@@ -1163,11 +1220,13 @@ const result = {
     bytes: payloadList ? Buffer.byteLength(payloadList.flat.body) : null,
     shape: [1, ...ROW_SHAPE],
     datatype: 'FP32',
+    data: 'flat, row-major, x/255 as float32 printed by JSON.stringify',
   },
   options: {
     concurrencies,
     durationS,
     warmupS,
+    rounds,
     workerCounts,
     delays,
     ceilingBatches,
@@ -1176,64 +1235,70 @@ const result = {
     cpuProfDir: cpuProfDir ?? null,
   },
   notes: [
-    "req/s is autocannon's mean of per-second samples; every request carries one row, so req/s = rows/s.",
-    'Latency percentiles are computed from every 2xx response time (autocannon "response" events); with autocannon worker threads only its histogram is available (no p95).',
-    "CPU is in cores over the measured run: the bench process (= the load generator), the server's main thread, its other threads (inference workers, GC), and the whole machine.",
-    'Load generator, server and ceiling share the same cores: the ceiling runs with nothing else of ours running.',
+    "req/s is autocannon's mean of its per-second samples; every request carries one row, so req/s = rows/s.",
+    'Latency percentiles come from every 2xx response time (autocannon "response" events); with autocannon in worker threads only its histogram is available (no p95).',
+    "CPU is in cores over the measured run: the bench process (= the load generator), the server's main thread, its other threads (inference workers, GC), and the whole machine (also other people's processes).",
+    'Load generator and server share the same cores; the in-process ceiling runs with no server and no load generator.',
   ],
   requestCosts: costs,
   ceiling,
-  runs,
   summary,
+  runs,
 };
 
 await mkdir(path.dirname(outJson), { recursive: true });
 await writeFile(outJson, `${JSON.stringify(result, null, 2)}\n`);
 
+const experimentRuns = runs.filter((r) => r.experiment);
 const ceilingTable = [
-  '| batch | threads | rows/s | per thread |',
-  '| ---: | ---: | ---: | --- |',
+  '| phase | batch | threads | rows/s | per thread | machine busy (cores) |',
+  '| --- | ---: | ---: | ---: | --- | ---: |',
   ...ceiling.map(
     (c) =>
-      `| ${c.batch} | ${c.threads} | ${fmt(c.rowsPerSecond, 0)} | ${c.perThread.map((r) => fmt(r, 0)).join(' + ')} |`,
+      `| ${c.phase} | ${c.batch} | ${c.threads} | ${fmt(c.rowsPerSecond, 0)} | ${c.perThread.map((r) => fmt(r, 0)).join(' + ')} | ${fmt(c.machineCores, 2)} |`,
   ),
 ].join('\n');
+const us = (t: { minUs: number; medianUs: number }) => `${fmt(t.minUs)} (${fmt(t.medianUs)})`;
 const costTable = [
-  '| payload | bytes | JSON.parse us | V2 decode us | encode response us |',
-  '| --- | ---: | ---: | ---: | ---: |',
+  '| payload | bytes | JSON.parse | V2 decode | Float32Array.from | encode answer |',
+  '| --- | ---: | ---: | ---: | ---: | ---: |',
   ...costs.map(
     (c) =>
-      `| ${c.payload} | ${c.bytes} | ${fmt(c.jsonParseUs)} | ${fmt(c.decodeUs)} | ${fmt(c.encodeResponseUs)} |`,
+      `| ${c.payload} | ${c.bytes} | ${us(c.jsonParse)} | ${us(c.decode)} | ${us(c.float32ArrayFrom)} | ${us(c.encodeResponse)} |`,
   ),
 ].join('\n');
-const s = summary;
 const ratios = [
-  `- in-process ceiling: ${fmt(ceilingBest?.rowsPerSecond, 0)} rows/s (batch ${ceilingBest?.batch}, ${cores} threads); one thread: ${fmt(ceilingSingle?.rowsPerSecond, 0)} rows/s`,
-  `- service peak: ${fmt(servicePeak?.requestsPerSecond, 0)} req/s (${servicePeak?.config}, concurrency ${servicePeak?.connections})`,
-  `- reference peak: ${fmt(referencePeak?.requestsPerSecond, 0)} req/s (concurrency ${referencePeak?.connections})`,
-  `- service peak / ceiling: **${fmt(s.servicePeakOverCeiling, 2)}** (target >= 0.80)`,
-  `- service peak / reference peak: **${fmt(s.servicePeakOverReferencePeak, 2)}** (target >= 1.7)`,
-  `- p99 at the reference's peak concurrency (${s.p99AtReferencePeakConcurrency.concurrency}): service ${fmt(s.p99AtReferencePeakConcurrency.serviceMs, 2)} ms vs reference ${fmt(s.p99AtReferencePeakConcurrency.referenceMs, 2)} ms (ratio ${fmt(s.p99AtReferencePeakConcurrency.serviceOverReference, 2)})`,
-  `- p99 at the service's peak concurrency (${s.p99AtServicePeakConcurrency.concurrency}): service ${fmt(s.p99AtServicePeakConcurrency.serviceMs, 2)} ms vs reference ${fmt(s.p99AtServicePeakConcurrency.referenceMs, 2)} ms (ratio ${fmt(s.p99AtServicePeakConcurrency.serviceOverReference, 2)})`,
+  `- in-process ceiling: ${fmt(ceilingBest?.rowsPerSecond, 0)} rows/s (batch ${ceilingBest?.batch}, ${cores} threads, ${ceilingBest?.phase}); one thread: ${fmt(ceilingSingle?.rowsPerSecond, 0)} rows/s`,
+  `- service peak: ${fmt(servicePeak?.requestsPerSecond, 0)} req/s (${servicePeak?.config}, concurrency ${servicePeak?.connections}); reference peak: ${fmt(referencePeak?.requestsPerSecond, 0)} req/s (concurrency ${referencePeak?.connections})`,
+  `- service peak / in-process ceiling: **${fmt(overCeiling, 2)}** (target >= 0.80)`,
+  `- service peak / reference peak: **${fmt(overReference, 2)}** (target >= 1.7)`,
+  `- p99 at the reference's peak concurrency (${summary.p99AtReferencePeakConcurrency.concurrency}): service ${fmt(summary.p99AtReferencePeakConcurrency.serviceMs, 2)} ms vs reference ${fmt(summary.p99AtReferencePeakConcurrency.referenceMs, 2)} ms (ratio ${fmt(p99AtRef, 2)})`,
+  `- p99 at the service's peak concurrency (${summary.p99AtServicePeakConcurrency.concurrency}): service ${fmt(summary.p99AtServicePeakConcurrency.serviceMs, 2)} ms vs reference ${fmt(summary.p99AtServicePeakConcurrency.referenceMs, 2)} ms (ratio ${fmt(p99AtService, 2)})`,
   `- best batching delay: ${bestDelay.map((b) => `${b.workers} worker(s): ${b.bestMaxQueueDelayMs} ms`).join('; ')}`,
   `- failed requests: ${failures.length === 0 ? 'none' : failures.join(' | ')}`,
-  `- targets: ${Object.entries(s.targets)
+  `- targets: ${Object.entries(summary.targets)
     .map(([k, v]) => `${k}: ${v ? 'met' : 'NOT met'}`)
     .join('; ')}`,
 ].join('\n');
 const markdown = [
   `## Serving benchmark (\`npm run bench\`, ${startedAt.toISOString().slice(0, 10)})`,
   '',
-  `${cores} cores (${result.machine.cpuModel}), Node ${process.version}, TF.js ${tf.version.tfjs} wasm backend; load average ${loadAverageStart.join(' ')} at start, ${result.machine.loadAverageEnd.join(' ')} at end. ` +
-    `CIFAR-10 CNN (random weights), one real CIFAR-10 image per request (${result.payload.bytes} bytes of V2 JSON), autocannon over loopback, ${durationS} s per level after ${warmupS} s of warm-up.`,
+  `${cores} cores (${result.machine.cpuModel}), Node ${process.version}, TF.js ${tf.version.tfjs} wasm backend; ` +
+    `load average ${loadAverageStart.join(' ')} at start, ${loadAverageEnd.join(' ')} at end. ` +
+    `CIFAR-10 CNN (random weights), one real CIFAR-10 image per request (${result.payload.bytes} bytes of V2 JSON), ` +
+    `autocannon over loopback, ${durationS} s per level after ${warmupS} s of warm-up; best of ${rounds} round(s) ` +
+    '(req/s of every round in the last column).',
   '',
-  markdownTable(runs),
+  markdownTable(table, runs),
   '',
-  'In-process ceiling (no HTTP, no load generator):',
+  ...(experimentRuns.length > 0
+    ? ['Experiments (one run each):', '', markdownTable(experimentRuns, experimentRuns), '']
+    : []),
+  'In-process ceiling (worker threads, `model.predict` in a loop; no HTTP, no load generator):',
   '',
   ceilingTable,
   '',
-  'Main-thread cost per request, measured in the bench process:',
+  'Main-thread cost per request in microseconds, best (median) of 15 rounds, in the bench process:',
   '',
   costTable,
   '',

@@ -253,7 +253,9 @@ export class WorkerPool {
           this.registry.delete(key);
           await this.sendUnloadToAll(key);
         }
-        const reason = failure?.reason ?? results.find((r) => r.status === 'rejected');
+        const reason: unknown =
+          failure?.reason ??
+          results.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
         throw isMscrError(reason)
           ? reason
           : new MscrError('unavailable', `model ${key} could not be loaded on any worker`);

@@ -25,6 +25,11 @@ import {
   parseTopK,
   toErrorResponse,
   v2ModelMetadata,
+  binaryOutputsWanted,
+  encodeBinaryResponse,
+  HEADER_LENGTH,
+  inlineBinaryInputs,
+  splitInferBody,
   type DecodeLimits,
   type DecodedTensor,
   type OutputTensor,
@@ -142,7 +147,11 @@ export function createApp(options: AppOptions): express.Express {
       return encodeV1PredictResponse(format, outputsOf(result));
     },
 
-    'server-metadata': () => ({ name: 'mscr', version: options.serverVersion, extensions: [] }),
+    'server-metadata': () => ({
+      name: 'mscr',
+      version: options.serverVersion,
+      extensions: ['binary_tensor_data', 'model_repository_versions'],
+    }),
     live: ({ res }) => {
       res.status(dataPlane.live() ? 200 : 503);
       return { live: dataPlane.live() };
@@ -169,22 +178,34 @@ export function createApp(options: AppOptions): express.Express {
       return { name: modelOf(route), ready };
     },
 
-    infer: async ({ route, body, res }) => {
-      const json = parseJsonBody(body);
-      let request: ReturnType<typeof decodeInferRequest> | undefined;
+    infer: async ({ route, body, req, res }) => {
+      const { json, binary } = splitInferBody(body, req.get(HEADER_LENGTH));
+      const request = inlineBinaryInputs(json, binary);
+      let decoded: ReturnType<typeof decodeInferRequest> | undefined;
       const result = await dataPlane.infer(modelOf(route), selectorOf(route), (manifest) => {
-        request = decodeInferRequest(json, manifest, limits);
-        const input = request.inputs[0] as DecodedTensor;
+        decoded = decodeInferRequest(request, manifest, limits);
+        const input = decoded.inputs[0] as DecodedTensor;
         return { input: toFloat32(input), shape: input.shape };
       });
       setVersion(res, result);
-      return encodeInferResponse(
+      const response = encodeInferResponse(
         result.model,
         result.version,
         outputsOf(result),
-        request?.outputs,
-        request?.id,
+        decoded?.outputs,
+        decoded?.id,
       );
+      const wanted = binaryOutputsWanted(json);
+      if (wanted !== 'all' && wanted.size === 0) return response;
+      const encoded = encodeBinaryResponse(response, wanted);
+      if (encoded.headerLength !== undefined) {
+        res.setHeader('Inference-Header-Content-Length', String(encoded.headerLength));
+        res.type('application/octet-stream');
+      } else {
+        res.type('application/json');
+      }
+      res.end(encoded.body);
+      return undefined;
     },
 
     classify: async ({ route, body, req, res }) => {

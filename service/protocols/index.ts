@@ -28,3 +28,10 @@ export {
   topK,
 } from './convenience.ts';
 export { toErrorResponse } from './errors.ts';
+export {
+  binaryOutputsWanted,
+  encodeBinaryResponse,
+  HEADER_LENGTH,
+  inlineBinaryInputs,
+  splitInferBody,
+} from './v2-binary.ts';

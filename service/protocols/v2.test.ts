@@ -6,6 +6,12 @@ import { sharedData } from '../../tests/shared-data.ts';
 import { decodeImageBody } from './convenience.ts';
 import { decodeInferRequest, encodeInferResponse, v2ModelMetadata } from './v2.ts';
 import {
+  binaryOutputsWanted,
+  encodeBinaryResponse,
+  inlineBinaryInputs,
+  splitInferBody,
+} from './v2-binary.ts';
+import {
   cifarManifest,
   manifestWith,
   specExampleManifest,
@@ -142,13 +148,56 @@ describe('decodeInferRequest: stock clients', () => {
     assert.deepEqual(decoded.parameters, { binary_data_output: true });
   });
 
-  test("tritonclient.http's default binary_data=True is refused with the fix", () => {
-    const json =
-      '{"inputs": [{"name": "image", "shape": [1, 32, 32, 3], "datatype": "FP32", "parameters": {"binary_data_size": 12288}}], "outputs": [{"name": "probabilities", "parameters": {"binary_data": true}}]}';
-    assert.throws(
-      () => decodeInferRequest(wire(json), cifarManifest),
-      rejects(/binary tensor data extension.*binary_data=False/),
+  test("tritonclient.http's default binary_data=True: a JSON header, then the raw float32 image", () => {
+    // Byte for byte what tritonclient.http sends: the JSON header (its length in the
+    // Inference-Header-Content-Length header), then the little-endian tensor.
+    const header = Buffer.from(
+      '{"inputs": [{"name": "image", "shape": [1, 32, 32, 3], "datatype": "FP32", "parameters": {"binary_data_size": 12288}}], "outputs": [{"name": "probabilities", "parameters": {"binary_data": true}}]}',
     );
+    const body = Buffer.concat([header, Buffer.from(Float32Array.from(cat).buffer)]);
+    const { json, binary } = splitInferBody(body, String(header.length));
+    const decoded = decodeInferRequest(inlineBinaryInputs(json, binary), cifarManifest);
+    assert.deepEqual(decoded.inputs[0]?.data, cat);
+    assert.deepEqual(decoded.outputs, ['probabilities']);
+    assert.deepEqual([...binaryOutputsWanted(json)], ['probabilities']);
+
+    const response = encodeInferResponse('cifar10-cnn', 1, [
+      { name: 'probabilities', shape: [1, 2], data: Float32Array.from([0.25, 0.75]) },
+    ]);
+    const encoded = encodeBinaryResponse(response, binaryOutputsWanted(json));
+    const head = JSON.parse(encoded.body.subarray(0, encoded.headerLength).toString()) as {
+      outputs: { parameters: { binary_data_size: number }; data?: unknown }[];
+    };
+    assert.equal(head.outputs[0]?.parameters.binary_data_size, 8);
+    assert.equal(head.outputs[0]?.data, undefined);
+    const tail = encoded.body.subarray(encoded.headerLength);
+    assert.deepEqual([tail.readFloatLE(0), tail.readFloatLE(4)], [0.25, 0.75]);
+  });
+
+  test('binary data errors: no header, sizes that do not add up, a bad header length', () => {
+    const header =
+      '{"inputs": [{"name": "image", "shape": [1, 32, 32, 3], "datatype": "FP32", "parameters": {"binary_data_size": 12288}}]}';
+    assert.throws(
+      () => decodeInferRequest(wire(header), cifarManifest),
+      rejects(/Inference-Header-Content-Length/),
+    );
+    const short = Buffer.concat([Buffer.from(header), Buffer.alloc(100)]);
+    assert.throws(
+      () =>
+        inlineBinaryInputs(
+          splitInferBody(short, String(header.length)).json,
+          splitInferBody(short, String(header.length)).binary,
+        ),
+      rejects(/runs past the end/),
+    );
+    const long = Buffer.concat([Buffer.from(header), Buffer.alloc(12288 + 4)]);
+    const split = splitInferBody(long, String(header.length));
+    assert.throws(
+      () => inlineBinaryInputs(split.json, split.binary),
+      rejects(/carries 12292 bytes of binary data but its inputs declare 12288/),
+    );
+    assert.throws(() => splitInferBody(long, 'lots'), rejects(/Inference-Header-Content-Length/));
+    assert.throws(() => splitInferBody(long, String(long.length + 1)), rejects(/at most the body/));
   });
 
   test('the kserve Python client (InferRequest.to_rest) adds model_name and a uuid id: accepted', () => {

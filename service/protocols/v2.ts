@@ -6,11 +6,10 @@
  * flat or nested in the tensor's shape; `id` is echoed; `outputs` selects what comes back;
  * unknown top-level fields are ignored (the kserve Python client adds `model_name`).
  *
- * Triton's extensions are not spoken: an input with `binary_data_size` (the binary tensor
- * extension, tritonclient's default) or `shared_memory_region`, or an output asking for
- * `classification` or shared memory, is a `bad_request` that says what to send instead. An
- * output's `binary_data: true` or a request's `binary_data_output` is only a preference: the
- * answer is JSON, which tritonclient reads as well.
+ * Of Triton's extensions, binary tensor data (tritonclient's default) is spoken: the HTTP
+ * layer turns binary inputs into JSON `data` (v2-binary.ts) before this validator, and
+ * returns binary outputs when asked. Shared memory and `classification` are a
+ * `bad_request` that says what to send instead.
  */
 import type { ModelManifest, TensorSpec } from '../../connectors/ms/manifest.ts';
 import { mscrClassifyPath } from '../../connectors/sc/routes.ts';
@@ -92,8 +91,9 @@ function rejectExtensions(
 ): void {
   if (parameters === undefined) return;
   if (Object.hasOwn(parameters, 'binary_data_size')) {
+    // inlineBinaryInputs (v2-binary.ts) consumes these; one left here had no binary body.
     throw badRequest(
-      `${what} uses the binary tensor data extension (parameters.binary_data_size), which this server does not speak: send the values as JSON "data" (tritonclient: set_data_from_numpy(array, binary_data=False))`,
+      `${what} declares parameters.binary_data_size, but the request has no binary data: send the Inference-Header-Content-Length header with the JSON header's size, or the values as JSON "data"`,
     );
   }
   if (Object.hasOwn(parameters, 'shared_memory_region')) {
