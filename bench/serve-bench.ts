@@ -56,16 +56,21 @@ import { getArchitecture } from '../model/architectures/index.ts';
 import { CIFAR10_CLASS_NAMES, syntheticImages } from '../model/data/index.ts';
 import { initBackend } from '../runtime/backend/index.ts';
 import { InferenceEngine } from '../service/engine/index.ts';
-import { decodeInferRequest, encodeInferResponse } from '../service/protocols/index.ts';
+import {
+  decodeInferRequest,
+  encodeInferResponse,
+  inlineBinaryInputs,
+  splitInferBody,
+} from '../service/protocols/index.ts';
 import { sharedDataRoot } from '../tests/shared-data.ts';
 import type { CeilingInit, CeilingRequest, CeilingResponse } from './ceiling-worker.ts';
 
 // --- options ------------------------------------------------------------------------------
 
-function numberList(text: string, name: string): number[] {
+function numberList(text: string, name: string, min = 1): number[] {
   const list = text.split(',').map((s) => Number(s.trim()));
-  if (list.length === 0 || list.some((n) => !Number.isFinite(n) || n <= 0)) {
-    throw new Error(`${name} must be a comma-separated list of positive numbers, got ${text}`);
+  if (list.length === 0 || list.some((n) => !Number.isFinite(n) || n < min)) {
+    throw new Error(`${name} must be a comma-separated list of numbers >= ${min}, got ${text}`);
   }
   return list;
 }
@@ -76,7 +81,7 @@ const concurrencies = numberList(env.BENCH_CONCURRENCY ?? '1,8,32,64', 'BENCH_CO
 const durationS = Number(env.BENCH_DURATION ?? 8);
 const warmupS = Number(env.BENCH_WARMUP ?? 2);
 const workerCounts = [...new Set(numberList(env.BENCH_WORKERS ?? `1,${cores}`, 'BENCH_WORKERS'))];
-const delays = numberList(env.BENCH_DELAYS ?? '2,5', 'BENCH_DELAYS');
+const delays = numberList(env.BENCH_DELAYS ?? '2,5', 'BENCH_DELAYS', 0);
 const ceilingBatches = numberList(
   env.BENCH_CEILING_BATCHES ?? '1,8,32,64',
   'BENCH_CEILING_BATCHES',
@@ -277,6 +282,8 @@ interface CpuUse {
   serverThreads: { tid: number; comm: string; cores: number }[];
   /** The whole machine (every process, also other people's). */
   machine: number;
+  /** The machine minus the load generator and the server: other people's processes. */
+  others: number;
 }
 
 async function cpuSnapshot(pid: number | undefined): Promise<CpuSnapshot> {
@@ -299,8 +306,13 @@ function cpuUse(before: CpuSnapshot, after: CpuSnapshot, pid: number | undefined
   const main = threads.find((t) => t.tid === pid)?.cores ?? NaN;
   const other = threads.filter((t) => t.tid !== pid).reduce((sum, t) => sum + t.cores, 0);
   const dm = after.machine.total - before.machine.total;
+  const machine = dm > 0 ? ((after.machine.busy - before.machine.busy) / dm) * cores : NaN;
+  const loadGenerator = (self.user + self.system) / 1e6 / seconds;
+  // When the "server" is this process (the engine experiment), its CPU is counted once.
+  const ours =
+    (pid === process.pid ? 0 : loadGenerator) + (Number.isFinite(main) ? main : 0) + other;
   return {
-    loadGenerator: round((self.user + self.system) / 1e6 / seconds, 2),
+    loadGenerator: round(loadGenerator, 2),
     serverMain: round(main, 2),
     serverOther: round(other, 2),
     serverThreads: threads
@@ -308,7 +320,8 @@ function cpuUse(before: CpuSnapshot, after: CpuSnapshot, pid: number | undefined
       .sort((a, b) => b.cores - a.cores)
       .slice(0, 6)
       .map((t) => ({ ...t, cores: round(t.cores, 2) })),
-    machine: round(dm > 0 ? ((after.machine.busy - before.machine.busy) / dm) * cores : NaN, 2),
+    machine: round(machine, 2),
+    others: round(Math.max(0, machine - ours), 2),
   };
 }
 
@@ -356,7 +369,9 @@ function percentile(sorted: readonly number[], p: number): number {
 
 interface Payload {
   name: string;
-  body: string;
+  body: string | Buffer;
+  /** Extra request headers (the binary extension's Inference-Header-Content-Length). */
+  headers?: Record<string, string>;
 }
 
 interface LoadResult {
@@ -393,7 +408,7 @@ function runLoad(
       {
         url: `${url}/v2/models/${MODEL}/infer`,
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...payload.headers },
         body: payload.body,
         connections,
         duration: seconds,
@@ -539,7 +554,7 @@ async function measure(
     process.stderr.write(`\n!!! FAILED REQUESTS: ${message}\n\n`);
   }
   process.stderr.write(
-    `  ${(extra.experiment ? `${config} [${extra.experiment}]` : config).padEnd(40)} c=${String(connections).padStart(3)} ${run.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${fmt(run.latencyMs.p50, 2)}  p99 ${fmt(run.latencyMs.p99, 2)} ms  batch ${fmt(run.meanBatchRows, 1)}  cores: gen ${fmt(run.cpu.loadGenerator, 2)} main ${fmt(run.cpu.serverMain, 2)} other ${fmt(run.cpu.serverOther, 2)} machine ${fmt(run.cpu.machine, 2)}\n`,
+    `  ${(extra.experiment ? `${config} [${extra.experiment}]` : config).padEnd(40)} c=${String(connections).padStart(3)} ${run.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${fmt(run.latencyMs.p50, 2)}  p99 ${fmt(run.latencyMs.p99, 2)} ms  batch ${fmt(run.meanBatchRows, 1)}  cores: gen ${fmt(run.cpu.loadGenerator, 2)} main ${fmt(run.cpu.serverMain, 2)} other ${fmt(run.cpu.serverOther, 2)} others ${fmt(run.cpu.others, 2)}\n`,
   );
   if (server.child.exitCode !== null || server.child.signalCode !== null) {
     throw new Error(`${config} exited during the run:\n${server.tail()}`);
@@ -551,7 +566,7 @@ async function measure(
 async function checkAnswer(url: string, payload: Payload): Promise<number[]> {
   const res = await fetch(`${url}/v2/models/${MODEL}/infer`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...payload.headers },
     body: payload.body,
   });
   const text = await res.text();
@@ -579,6 +594,8 @@ interface CeilingRow {
   perThread: number[];
   /** Busy cores of the whole machine meanwhile (ours plus everybody else's). */
   machineCores: number;
+  /** The machine minus this process: other people's processes, in cores. */
+  othersCores: number;
 }
 
 function tsxExecArgv(): string[] {
@@ -633,11 +650,16 @@ async function measureCeiling(
     const measure = async (batch: number, threads: Worker[]) => {
       const answers = threads.map(next);
       const before = await machineTicks();
+      const self = process.cpuUsage();
+      const t0 = performance.now();
       for (const w of threads) {
         w.postMessage({ type: 'run', batch, seconds: ceilingSeconds } satisfies CeilingRequest);
       }
       const done = await Promise.all(answers);
+      const used = process.cpuUsage(self);
+      const ours = (used.user + used.system) / 1000 / (performance.now() - t0);
       const after = await machineTicks();
+      const machine = ((after.busy - before.busy) / (after.total - before.total)) * cores;
       const perThread = done.map((d) => (d.type === 'done' ? (d.rows / d.ms) * 1000 : NaN));
       const row: CeilingRow = {
         phase,
@@ -645,11 +667,12 @@ async function measureCeiling(
         threads: threads.length,
         rowsPerSecond: round(perThread.reduce((a, b) => a + b, 0)),
         perThread: perThread.map((r) => round(r)),
-        machineCores: round(((after.busy - before.busy) / (after.total - before.total)) * cores, 2),
+        machineCores: round(machine, 2),
+        othersCores: round(Math.max(0, machine - ours), 2),
       };
       rows.push(row);
       process.stderr.write(
-        `  ceiling (${phase}) batch ${String(batch).padStart(3)} x ${threads.length} thread(s): ${row.rowsPerSecond.toFixed(0)} rows/s (${row.perThread.map((r) => r.toFixed(0)).join(' + ')}); machine busy ${row.machineCores} cores\n`,
+        `  ceiling (${phase}) batch ${String(batch).padStart(3)} x ${threads.length} thread(s): ${row.rowsPerSecond.toFixed(0)} rows/s (${row.perThread.map((r) => r.toFixed(0)).join(' + ')}); machine busy ${row.machineCores} cores, of which others ${row.othersCores}\n`,
       );
     };
     for (const batch of batches) await measure(batch, workers);
@@ -767,7 +790,9 @@ function nest(flat: readonly number[], shape: readonly number[]): unknown[] {
   );
 }
 
-function payloads(input: Float32Array): Record<'flat' | 'short' | 'nested', Payload> {
+type PayloadKind = 'flat' | 'short' | 'nested' | 'binary';
+
+function payloads(input: Float32Array): Record<PayloadKind, Payload> {
   const shape = [1, ...ROW_SHAPE];
   const values = Array.from(input);
   const request = (data: unknown) => ({
@@ -782,6 +807,33 @@ function payloads(input: Float32Array): Record<'flat' | 'short' | 'nested', Payl
       body: `${prefix}"data":[${values.map(shortFloat32).join(',')}]${suffix}`,
     },
     nested: { name: 'nested [1][32][32][3]', body: JSON.stringify(request(nest(values, shape))) },
+    binary: binaryPayload(input, shape),
+  };
+}
+
+/** The binary tensor data extension (tritonclient's default): JSON header + raw FP32 LE. */
+function binaryPayload(input: Float32Array, shape: number[]): Payload {
+  const raw = Buffer.alloc(input.length * 4);
+  input.forEach((v, i) => raw.writeFloatLE(v, i * 4));
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [
+        {
+          name: 'image',
+          shape,
+          datatype: 'FP32',
+          parameters: { binary_data_size: raw.length },
+        },
+      ],
+    }),
+  );
+  return {
+    name: 'binary tensor data extension',
+    body: Buffer.concat([header, raw]),
+    headers: {
+      'content-type': 'application/octet-stream',
+      'inference-header-content-length': String(header.length),
+    },
   };
 }
 
@@ -804,8 +856,8 @@ function timeIt(fn: () => void): { minUs: number; medianUs: number } {
 interface RequestCost {
   payload: string;
   bytes: number;
-  /** `JSON.parse` of the body, as the service's `parseJsonBody` does. */
-  jsonParse: { minUs: number; medianUs: number };
+  /** Body -> JSON as the service does it: `splitInferBody` (+ `inlineBinaryInputs`). */
+  parse: { minUs: number; medianUs: number };
   /** The service's V2 decoder (`decodeInferRequest`) on the parsed body. */
   decode: { minUs: number; medianUs: number };
   /** For scale: `Float32Array.from` of the same parsed data (no checks). */
@@ -818,12 +870,18 @@ function requestCosts(all: Payload[], manifest: ModelManifest): RequestCost[] {
   const limits = { maxElements: 4_000_000, maxBatch: 1024 };
   const output = { name: 'probabilities', shape: [1, 10], data: new Float32Array(10).fill(0.1) };
   return all.map((payload) => {
-    const json = JSON.parse(payload.body) as { inputs: { data: number[] }[] };
+    const body = Buffer.from(payload.body);
+    const length = payload.headers?.['inference-header-content-length'];
+    const parse = () => {
+      const { json, binary } = splitInferBody(body, length);
+      return inlineBinaryInputs(json, binary);
+    };
+    const json = parse() as { inputs: { data: number[] }[] };
     const data = json.inputs[0]?.data.flat(3) ?? [];
     return {
       payload: payload.name,
-      bytes: Buffer.byteLength(payload.body),
-      jsonParse: timeIt(() => JSON.parse(payload.body)),
+      bytes: body.length,
+      parse: timeIt(parse),
       decode: timeIt(() => decodeInferRequest(json, manifest, limits)),
       float32ArrayFrom: timeIt(() => Float32Array.from(data)),
       encodeResponse: timeIt(() =>
@@ -943,7 +1001,7 @@ function peakCeiling(rows: readonly CeilingRow[]): CeilingRow | undefined {
 
 function markdownTable(list: readonly Run[], all: readonly Run[]): string {
   const lines = [
-    '| config | conc. | req/s | p50 ms | p95 ms | p99 ms | errors / non-2xx | mean batch | queue ms | CPU cores: load gen / server main / server other / machine | req/s per round |',
+    '| config | conc. | req/s | p50 ms | p95 ms | p99 ms | errors / non-2xx | mean batch | queue ms | CPU cores: load gen / server main / server other / others | req/s per round |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
   ];
   for (const r of list) {
@@ -955,7 +1013,7 @@ function markdownTable(list: readonly Run[], all: readonly Run[]): string {
       .map((x) => fmt(x.requestsPerSecond, 0))
       .join(' / ');
     lines.push(
-      `| ${r.config}${r.experiment ? ` [${r.experiment}]` : ''} | ${r.connections} | ${fmt(r.requestsPerSecond, 0)} | ${fmt(r.latencyMs.p50, 2)} | ${r.latencyMs.p95 === null ? 'n/a' : fmt(r.latencyMs.p95, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${r.errors} / ${r.non2xx} | ${fmt(r.meanBatchRows, 1)} | ${fmt(r.meanQueueMs, 2)} | ${fmt(r.cpu.loadGenerator, 2)} / ${fmt(r.cpu.serverMain, 2)} / ${fmt(r.cpu.serverOther, 2)} / ${fmt(r.cpu.machine, 2)} | ${rounds} |`,
+      `| ${r.config}${r.experiment ? ` [${r.experiment}]` : ''} | ${r.connections} | ${fmt(r.requestsPerSecond, 0)} | ${fmt(r.latencyMs.p50, 2)} | ${r.latencyMs.p95 === null ? 'n/a' : fmt(r.latencyMs.p95, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${r.errors} / ${r.non2xx} | ${fmt(r.meanBatchRows, 1)} | ${fmt(r.meanQueueMs, 2)} | ${fmt(r.cpu.loadGenerator, 2)} / ${fmt(r.cpu.serverMain, 2)} / ${fmt(r.cpu.serverOther, 2)} / ${fmt(r.cpu.others, 2)} | ${rounds} |`,
     );
   }
   return lines.join('\n');
@@ -964,6 +1022,7 @@ function markdownTable(list: readonly Run[], all: readonly Run[]): string {
 // --- main -----------------------------------------------------------------------------------
 
 const startedAt = new Date();
+const codeAtStart = gitState();
 const loadAverageStart = os.loadavg().map((l) => round(l, 2));
 const tmp = await mkdtemp(path.join(os.tmpdir(), 'mscr-serve-bench-'));
 const storeDir = path.join(tmp, 'models');
@@ -971,7 +1030,7 @@ const ceiling: CeilingRow[] = [];
 let costs: RequestCost[] = [];
 let imageSource = '';
 let backendInfo: unknown;
-let payloadList: Record<'flat' | 'short' | 'nested', Payload> | undefined;
+let payloadList: Record<PayloadKind, Payload> | undefined;
 const targets: Target[] = [];
 
 function serviceLabel(s: ServiceSetting): string {
@@ -1085,10 +1144,22 @@ try {
           throw new Error(`the ${variant.name} payload changes the answer`);
         }
       }
+      let binary = true;
+      try {
+        if (!sameNumbers(await checkAnswer(target.server.url, payloadList.binary), answer)) {
+          throw new Error('the binary payload changes the answer');
+        }
+      } catch (error) {
+        binary = false;
+        process.stderr.write(`  binary tensor data not measured: ${(error as Error).message}\n`);
+      }
       const c = top.connections;
       await measure(target, flat, c, { experiment: 'same again (noise)' });
       await measure(target, payloadList.short, c, { experiment: 'shortest float32 digits' });
       await measure(target, payloadList.nested, c, { experiment: 'nested data' });
+      if (binary) {
+        await measure(target, payloadList.binary, c, { experiment: 'binary tensor data' });
+      }
       await measure(target, flat, c, {
         experiment: `autocannon in ${cores} worker threads`,
         loadWorkers: cores,
@@ -1200,6 +1271,23 @@ const summary = {
 };
 
 const loadAverageEnd = os.loadavg().map((l) => round(l, 2));
+
+/** The code measured: the commit, and files changed since (others edit the tree meanwhile). */
+function gitState(): { commit: string | null; uncommitted: string[] } {
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    return {
+      commit: git('rev-parse', 'HEAD').trim(),
+      uncommitted: git('status', '--porcelain')
+        .split('\n')
+        .filter((l) => l.trim() !== ''),
+    };
+  } catch {
+    return { commit: null, uncommitted: [] };
+  }
+}
+
 const result = {
   benchmark: 'serve',
   date: startedAt.toISOString(),
@@ -1213,6 +1301,7 @@ const result = {
     loadAverageStart,
     loadAverageEnd,
   },
+  code: { atStart: codeAtStart, atEnd: gitState() },
   backend: backendInfo,
   model: { name: MODEL, weights: 'random (inference cost does not depend on training)' },
   payload: {
@@ -1251,20 +1340,20 @@ await writeFile(outJson, `${JSON.stringify(result, null, 2)}\n`);
 
 const experimentRuns = runs.filter((r) => r.experiment);
 const ceilingTable = [
-  '| phase | batch | threads | rows/s | per thread | machine busy (cores) |',
-  '| --- | ---: | ---: | ---: | --- | ---: |',
+  '| phase | batch | threads | rows/s | per thread | machine busy (cores) | others (cores) |',
+  '| --- | ---: | ---: | ---: | --- | ---: | ---: |',
   ...ceiling.map(
     (c) =>
-      `| ${c.phase} | ${c.batch} | ${c.threads} | ${fmt(c.rowsPerSecond, 0)} | ${c.perThread.map((r) => fmt(r, 0)).join(' + ')} | ${fmt(c.machineCores, 2)} |`,
+      `| ${c.phase} | ${c.batch} | ${c.threads} | ${fmt(c.rowsPerSecond, 0)} | ${c.perThread.map((r) => fmt(r, 0)).join(' + ')} | ${fmt(c.machineCores, 2)} | ${fmt(c.othersCores, 2)} |`,
   ),
 ].join('\n');
 const us = (t: { minUs: number; medianUs: number }) => `${fmt(t.minUs)} (${fmt(t.medianUs)})`;
 const costTable = [
-  '| payload | bytes | JSON.parse | V2 decode | Float32Array.from | encode answer |',
+  '| payload | bytes | body -> JSON | V2 decode | Float32Array.from | encode answer |',
   '| --- | ---: | ---: | ---: | ---: | ---: |',
   ...costs.map(
     (c) =>
-      `| ${c.payload} | ${c.bytes} | ${us(c.jsonParse)} | ${us(c.decode)} | ${us(c.float32ArrayFrom)} | ${us(c.encodeResponse)} |`,
+      `| ${c.payload} | ${c.bytes} | ${us(c.parse)} | ${us(c.decode)} | ${us(c.float32ArrayFrom)} | ${us(c.encodeResponse)} |`,
   ),
 ].join('\n');
 const ratios = [

@@ -150,7 +150,7 @@ export function createApp(options: AppOptions): express.Express {
     'server-metadata': () => ({
       name: 'mscr',
       version: options.serverVersion,
-      extensions: ['binary_tensor_data', 'model_repository_versions'],
+      extensions: ['binary_tensor_data'],
     }),
     live: ({ res }) => {
       res.status(dataPlane.live() ? 200 : 503);
