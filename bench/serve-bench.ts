@@ -11,12 +11,14 @@
  *   3. the reference server (bench/reference-server.ts): Express + `model.predict` per request
  *      on the main thread, same model, same backend: the baseline;
  *   4. `mscr serve` (bin/mscr.js, a separate process) with 1 worker and one per core, batching
- *      off (`--max-batch-size 1`) and on (max batch 32, `--max-queue-delay` 2 and 5 ms).
+ *      off (`--max-batch-size 1`) and on (max batch 32, `--max-queue-delay` 0, 2 and 5 ms).
  *      Every server is started once and stays up; each concurrency level then measures all of
  *      them back to back, and the whole matrix runs BENCH_ROUNDS times in alternating order,
  *      so the drifting load of a shared machine hits every configuration alike;
- *   5. experiments at the service's peak: the same run again (noise), a shorter payload (the
- *      same float32 values, fewer digits), nested data, autocannon in worker threads;
+ *   5. experiments at the service's peak, and at the best configuration with one worker per
+ *      core: the same run again (noise), a shorter payload (the same float32 values, fewer
+ *      digits), nested data, the binary tensor data extension; at the peak also autocannon in
+ *      worker threads, and the reference with the shorter payload;
  *   6. the ceiling again at its best batch size, with the servers stopped.
  * Every measurement runs `BENCH_WARMUP` s (not recorded), then `BENCH_DURATION` s.
  *
@@ -28,15 +30,15 @@
  * Options (environment): BENCH_CONCURRENCY (default 1,8,32,64), BENCH_DURATION (s, default
  * 8), BENCH_WARMUP (s, default 2), BENCH_ROUNDS (default 2; the table shows the best round of
  * each cell, every round is in the JSON), BENCH_WORKERS (default 1,<cores>), BENCH_DELAYS
- * (batching delays in ms, default 2,5), BENCH_CEILING_BATCHES (default 1,8,32,64),
+ * (batching delays in ms, default 0,2,5), BENCH_CEILING_BATCHES (default 1,8,32,64),
  * BENCH_CEILING_SECONDS (default 5), BENCH_EXPERIMENTS (0 = skip 2. and 5.),
  * BENCH_CPU_PROF (a folder: the services run with --cpu-prof into DIR/<config>),
  * BENCH_IMAGE (an image file; default the shared cat_0003.jpg, else a generated image),
  * BENCH_OUT (default bench/results/serve.json; a .md with the tables is written beside it).
- * Takes about 12 minutes with the defaults on 2 cores.
+ * Takes about 17 minutes with the defaults on 2 cores (BENCH_ROUNDS=1: about 10).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,7 +83,7 @@ const concurrencies = numberList(env.BENCH_CONCURRENCY ?? '1,8,32,64', 'BENCH_CO
 const durationS = Number(env.BENCH_DURATION ?? 8);
 const warmupS = Number(env.BENCH_WARMUP ?? 2);
 const workerCounts = [...new Set(numberList(env.BENCH_WORKERS ?? `1,${cores}`, 'BENCH_WORKERS'))];
-const delays = numberList(env.BENCH_DELAYS ?? '2,5', 'BENCH_DELAYS', 0);
+const delays = numberList(env.BENCH_DELAYS ?? '0,2,5', 'BENCH_DELAYS', 0);
 const ceilingBatches = numberList(
   env.BENCH_CEILING_BATCHES ?? '1,8,32,64',
   'BENCH_CEILING_BATCHES',
@@ -189,12 +191,15 @@ function killAllNow(): void {
   }
 }
 
+/** The temporary store, removed on the way out (also on a signal). */
+const cleanup: { tmpDir?: string } = {};
 let interrupted = false;
 const onSignal = (signal: NodeJS.Signals) => {
   if (interrupted) return;
   interrupted = true;
   process.stderr.write(`\n${signal}: stopping every child process\n`);
   killAllNow();
+  if (cleanup.tmpDir !== undefined) rmSync(cleanup.tmpDir, { recursive: true, force: true });
   process.exit(130);
 };
 process.on('SIGINT', onSignal);
@@ -492,6 +497,9 @@ interface Run extends LoadResult {
   loadGeneratorWorkers: number;
   setting?: ServiceSetting;
   cpu: CpuUse;
+  /** Server CPU per request in microseconds: its main thread, and its other threads. */
+  mainUsPerRequest: number;
+  otherUsPerRequest: number;
   /** Service only: mean rows per batch and mean queue wait during the run. */
   meanBatchRows?: number;
   meanQueueMs?: number;
@@ -535,7 +543,11 @@ async function measure(
     ...(extra.experiment ? { experiment: extra.experiment } : {}),
     ...result,
     cpu: cpuUse(before, after, pid),
+    mainUsPerRequest: NaN,
+    otherUsPerRequest: NaN,
   };
+  run.mainUsPerRequest = round((run.cpu.serverMain / run.okPerSecond) * 1e6, 0);
+  run.otherUsPerRequest = round((run.cpu.serverOther / run.okPerSecond) * 1e6, 0);
   if (counters && countersAfter) {
     const batches = countersAfter.batches - counters.batches;
     if (batches > 0) {
@@ -554,7 +566,7 @@ async function measure(
     process.stderr.write(`\n!!! FAILED REQUESTS: ${message}\n\n`);
   }
   process.stderr.write(
-    `  ${(extra.experiment ? `${config} [${extra.experiment}]` : config).padEnd(40)} c=${String(connections).padStart(3)} ${run.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${fmt(run.latencyMs.p50, 2)}  p99 ${fmt(run.latencyMs.p99, 2)} ms  batch ${fmt(run.meanBatchRows, 1)}  cores: gen ${fmt(run.cpu.loadGenerator, 2)} main ${fmt(run.cpu.serverMain, 2)} other ${fmt(run.cpu.serverOther, 2)} others ${fmt(run.cpu.others, 2)}\n`,
+    `  ${(extra.experiment ? `${config} [${extra.experiment}]` : config).padEnd(40)} c=${String(connections).padStart(3)} ${run.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${fmt(run.latencyMs.p50, 2)}  p99 ${fmt(run.latencyMs.p99, 2)} ms  batch ${fmt(run.meanBatchRows, 1)}  cores: gen ${fmt(run.cpu.loadGenerator, 2)} main ${fmt(run.cpu.serverMain, 2)} other ${fmt(run.cpu.serverOther, 2)} others ${fmt(run.cpu.others, 2)}  main ${fmt(run.mainUsPerRequest, 0)} us/req\n`,
   );
   if (server.child.exitCode !== null || server.child.signalCode !== null) {
     throw new Error(`${config} exited during the run:\n${server.tail()}`);
@@ -760,6 +772,8 @@ async function measureEngine(
       errorSamples: [],
       // Here the "server" is this process: main = the callers and the pool, other = workers.
       cpu: { ...cpu, loadGenerator: NaN },
+      mainUsPerRequest: round((cpu.serverMain / (rows / seconds)) * 1e6, 0),
+      otherUsPerRequest: round((cpu.serverOther / (rows / seconds)) * 1e6, 0),
       meanBatchRows: round(batches.reduce((a, b) => a + b, 0) / Math.max(1, batches.length), 2),
     });
     process.stderr.write(
@@ -1001,8 +1015,8 @@ function peakCeiling(rows: readonly CeilingRow[]): CeilingRow | undefined {
 
 function markdownTable(list: readonly Run[], all: readonly Run[]): string {
   const lines = [
-    '| config | conc. | req/s | p50 ms | p95 ms | p99 ms | errors / non-2xx | mean batch | queue ms | CPU cores: load gen / server main / server other / others | req/s per round |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+    '| config | conc. | req/s | p50 ms | p95 ms | p99 ms | errors / non-2xx | mean batch | queue ms | CPU cores: load gen / server main / server other / others | server CPU us/req: main / other | req/s per round |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |',
   ];
   for (const r of list) {
     const rounds = all
@@ -1013,7 +1027,7 @@ function markdownTable(list: readonly Run[], all: readonly Run[]): string {
       .map((x) => fmt(x.requestsPerSecond, 0))
       .join(' / ');
     lines.push(
-      `| ${r.config}${r.experiment ? ` [${r.experiment}]` : ''} | ${r.connections} | ${fmt(r.requestsPerSecond, 0)} | ${fmt(r.latencyMs.p50, 2)} | ${r.latencyMs.p95 === null ? 'n/a' : fmt(r.latencyMs.p95, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${r.errors} / ${r.non2xx} | ${fmt(r.meanBatchRows, 1)} | ${fmt(r.meanQueueMs, 2)} | ${fmt(r.cpu.loadGenerator, 2)} / ${fmt(r.cpu.serverMain, 2)} / ${fmt(r.cpu.serverOther, 2)} / ${fmt(r.cpu.others, 2)} | ${rounds} |`,
+      `| ${r.config}${r.experiment ? ` [${r.experiment}]` : ''} | ${r.connections} | ${fmt(r.requestsPerSecond, 0)} | ${fmt(r.latencyMs.p50, 2)} | ${r.latencyMs.p95 === null ? 'n/a' : fmt(r.latencyMs.p95, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${r.errors} / ${r.non2xx} | ${fmt(r.meanBatchRows, 1)} | ${fmt(r.meanQueueMs, 2)} | ${fmt(r.cpu.loadGenerator, 2)} / ${fmt(r.cpu.serverMain, 2)} / ${fmt(r.cpu.serverOther, 2)} / ${fmt(r.cpu.others, 2)} | ${fmt(r.mainUsPerRequest, 0)} / ${fmt(r.otherUsPerRequest, 0)} | ${rounds} |`,
     );
   }
   return lines.join('\n');
@@ -1025,6 +1039,7 @@ const startedAt = new Date();
 const codeAtStart = gitState();
 const loadAverageStart = os.loadavg().map((l) => round(l, 2));
 const tmp = await mkdtemp(path.join(os.tmpdir(), 'mscr-serve-bench-'));
+cleanup.tmpDir = tmp;
 const storeDir = path.join(tmp, 'models');
 const ceiling: CeilingRow[] = [];
 let costs: RequestCost[] = [];
@@ -1131,14 +1146,22 @@ try {
     }
   }
 
-  if (experiments) {
+  if (experiments && payloadList) {
     const best = bestOfRounds(runs.filter((x) => x.kind === 'service' && !x.experiment));
     const top = peak(best);
-    const target = targets.find((t) => t.config === top?.config);
-    if (top && target && payloadList) {
-      process.stderr.write(
-        `experiments at the service's peak (${top.config}, c=${top.connections}):\n`,
-      );
+    // Also at the best all-cores configuration: the payload decides how the cores are shared.
+    const topAllCores = peak(
+      best.filter((r) => r.setting?.workers === cores && r.setting.batching),
+    );
+    const places = [top, topAllCores].filter(
+      (r, i, all): r is Run =>
+        r !== undefined && all.findIndex((x) => x?.config === r.config) === i,
+    );
+    for (const place of places) {
+      const target = targets.find((t) => t.config === place.config);
+      if (target === undefined) continue;
+      const c = place.connections;
+      process.stderr.write(`experiments at ${place.config}, c=${c}:\n`);
       for (const variant of [payloadList.short, payloadList.nested]) {
         if (!sameNumbers(await checkAnswer(target.server.url, variant), answer)) {
           throw new Error(`the ${variant.name} payload changes the answer`);
@@ -1153,20 +1176,21 @@ try {
         binary = false;
         process.stderr.write(`  binary tensor data not measured: ${(error as Error).message}\n`);
       }
-      const c = top.connections;
       await measure(target, flat, c, { experiment: 'same again (noise)' });
       await measure(target, payloadList.short, c, { experiment: 'shortest float32 digits' });
       await measure(target, payloadList.nested, c, { experiment: 'nested data' });
       if (binary) {
         await measure(target, payloadList.binary, c, { experiment: 'binary tensor data' });
       }
-      await measure(target, flat, c, {
-        experiment: `autocannon in ${cores} worker threads`,
-        loadWorkers: cores,
-      });
-      const ref = targets.find((t) => t.kind === 'reference');
-      if (ref) {
-        await measure(ref, payloadList.short, c, { experiment: 'shortest float32 digits' });
+      if (place === top) {
+        await measure(target, flat, c, {
+          experiment: `autocannon in ${cores} worker threads`,
+          loadWorkers: cores,
+        });
+        const ref = targets.find((t) => t.kind === 'reference');
+        if (ref) {
+          await measure(ref, payloadList.short, c, { experiment: 'shortest float32 digits' });
+        }
       }
     }
   }
