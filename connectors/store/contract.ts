@@ -28,6 +28,8 @@ export interface ObjectStoreFixture {
    * `store.uri`). `null` skips the multi-process test (for an adapter no child can open).
    */
   reopenUri?: string | null;
+  /** Extra environment for that child process (endpoint and credentials of a test server). */
+  reopenEnv?: Record<string, string>;
 }
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -66,12 +68,18 @@ interface Worker {
 }
 
 /** Starts a child process that publishes `count` versions once told to go. */
-function startWorker(uri: string, model: string, count: number): Worker {
+function startWorker(
+  uri: string,
+  model: string,
+  count: number,
+  env: Record<string, string> = {},
+): Worker {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', workerPath, uri, model, String(count)],
     {
       cwd: repoRoot,
+      env: { ...process.env, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     },
   );
@@ -220,7 +228,9 @@ export function runModelStoreContract(
             const workers =
               uri === null
                 ? []
-                : Array.from({ length: 8 }, () => startWorker(uri, MODEL, perWorker));
+                : Array.from({ length: 8 }, () =>
+                    startWorker(uri, MODEL, perWorker, fixture.reopenEnv),
+                  );
             if (uri === null)
               t.diagnostic('multi-process part skipped: the adapter cannot be reopened');
             await Promise.all(workers.map((w) => w.ready));

@@ -2,15 +2,12 @@
 // the model store contract, conditional creates under contention, resumable uploads, and
 // faults (server down, missing bucket, lost responses, hostile keys and URIs).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Storage } from '@google-cloud/storage';
 import { isMscrError } from '../errors.ts';
 import { rejectsWith, runModelStoreContract } from './contract.ts';
-import { sampleDraft, sampleFiles, seededBytes } from './contract-fixtures.ts';
+import { seededBytes } from './contract-fixtures.ts';
 import { createGcsObjectStore, parseGcsUri, scrub } from './gcs-store.ts';
 import type { GcsObjectStore, GcsStoreOptions } from './gcs-store.ts';
 import { createModelStore } from './model-store.ts';
@@ -19,7 +16,6 @@ import type { FakeGcs } from './testing/fake-gcs.ts';
 
 const MiB = 1024 * 1024;
 const runId = randomBytes(4).toString('hex');
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (data: Uint8Array): string => new TextDecoder().decode(data);
 /** Quick retries for fault tests (the defaults back off 200 ms, 400 ms, 800 ms). */
@@ -56,122 +52,13 @@ async function freshStore(options: GcsStoreOptions = {}): Promise<{
   return { store, uri, prefix, gcs, cleanup };
 }
 
-// `openStore` does not know gs:// yet, so the contract's 8-process test cannot reopen this
-// store (reopenUri: null); 'publishing from 8 processes' below does it with its own worker.
+// Child processes reach fake-gcs-server through `openStore` and STORAGE_EMULATOR_HOST.
 runModelStoreContract('gcs (fake-gcs-server)', async () => {
-  const { store, cleanup } = await freshStore();
-  return { store, cleanup, reopenUri: null };
+  const { store, cleanup, gcs } = await freshStore();
+  return { store, cleanup, reopenEnv: gcs.env };
 });
 
-/** Child process: opens the GCS store directly, prints `ready`, publishes on `go`. */
-const WORKER = `
-import { createInterface } from 'node:readline';
-const cfg = JSON.parse(process.env.MSCR_GCS_WORKER);
-const { createGcsObjectStore } = await import(cfg.modules.gcs);
-const { createModelStore } = await import(cfg.modules.models);
-const { sampleDraft, sampleFiles } = await import(cfg.modules.fixtures);
-const store = createModelStore(createGcsObjectStore(cfg.uri, cfg.options));
-const lines = createInterface({ input: process.stdin });
-const go = new Promise((resolve) => lines.once('line', resolve));
-process.stdout.write('ready\\n');
-await go;
-lines.close();
-try {
-  const manifests = await Promise.all(Array.from({ length: cfg.count }, (_, i) =>
-    store.publish(sampleDraft(cfg.model), sampleFiles('pid' + process.pid + '-' + i))));
-  process.stdout.write(JSON.stringify({ versions: manifests.map((m) => m.version) }) + '\\n');
-} catch (error) {
-  console.error('publish failed: ' + (error instanceof Error ? error.message : String(error)));
-  process.exit(1);
-}
-`;
-
-interface Worker {
-  ready: Promise<void>;
-  go(): void;
-  done: Promise<number[]>;
-}
-
-function startWorker(uri: string, options: GcsStoreOptions, model: string, count: number): Worker {
-  const config = {
-    uri,
-    options,
-    model,
-    count,
-    modules: {
-      gcs: new URL('./gcs-store.ts', import.meta.url).href,
-      models: new URL('./model-store.ts', import.meta.url).href,
-      fixtures: new URL('./contract-fixtures.ts', import.meta.url).href,
-    },
-  };
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', '--input-type=module', '--eval', WORKER],
-    {
-      cwd: repoRoot,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, MSCR_GCS_WORKER: JSON.stringify(config) },
-    },
-  );
-  let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => (stderr += chunk));
-  let onReady: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => (onReady = resolve));
-  let result: number[] | undefined;
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    if (line === 'ready') onReady();
-    else if (line.startsWith('{')) result = (JSON.parse(line) as { versions: number[] }).versions;
-  });
-  const done = new Promise<number[]>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0 && result !== undefined) resolve(result);
-      else reject(new Error(`GCS publish worker exited with ${String(code)}: ${stderr}`));
-    });
-  });
-  void done.catch(() => onReady());
-  return { ready, go: () => child.stdin.end('go\n'), done };
-}
-
 describe('GCS object store (fake-gcs-server)', () => {
-  test(
-    'publishing from 8 processes and 20 promises at once gives distinct versions 1..44',
-    { timeout: 180_000 },
-    async (t) => {
-      const { store, uri, gcs, cleanup } = await freshStore();
-      try {
-        const models = createModelStore(store);
-        const workers = Array.from({ length: 8 }, () =>
-          startWorker(uri, { apiEndpoint: gcs.apiEndpoint }, 'cifar10-cnn', 3),
-        );
-        const spawned = Date.now();
-        await Promise.all(workers.map((w) => w.ready));
-        t.diagnostic(`8 workers ready in ${Date.now() - spawned} ms`);
-        const go = Date.now();
-        for (const worker of workers) worker.go();
-        const [fromWorkers, local] = await Promise.all([
-          Promise.all(workers.map((w) => w.done)),
-          Promise.all(
-            Array.from({ length: 20 }, (_, i) =>
-              models.publish(sampleDraft('cifar10-cnn'), sampleFiles(`local-${i}`)),
-            ),
-          ),
-        ]);
-        t.diagnostic(`44 publishes in ${Date.now() - go} ms`);
-        const all = [...fromWorkers.flat(), ...local.map((m) => m.version)].sort((a, b) => a - b);
-        const expected = Array.from({ length: 44 }, (_, i) => i + 1);
-        assert.deepEqual(all, expected);
-        assert.deepEqual(await models.listVersions('cifar10-cnn'), expected);
-        const statuses = await models.inspectVersions('cifar10-cnn', { verifyChecksums: true });
-        assert.ok(statuses.every((s) => s.state === 'ready'));
-        assert.equal(new Set(statuses.map((s) => JSON.stringify(s.manifest?.files))).size, 44);
-      } finally {
-        await cleanup();
-      }
-    },
-  );
-
   test('putIfAbsent: 20 writers (20 clients) race for one key, exactly one wins', async () => {
     const { uri, gcs, cleanup } = await freshStore();
     try {

@@ -60,6 +60,7 @@ import { Storage } from '@google-cloud/storage';
 import type { Bucket, GetFilesOptions, StorageOptions } from '@google-cloud/storage';
 import { MscrError, errorMessage } from '../errors.ts';
 import { validateObjectKey, validateObjectPrefix } from './local-store.ts';
+import { parseGcsUri } from './cloud-uri.ts';
 import type { ObjectStore } from './object-store.ts';
 
 export const DEFAULT_RESUMABLE_THRESHOLD = 8 * 1024 * 1024;
@@ -222,39 +223,7 @@ export function scrub(text: string): string {
     .slice(0, 500);
 }
 
-const BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/;
-
-/** Splits `gs://bucket[/prefix]` into the bucket and an object-name prefix (`''` or ending in `/`). */
-export function parseGcsUri(uri: string): { bucket: string; prefix: string; uri: string } {
-  const bad = (why: string): MscrError =>
-    new MscrError('config', `invalid GCS store URI ${JSON.stringify(uri)}: ${why}`);
-  if (typeof uri !== 'string' || !/^gs:\/\//i.test(uri)) throw bad('expected gs://bucket[/prefix]');
-  if (/[?#]/.test(uri)) throw bad('no query or fragment allowed');
-  const rest = uri.slice('gs://'.length);
-  const slash = rest.indexOf('/');
-  const bucket = slash < 0 ? rest : rest.slice(0, slash);
-  let path = slash < 0 ? '' : rest.slice(slash + 1);
-  if (path.endsWith('/')) path = path.slice(0, -1);
-  if (
-    !BUCKET_NAME.test(bucket) ||
-    bucket.includes('..') ||
-    (bucket.includes('.') ? bucket.split('.').some((part) => part.length > 63) : bucket.length > 63)
-  ) {
-    throw bad(`${JSON.stringify(bucket)} is not a valid bucket name`);
-  }
-  if (path !== '') {
-    try {
-      validateObjectKey(path);
-    } catch (error) {
-      throw bad(`bad prefix: ${errorMessage(error)}`);
-    }
-  }
-  return {
-    bucket,
-    prefix: path === '' ? '' : `${path}/`,
-    uri: path === '' ? `gs://${bucket}` : `gs://${bucket}/${path}`,
-  };
-}
+export { parseGcsUri } from './cloud-uri.ts';
 
 /** The endpoint to use: the option, else `STORAGE_EMULATOR_HOST`, normalised; undefined for Google's. */
 function resolveEndpoint(option: string | undefined): string | undefined {

@@ -28,9 +28,17 @@ test('openStore opens a local folder by path or file:// URI', async () => {
   }
 });
 
-test('openStore: s3:// and gs:// are not supported yet; unknown schemes list the supported ones', () => {
-  assert.throws(() => openStore('s3://bucket/models'), configError(/s3:\/\/.*not supported yet/));
-  assert.throws(() => openStore('gs://bucket/models'), configError(/gs:\/\/.*not supported yet/));
+test('openStore opens s3:// and gs:// without a request; bad URIs and settings are config errors', () => {
+  // Opening makes no request (the contract tests against MinIO and fake-gcs-server use them).
+  assert.equal(openStore('s3://bucket-1/models', {}).uri, 's3://bucket-1/models');
+  assert.equal(openStore('S3://bucket-1', {}).uri, 's3://bucket-1');
+  assert.equal(openStore('gs://bucket-1/models/', {}).uri, 'gs://bucket-1/models');
+  assert.throws(() => openStore('s3://bad bucket/x', {}), configError(/bucket/i));
+  assert.throws(() => openStore('gs://', {}), configError(/gs:\/\//));
+  assert.throws(
+    () => openStore('s3://bucket-1', { MSCR_S3_FORCE_PATH_STYLE: 'sometimes' }),
+    configError(/MSCR_S3_FORCE_PATH_STYLE must be true or false/),
+  );
   assert.throws(() => openStore('ftp://host/models'), configError(/file:\/\/, s3:\/\/, gs:\/\//));
   assert.throws(() => openStore(''), configError(/no model store/));
   assert.throws(() => openStore('file://host/models'), configError(/file:\/\/\//));

@@ -2,15 +2,25 @@
  * Opening a model store from a URI: the adapter is chosen by scheme.
  *
  *     file:///srv/models, file://./models, ./models, /srv/models   local folder
- *     s3://bucket/prefix                                           S3 (not yet)
- *     gs://bucket/prefix                                           GCS (not yet)
+ *     s3://bucket/prefix                                           S3 or S3-compatible
+ *     gs://bucket/prefix                                           Google Cloud Storage
+ *
+ * Cloud stores are configured the way their SDKs are: the default credential chains
+ * (environment, profile or mounted key file, IRSA / workload identity), `AWS_REGION`,
+ * `AWS_ENDPOINT_URL[_S3]` for MinIO or Ceph, `STORAGE_EMULATOR_HOST` for a GCS emulator.
+ * Two settings of mscr's own: `MSCR_S3_FORCE_PATH_STYLE` (true/false; default true when an
+ * endpoint is set) and `MSCR_GCS_ENDPOINT` (a GCS API endpoint, e.g. Private Service Connect).
  */
 import { MscrError } from '../errors.ts';
+import { parseGcsUri, parseS3Uri } from './cloud-uri.ts';
+import { lazyObjectStore } from './lazy-store.ts';
 import { createLocalObjectStore } from './local-store.ts';
 import { createModelStore } from './model-store.ts';
 import type { ModelStore } from './model-store.ts';
 
-export type { ObjectStore } from './object-store.ts';
+import type { ObjectStore } from './object-store.ts';
+
+export type { ObjectStore };
 export type { AliasRecord, ModelStore, VersionStatus } from './model-store.ts';
 export {
   ALIASES_FOLDER,
@@ -38,8 +48,25 @@ function withLowerScheme(uri: string): string {
   return match?.[1] === undefined ? uri : `${match[1].toLowerCase()}${uri.slice(match[1].length)}`;
 }
 
-/** Opens the model store at a `file://`, `s3://` or `gs://` URI, or a plain folder path. */
-export function openStore(uri: string): ModelStore {
+/** Environment variables of mscr's own that the cloud adapters read (the SDKs read theirs). */
+export const STORE_ENV_VARS = {
+  s3ForcePathStyle: 'MSCR_S3_FORCE_PATH_STYLE',
+  gcsEndpoint: 'MSCR_GCS_ENDPOINT',
+} as const;
+
+function booleanSetting(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const text = env[name]?.trim().toLowerCase();
+  if (text === undefined || text === '') return undefined;
+  if (['true', '1', 'yes'].includes(text)) return true;
+  if (['false', '0', 'no'].includes(text)) return false;
+  throw new MscrError('config', `${name} must be true or false, not ${JSON.stringify(env[name])}`);
+}
+
+/**
+ * The object store at a `file://`, `s3://` or `gs://` URI, or a plain folder path: what
+ * `openStore` builds its model store on. `env` is where mscr's own settings are read.
+ */
+export function openObjectStore(uri: string, env: NodeJS.ProcessEnv = process.env): ObjectStore {
   if (typeof uri !== 'string' || uri.trim() === '') {
     throw new MscrError(
       'config',
@@ -50,19 +77,37 @@ export function openStore(uri: string): ModelStore {
   switch (scheme) {
     case undefined:
     case 'file':
-      return createModelStore(createLocalObjectStore(withLowerScheme(uri)));
-    case 's3':
-    case 'gs':
-      throw new MscrError(
-        'config',
-        `${scheme}:// model stores are not supported yet (${uri}); use a local folder (file://...) for now`,
-      );
+      return createLocalObjectStore(withLowerScheme(uri));
+    case 's3': {
+      // Everything that can be wrong without a request is refused now, the SDK loads later.
+      const location = parseS3Uri(withLowerScheme(uri));
+      const forcePathStyle = booleanSetting(env, STORE_ENV_VARS.s3ForcePathStyle);
+      return lazyObjectStore(location.uri, async () => {
+        const { createS3ObjectStore } = await import('./s3-store.ts');
+        return createS3ObjectStore(location.uri, {
+          ...(forcePathStyle === undefined ? {} : { forcePathStyle }),
+        });
+      });
+    }
+    case 'gs': {
+      const location = parseGcsUri(withLowerScheme(uri));
+      const apiEndpoint = env[STORE_ENV_VARS.gcsEndpoint]?.trim();
+      return lazyObjectStore(location.uri, async () => {
+        const { createGcsObjectStore } = await import('./gcs-store.ts');
+        return createGcsObjectStore(location.uri, apiEndpoint ? { apiEndpoint } : {});
+      });
+    }
     default:
       throw new MscrError(
         'config',
         `unsupported model store ${JSON.stringify(uri)}: supported are ${SUPPORTED_SCHEMES.join(', ')} or a plain folder path`,
       );
   }
+}
+
+/** Opens the model store at a `file://`, `s3://` or `gs://` URI, or a plain folder path. */
+export function openStore(uri: string, env: NodeJS.ProcessEnv = process.env): ModelStore {
+  return createModelStore(openObjectStore(uri, env));
 }
 
 /**

@@ -2,18 +2,15 @@
 // multipart uploads, S3-specific listing, and faults (server down or hung, bad credentials,
 // missing bucket).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { isMscrError } from '../errors.ts';
-import { sampleDraft, sampleFiles, seededBytes } from './contract-fixtures.ts';
+import { seededBytes } from './contract-fixtures.ts';
 import { rejectsWith, runModelStoreContract } from './contract.ts';
 import { createModelStore } from './model-store.ts';
 import { S3RequestError, createS3ObjectStore, parseS3Uri } from './s3-store.ts';
@@ -109,14 +106,29 @@ describe('parseS3Uri', () => {
   });
 });
 
+const NOWHERE = path.join(os.tmpdir(), `mscr-no-aws-config-${randomBytes(4).toString('hex')}`);
+
 runModelStoreContract('s3 (MinIO)', async () => {
   const s = server();
   const prefix = freshPrefix('contract');
   const store = createS3ObjectStore(`s3://${s.bucket}/${prefix}`, s.storeOptions);
   return {
     store,
-    // `openStore` cannot open s3:// URIs yet: the multi-process test below starts its own workers.
-    reopenUri: null,
+    // The contract's publishing child processes open the store by URI through `openStore`,
+    // configured by the AWS environment alone, as a pod with AWS_* env (or IRSA) would be:
+    // a host name endpoint (with an IP the SDK picks path-style itself, so this checks the
+    // store's own default), no region (falls back to us-east-1), no config or credential files.
+    reopenEnv: {
+      AWS_ACCESS_KEY_ID: s.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s.credentials.secretAccessKey,
+      AWS_ENDPOINT_URL_S3: s.endpoint.replace('127.0.0.1', 'localhost'),
+      AWS_REGION: '',
+      AWS_ENDPOINT_URL: '',
+      AWS_CONFIG_FILE: NOWHERE,
+      AWS_SHARED_CREDENTIALS_FILE: NOWHERE,
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
     cleanup: async () => {
       store.destroy();
       await s.clear(`${prefix}/`);
@@ -234,43 +246,6 @@ describe('s3 object store (MinIO)', () => {
     assert.deepEqual(await store.list(''), { objects: [], prefixes: ['m/', 'other/'] });
     assert.deepEqual(await sibling.list(''), { objects: ['x'], prefixes: [] });
   });
-
-  test(
-    'concurrent publishes from 8 processes (configured by AWS_* env only) and 20 promises get distinct versions',
-    { timeout: 180_000 },
-    async () => {
-      const s = server();
-      const store = freshStore('publish');
-      const models = createModelStore(store);
-      const model = 'cifar10-cnn';
-      const perWorker = 3;
-      const workers = Array.from({ length: 8 }, () =>
-        startPublishWorker(s, store.uri, model, perWorker),
-      );
-      await Promise.all(workers.map((w) => w.ready));
-      for (const worker of workers) worker.go();
-      const [fromWorkers, local] = await Promise.all([
-        Promise.all(workers.map((w) => w.done)),
-        Promise.all(
-          Array.from({ length: 20 }, (_, i) =>
-            models.publish(sampleDraft(model), sampleFiles(`local-${i}`)),
-          ),
-        ),
-      ]);
-      const all = [...fromWorkers.flat(), ...local.map((m) => m.version)];
-      const total = workers.length * perWorker + 20;
-      const expected = Array.from({ length: total }, (_, i) => i + 1);
-      assert.deepEqual(
-        [...all].sort((a, b) => a - b),
-        expected,
-        `versions: ${all.join(',')}`,
-      );
-      assert.deepEqual(await models.listVersions(model), expected);
-      const statuses = await models.inspectVersions(model, { verifyChecksums: true });
-      assert.ok(statuses.every((st) => st.state === 'ready'));
-      assert.equal(new Set(statuses.map((st) => JSON.stringify(st.manifest?.files))).size, total);
-    },
-  );
 });
 
 describe('s3 object store faults', () => {
@@ -523,103 +498,4 @@ async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   assert.ok(typeof address === 'object' && address !== null);
   return address.port;
-}
-
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const moduleUrl = (file: string): string => new URL(file, import.meta.url).href;
-
-/**
- * The publish worker of the contract's multi-process test, for an S3 store: builds the store
- * from the URI alone, with endpoint, credentials and region left to the AWS SDK's environment
- * chain (as a pod with AWS_* env or IRSA would), prints `ready`, waits for a line, publishes.
- */
-const WORKER_SOURCE = `
-const [storeModule, modelModule, fixturesModule, uri, model, count] = process.argv.slice(1);
-const { createS3ObjectStore } = await import(storeModule);
-const { createModelStore } = await import(modelModule);
-const { sampleDraft, sampleFiles } = await import(fixturesModule);
-const { createInterface } = await import('node:readline');
-const store = createModelStore(createS3ObjectStore(uri));
-const lines = createInterface({ input: process.stdin });
-const go = new Promise((resolve) => lines.once('line', () => resolve()));
-process.stdout.write('ready\\n');
-await go;
-lines.close();
-try {
-  const manifests = await Promise.all(
-    Array.from({ length: Number(count) }, (_, i) =>
-      store.publish(sampleDraft(model), sampleFiles('pid' + process.pid + '-' + i)),
-    ),
-  );
-  process.stdout.write(JSON.stringify({ versions: manifests.map((m) => m.version) }) + '\\n');
-} catch (error) {
-  console.error('publish failed: ' + (error instanceof Error ? error.message : String(error)));
-  process.exit(1);
-}
-`;
-
-interface PublishWorker {
-  ready: Promise<void>;
-  go(): void;
-  done: Promise<number[]>;
-}
-
-function startPublishWorker(
-  s: MinioServer,
-  uri: string,
-  model: string,
-  count: number,
-): PublishWorker {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('AWS_')) env[name] = value;
-  }
-  const nowhere = path.join(os.tmpdir(), `mscr-no-aws-config-${randomBytes(4).toString('hex')}`);
-  Object.assign(env, {
-    AWS_ACCESS_KEY_ID: s.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s.credentials.secretAccessKey,
-    // A host name, not an IP (with an IP the SDK picks path-style itself): the store must
-    // default to path-style for a custom endpoint. No AWS_REGION: it falls back to us-east-1.
-    AWS_ENDPOINT_URL_S3: s.endpoint.replace('127.0.0.1', 'localhost'),
-    AWS_CONFIG_FILE: nowhere,
-    AWS_SHARED_CREDENTIALS_FILE: nowhere,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  });
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--input-type=module',
-      '--eval',
-      WORKER_SOURCE,
-      moduleUrl('./s3-store.ts'),
-      moduleUrl('./model-store.ts'),
-      moduleUrl('./contract-fixtures.ts'),
-      uri,
-      model,
-      String(count),
-    ],
-    { cwd: repoRoot, env, stdio: ['pipe', 'pipe', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => (stderr += chunk));
-  let onReady: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => (onReady = resolve));
-  let result: number[] | undefined;
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    if (line === 'ready') onReady();
-    else if (line.startsWith('{')) result = (JSON.parse(line) as { versions: number[] }).versions;
-  });
-  const done = new Promise<number[]>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0 && result !== undefined) resolve(result);
-      else reject(new Error(`publish worker exited with ${String(code)}: ${stderr}`));
-    });
-  });
-  void done.catch(() => onReady()); // a worker that dies before `ready` must not hang the test
-  return { ready, go: () => child.stdin.end('go\n'), done };
 }

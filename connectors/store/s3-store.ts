@@ -57,6 +57,8 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { MscrError, errorMessage } from '../errors.ts';
 import type { ErrorCode } from '../errors.ts';
 import { validateObjectKey, validateObjectPrefix } from './local-store.ts';
+import { parseS3Uri } from './cloud-uri.ts';
+import type { S3Location } from './cloud-uri.ts';
 import type { ObjectStore } from './object-store.ts';
 
 const MiB = 1024 * 1024;
@@ -143,49 +145,8 @@ export class S3RequestError extends Error {
   }
 }
 
-/** A parsed `s3://bucket[/prefix]` URI. */
-export interface S3Location {
-  bucket: string;
-  /** `''` or ending in `/`. */
-  prefix: string;
-  /** Normalised: `s3://bucket` or `s3://bucket/prefix`, no trailing slash. */
-  uri: string;
-}
-
-// S3's rules for new buckets are stricter (lowercase, 3-63); older buckets and other servers
-// allow uppercase and underscores, so only what can never be a bucket name is refused here.
-const BUCKET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$/;
-
-/** Parses `s3://bucket[/prefix][/]`. Throws `MscrError('config')` for anything else. */
-export function parseS3Uri(uri: string): S3Location {
-  const bad = (why: string): MscrError =>
-    new MscrError('config', `invalid S3 store URI ${JSON.stringify(uri)}: ${why}`);
-  if (typeof uri !== 'string' || !/^s3:\/\//i.test(uri)) throw bad('expected s3://bucket[/prefix]');
-  if (/[?#]/.test(uri)) throw bad('query strings and fragments are not allowed');
-  const rest = uri.slice('s3://'.length);
-  const slash = rest.indexOf('/');
-  const bucket = slash === -1 ? rest : rest.slice(0, slash);
-  let path = slash === -1 ? '' : rest.slice(slash + 1);
-  if (bucket === '') throw bad('no bucket');
-  if (!BUCKET_NAME.test(bucket)) {
-    throw bad(
-      `${JSON.stringify(bucket)} is not a bucket name (3-255 letters, digits, '.', '_', '-')`,
-    );
-  }
-  path = path.replace(/\/$/, '');
-  if (path !== '') {
-    try {
-      validateObjectKey(path);
-    } catch (error) {
-      throw bad(`the prefix ${errorMessage(error)}`);
-    }
-  }
-  return {
-    bucket,
-    prefix: path === '' ? '' : `${path}/`,
-    uri: path === '' ? `s3://${bucket}` : `s3://${bucket}/${path}`,
-  };
-}
+export { parseS3Uri } from './cloud-uri.ts';
+export type { S3Location } from './cloud-uri.ts';
 
 type Operation = 'reading' | 'checking' | 'writing' | 'creating' | 'listing' | 'deleting';
 

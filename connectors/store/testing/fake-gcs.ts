@@ -33,6 +33,8 @@ export interface FakeGcs {
   readonly apiEndpoint: string;
   /** A bucket created at start. */
   readonly bucket: string;
+  /** `STORAGE_EMULATOR_HOST`, as `openStore` (and `mscr`) read it. */
+  readonly env: Record<string, string>;
   /** The server's data folder (filesystem backend). */
   readonly dataDir: string;
   readonly pid: number | undefined;
@@ -204,6 +206,7 @@ export async function startFakeGcs(opts: FakeGcsOptions = {}): Promise<FakeGcs> 
     return {
       apiEndpoint,
       bucket: options.bucket,
+      env: { STORAGE_EMULATOR_HOST: apiEndpoint },
       dataDir,
       pid: run.child.pid,
       output: run.output,

@@ -38,6 +38,8 @@ export interface MinioServer {
   readonly credentials: { accessKeyId: string; secretAccessKey: string };
   /** Options for `createS3ObjectStore` that reach this server. */
   readonly storeOptions: S3StoreOptions;
+  /** The same, as the AWS environment variables `openStore` (and `mscr`) read. */
+  readonly env: Record<string, string>;
   /** A plain SDK client for this server, for checks behind the store's back. */
   readonly client: S3Client;
   /** What the server printed so far. */
@@ -220,6 +222,12 @@ export async function startMinio(options: StartMinioOptions = {}): Promise<Minio
     region,
     credentials,
     storeOptions: { endpoint, region, credentials, forcePathStyle: true },
+    env: {
+      AWS_ENDPOINT_URL: endpoint,
+      AWS_REGION: region,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    },
     client,
     output: () => output,
     async clear(prefix: string): Promise<void> {
