@@ -9,30 +9,11 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sharedData } from '../tests/shared-data.ts';
+import { MSCR_BIN, runMscr, type MscrRun } from '../tests/run-mscr.ts';
 import { EXIT } from './exit-codes.ts';
 
-const bin = new URL('../bin/mscr.js', import.meta.url).pathname;
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function mscr(args: string[], cwd?: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd: cwd ?? process.cwd(),
-      env: { ...process.env, MSCR_BACKEND: 'wasm', MSCR_STORE: '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const mscr = (args: string[], cwd?: string): Promise<MscrRun> =>
+  runMscr(args, cwd === undefined ? {} : { cwd });
 
 let dir: string;
 let store: string;
@@ -60,6 +41,7 @@ describe('help', () => {
     ['models', 'show'],
     ['models', 'promote'],
     ['models', 'rollback'],
+    ['models', 'gc'],
   ]) {
     test(`mscr ${command.join(' ')} --help`, async () => {
       const r = await mscr([...command, '--help']);
@@ -232,6 +214,18 @@ describe('bad input gets a clear message and a non-zero exit', () => {
       message: /nowhere/,
     },
     {
+      name: 'a malformed gc age',
+      args: () => ['models', 'gc', '--store', store, '--older-than', 'yesterday'],
+      code: EXIT.usage,
+      message: /expected a duration such as 90s, 30m, 2h or 7d, got "yesterday"/,
+    },
+    {
+      name: 'an S3 store URI that cannot be a bucket',
+      args: () => ['models', 'list', '--store', 's3://no such bucket/models'],
+      code: EXIT.usage,
+      message: /invalid S3 store URI "s3:\/\/no such bucket\/models"/,
+    },
+    {
       name: 'an unsupported store scheme',
       args: () => ['models', 'list', '--store', 'ftp://x/y'],
       code: EXIT.usage,
@@ -322,7 +316,7 @@ describe('bad input gets a clear message and a non-zero exit', () => {
 
 test('quickstart (npm start) trains the demo models on generated data, serves them and prints curl lines', async () => {
   const cwd = await mkdtemp(join(tmpdir(), 'mscr-quickstart-'));
-  const child = spawn(process.execPath, [bin, 'quickstart', '--port', '0', '--epochs', '2'], {
+  const child = spawn(process.execPath, [MSCR_BIN, 'quickstart', '--port', '0', '--epochs', '2'], {
     cwd,
     env: { ...process.env, MSCR_BACKEND: 'wasm', MSCR_STORE: '', MSCR_LOG_LEVEL: 'warn' },
   });

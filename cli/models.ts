@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { openStore } from '../connectors/store/index.ts';
 import type { ModelManifest } from '../connectors/ms/manifest.ts';
-import { DEFAULT_STORE, versionRef } from './options.ts';
+import { collectGarbage } from '../connectors/store/gc.ts';
+import { DEFAULT_STORE, duration, versionRef } from './options.ts';
 import { formatTable, printJson } from './output.ts';
 
 interface StoreOption {
@@ -20,7 +21,7 @@ function summariseMetrics(metrics: Record<string, number>): string {
 export function registerModelsCommand(program: Command): void {
   const models = program
     .command('models')
-    .description('list, inspect and promote the versions in a model store');
+    .description('list, inspect, promote, roll back and clean up the versions in a model store');
 
   models
     .command('list')
@@ -147,4 +148,68 @@ export function registerModelsCommand(program: Command): void {
       const { from, to } = await store.rollbackAlias(model, options.alias);
       console.log(`${model}: ${options.alias} -> ${to} (was ${from})`);
     });
+
+  models
+    .command('gc')
+    .description(
+      'remove what failed publishes left: versions without a manifest (and with --invalid, invalid ones)',
+    )
+    .option('--store <uri>', 'model store URI', process.env.MSCR_STORE || DEFAULT_STORE)
+    .option('--model <name...>', 'models to clean (default: all)')
+    .option(
+      '--older-than <duration>',
+      'only versions claimed longer ago than this, so uploads in progress are left alone (90s, 30m, 2h, 7d)',
+      duration,
+      3_600_000,
+    )
+    .option('--invalid', 'also remove versions whose manifest is invalid (never an alias target)')
+    .option('--force', 'also remove incomplete versions whose claim time is unknown')
+    .option('--dry-run', 'show what would be removed, remove nothing')
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        options: StoreOption & {
+          model?: string[];
+          olderThan: number;
+          invalid?: boolean;
+          force?: boolean;
+          dryRun?: boolean;
+        },
+      ) => {
+        const store = openStore(options.store);
+        const entries = await collectGarbage(store, {
+          olderThanMs: options.olderThan,
+          ...(options.model ? { models: options.model } : {}),
+          invalid: options.invalid === true,
+          force: options.force === true,
+          dryRun: options.dryRun === true,
+        });
+        const failed = entries.some((entry) => entry.action === 'failed');
+        if (failed) process.exitCode = 1;
+        if (options.json) return printJson(entries);
+        if (entries.length === 0) {
+          console.log(`nothing to clean in ${store.uri}: every version is ready`);
+          return;
+        }
+        const age = (ms: number | undefined): string =>
+          ms === undefined
+            ? '?'
+            : ms < 3_600_000
+              ? `${Math.round(ms / 60_000)}m`
+              : `${(ms / 3_600_000).toFixed(1)}h`;
+        console.log(
+          formatTable(
+            ['MODEL', 'VERSION', 'STATE', 'AGE', 'ACTION', 'WHY'],
+            entries.map((e) => [
+              e.model,
+              String(e.version),
+              e.state,
+              age(e.ageMs),
+              e.action,
+              e.reason,
+            ]),
+          ),
+        );
+      },
+    );
 }

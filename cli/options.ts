@@ -1,5 +1,6 @@
 /** Option parsers shared by the commands: each says what is wrong and what to type instead. */
 import { InvalidArgumentError } from 'commander';
+import { parseDuration } from '../connectors/store/gc.ts';
 
 export const DEFAULT_STORE = 'file://./models';
 
@@ -66,4 +67,15 @@ export function oneOf<T extends string>(choices: readonly T[]) {
 /** A version number, `latest`, or an alias name. */
 export function versionRef(value: string): string | number {
   return /^[1-9]\d*$/.test(value) ? Number(value) : value;
+}
+
+/** `90s`, `30m`, `2h`, `7d` or plain seconds, as milliseconds. */
+export function duration(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    throw new InvalidArgumentError(
+      `expected a duration such as 90s, 30m, 2h or 7d, got ${JSON.stringify(value)}`,
+    );
+  }
+  return ms;
 }

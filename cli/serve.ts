@@ -11,6 +11,7 @@ import { createService, type Service } from '../service/server.ts';
 
 interface ServeFlags {
   store?: string;
+  cacheDir?: string;
   model?: string[];
   policy?: string;
   pollInterval?: string;
@@ -28,6 +29,7 @@ interface ServeFlags {
 export function configFromFlags(flags: ServeFlags): ServiceConfig {
   const fromFlags: ConfigText = {
     ...(flags.store ? { store: flags.store } : {}),
+    ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
     ...(flags.model?.length ? { models: flags.model.join(',') } : {}),
     ...(flags.policy ? { policy: flags.policy } : {}),
     ...(flags.pollInterval ? { pollInterval: flags.pollInterval } : {}),
@@ -88,6 +90,10 @@ export function registerServeCommand(program: Command): void {
       'serve the models of a store over KServe V1 / TF Serving and Open Inference (V2), with hot reload',
     )
     .option('--store <uri>', `model store URI [env MSCR_STORE] (default ${DEFAULTS.store})`)
+    .option(
+      '--cache-dir <folder>',
+      'keep downloaded model files here by checksum; "off" for none [env MSCR_CACHE_DIR] (default: <tmpdir>/mscr-cache for s3:// and gs://, off for a folder)',
+    )
     .option(
       '--model <name...>',
       'models to serve (repeatable; default: every model in the store) [env MSCR_MODELS, comma-separated]',

@@ -20,6 +20,15 @@ test('defaults, then environment, then flags', () => {
   assert.equal(resolveConfig(configTextFromEnv({ PORT: '7000' })).port, 7000);
 });
 
+test('the content cache is on by default for cloud stores only, and can be moved or turned off', () => {
+  assert.equal(resolveConfig({ store: 'file:///srv/models' }).cacheDir, '');
+  assert.match(resolveConfig({ store: 's3://bucket/models' }).cacheDir, /mscr-cache$/);
+  assert.match(resolveConfig({ store: 'gs://bucket' }).cacheDir, /mscr-cache$/);
+  const env = configTextFromEnv({ MSCR_STORE: 'gs://b', MSCR_CACHE_DIR: '/var/cache/mscr' });
+  assert.equal(resolveConfig(env).cacheDir, '/var/cache/mscr');
+  assert.equal(resolveConfig(env, { cacheDir: 'off' }).cacheDir, '');
+});
+
 test('invalid values are config errors that say what to fix', () => {
   const cases: [Record<string, string>, RegExp][] = [
     [{ port: '99999' }, /port must be an integer from 0 to 65535, got "99999"/],

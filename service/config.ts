@@ -3,8 +3,10 @@
  * them as overrides). Validated once at start with messages that say what to fix.
  */
 import os from 'node:os';
+import path from 'node:path';
 import { MscrError } from '../connectors/errors.ts';
 import { validateModelName } from '../connectors/ms/manifest.ts';
+import { isRemoteStore } from '../connectors/store/index.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -12,6 +14,12 @@ const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'sile
 export interface ServiceConfig {
   /** Model store URI (`file://`, `s3://`, `gs://`). */
   store: string;
+  /**
+   * Folder of the content cache: files kept by sha256 so a version is downloaded once per
+   * cache. `''` = no cache. Default: `<tmpdir>/mscr-cache` for s3:// and gs:// stores, none
+   * for a local folder (it would only copy it). `off` in the settings turns it off.
+   */
+  cacheDir: string;
   /** Models to serve; empty = every model in the store. */
   models: string[];
   /** Version policy: `latest`, `latest:N`, `all`, `specific:1,3`, `alias:stable`. */
@@ -36,6 +44,7 @@ export interface ServiceConfig {
 
 export const DEFAULTS: ServiceConfig = {
   store: 'file://./models',
+  cacheDir: '',
   models: [],
   policy: 'latest',
   pollIntervalMs: 5_000,
@@ -54,6 +63,7 @@ export const DEFAULTS: ServiceConfig = {
 /** Everything settable, as text: from the environment or from flags. */
 export interface ConfigText {
   store?: string;
+  cacheDir?: string;
   models?: string;
   policy?: string;
   pollInterval?: string; // seconds
@@ -72,6 +82,7 @@ export interface ConfigText {
 /** The environment variables the service reads, by setting. */
 export const ENV_VARS: Record<keyof ConfigText, string> = {
   store: 'MSCR_STORE',
+  cacheDir: 'MSCR_CACHE_DIR',
   models: 'MSCR_MODELS',
   policy: 'MSCR_POLICY',
   pollInterval: 'MSCR_POLL_INTERVAL',
@@ -156,8 +167,13 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
       `backend must be auto, tensorflow, wasm or cpu, got ${JSON.stringify(text.backend)}`,
     );
   }
+  const store = text.store ?? DEFAULTS.store;
   return {
-    store: text.store ?? DEFAULTS.store,
+    store,
+    cacheDir:
+      text.cacheDir === 'off'
+        ? ''
+        : (text.cacheDir ?? (isRemoteStore(store) ? path.join(os.tmpdir(), 'mscr-cache') : '')),
     models,
     policy,
     pollIntervalMs:

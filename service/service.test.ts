@@ -6,16 +6,18 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { corruptFile, tempStore, type TempStore } from './reload/test-support.ts';
-import { postJson, publishToyClassifier, startService, waitUntil } from './test-support.ts';
+import {
+  checkReloadUnderLoad,
+  postJson,
+  publishToyClassifier,
+  startService,
+  toyInfer,
+  waitUntil,
+} from './test-support.ts';
 import type { Service } from './server.ts';
 import { sharedData } from '../tests/shared-data.ts';
 
-const infer = (rows = 1) => ({
-  id: 'r1',
-  inputs: [
-    { name: 'features', shape: [rows, 4], datatype: 'FP32', data: new Array(rows * 4).fill(0.5) },
-  ],
-});
+const infer = toyInfer;
 
 describe('serving and hot reload', () => {
   let temp: TempStore;
@@ -77,35 +79,7 @@ describe('serving and hot reload', () => {
   });
 
   test('a new version under concurrent load: every response 200, and responses switch from v1 to v2', async () => {
-    const seen: string[] = [];
-    const failures: string[] = [];
-    let running = true;
-    const client = async () => {
-      while (running) {
-        const response = await postJson(`${url}/v2/models/toy/infer`, infer());
-        if (response.status !== 200)
-          failures.push(`${response.status} ${JSON.stringify(response.json)}`);
-        else seen.push(String(response.json.model_version));
-      }
-    };
-    const clients = Array.from({ length: 6 }, client);
-    await waitUntil(() => seen.length > 20, 'traffic on version 1');
-    await publishToyClassifier(temp.store, 'toy', 1);
-    await waitUntil(() => seen.at(-1) === '2', 'responses from version 2');
-    const switchedAt = seen.length;
-    await waitUntil(() => seen.length > switchedAt + 30, 'more traffic on version 2');
-    running = false;
-    await Promise.all(clients);
-    assert.deepEqual(failures, []);
-    const firstTwo = seen.indexOf('2');
-    assert.ok(
-      seen.slice(0, firstTwo).every((v) => v === '1'),
-      'version 1 answered before the switch',
-    );
-    assert.ok(
-      seen.slice(firstTwo + 10).every((v) => v === '2'),
-      'version 2 answered after the switch',
-    );
+    await checkReloadUnderLoad(url, 'toy', () => publishToyClassifier(temp.store, 'toy', 1), '2');
     await waitUntil(
       () => service.manager.status('toy').versions.find((v) => v.version === 1)?.state === 'END',
       'version 1 unloaded',

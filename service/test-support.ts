@@ -3,6 +3,7 @@
  * and a running service on a free loopback port. (The Service may not import the Model
  * layer, so the tiny models are built here with tf.layers directly.)
  */
+import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { ManifestDraft, ModelManifest } from '../connectors/ms/manifest.ts';
 import { modelToFiles } from '../connectors/ms/artifacts.ts';
@@ -16,19 +17,21 @@ export const TOY_LABELS = ['low', 'high'];
 
 /**
  * A 4-feature, 2-class classifier whose weights are set, not trained: class `favour` always
- * wins by a margin, so responses tell which version answered.
+ * wins by `margin` (default 2), so responses tell which version answered. Equal arguments
+ * give byte-identical weights; another margin gives other bytes.
  */
 export async function publishToyClassifier(
   store: ModelStore,
   name: string,
   favour: 0 | 1,
+  margin = 2,
 ): Promise<ModelManifest> {
   await initBackend('wasm');
   const model = tf.sequential();
   model.add(
     tf.layers.dense({ inputShape: [4], units: 2, activation: 'softmax', name: 'probabilities' }),
   );
-  const bias = favour === 0 ? [2, -2] : [-2, 2];
+  const bias = favour === 0 ? [margin, -margin] : [-margin, margin];
   model.setWeights([tf.zeros([4, 2]), tf.tensor1d(bias)]);
   const files = await modelToFiles(model);
   model.dispose();
@@ -101,4 +104,63 @@ export async function postJson(
     body: JSON.stringify(body),
   });
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+
+/** A V2 infer body for the toy classifier: `rows` rows of four 0.5s. */
+export function toyInfer(rows = 1): Record<string, unknown> {
+  return {
+    id: 'r1',
+    inputs: [
+      { name: 'features', shape: [rows, 4], datatype: 'FP32', data: new Array(rows * 4).fill(0.5) },
+    ],
+  };
+}
+
+/**
+ * The zero-failure hot reload check, for any store: six clients post to `model` without
+ * pause, `publish` puts a new version in the store, and every response must be a 200, from
+ * the old version before the switch and from `expected` after it. Returns the versions seen.
+ */
+export async function checkReloadUnderLoad(
+  url: string,
+  model: string,
+  publish: () => Promise<unknown>,
+  expected: string,
+): Promise<string[]> {
+  const seen: string[] = [];
+  const failures: string[] = [];
+  let running = true;
+  const client = async () => {
+    while (running) {
+      const response = await postJson(`${url}/v2/models/${model}/infer`, toyInfer());
+      if (response.status !== 200)
+        failures.push(`${response.status} ${JSON.stringify(response.json)}`);
+      else seen.push(String(response.json.model_version));
+    }
+  };
+  const clients = Array.from({ length: 6 }, client);
+  try {
+    await waitUntil(() => seen.length > 20, 'traffic on the current version');
+    const before = seen.at(-1);
+    await publish();
+    await waitUntil(() => seen.at(-1) === expected, `responses from version ${expected}`);
+    const switchedAt = seen.length;
+    await waitUntil(() => seen.length > switchedAt + 30, `more traffic on version ${expected}`);
+    running = false;
+    await Promise.all(clients);
+    assert.deepEqual(failures, []);
+    const first = seen.indexOf(expected);
+    assert.ok(
+      seen.slice(0, first).every((v) => v === before),
+      `version ${String(before)} answered before the switch`,
+    );
+    assert.ok(
+      seen.slice(first + 10).every((v) => v === expected),
+      `version ${expected} answered after the switch`,
+    );
+    return seen;
+  } finally {
+    running = false;
+    await Promise.all(clients);
+  }
 }

@@ -30,13 +30,13 @@ test('openStore opens a local folder by path or file:// URI', async () => {
 
 test('openStore opens s3:// and gs:// without a request; bad URIs and settings are config errors', () => {
   // Opening makes no request (the contract tests against MinIO and fake-gcs-server use them).
-  assert.equal(openStore('s3://bucket-1/models', {}).uri, 's3://bucket-1/models');
-  assert.equal(openStore('S3://bucket-1', {}).uri, 's3://bucket-1');
-  assert.equal(openStore('gs://bucket-1/models/', {}).uri, 'gs://bucket-1/models');
-  assert.throws(() => openStore('s3://bad bucket/x', {}), configError(/bucket/i));
-  assert.throws(() => openStore('gs://', {}), configError(/gs:\/\//));
+  assert.equal(openStore('s3://bucket-1/models', { env: {} }).uri, 's3://bucket-1/models');
+  assert.equal(openStore('S3://bucket-1', { env: {} }).uri, 's3://bucket-1');
+  assert.equal(openStore('gs://bucket-1/models/', { env: {} }).uri, 'gs://bucket-1/models');
+  assert.throws(() => openStore('s3://bad bucket/x', { env: {} }), configError(/bucket/i));
+  assert.throws(() => openStore('gs://', { env: {} }), configError(/gs:\/\//));
   assert.throws(
-    () => openStore('s3://bucket-1', { MSCR_S3_FORCE_PATH_STYLE: 'sometimes' }),
+    () => openStore('s3://bucket-1', { env: { MSCR_S3_FORCE_PATH_STYLE: 'sometimes' } }),
     configError(/MSCR_S3_FORCE_PATH_STYLE must be true or false/),
   );
   assert.throws(() => openStore('ftp://host/models'), configError(/file:\/\/, s3:\/\/, gs:\/\//));

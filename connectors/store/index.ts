@@ -13,6 +13,7 @@
  */
 import { MscrError } from '../errors.ts';
 import { parseGcsUri, parseS3Uri } from './cloud-uri.ts';
+import { createContentCache } from './content-cache.ts';
 import { lazyObjectStore } from './lazy-store.ts';
 import { createLocalObjectStore } from './local-store.ts';
 import { createModelStore } from './model-store.ts';
@@ -21,7 +22,9 @@ import type { ModelStore } from './model-store.ts';
 import type { ObjectStore } from './object-store.ts';
 
 export type { ObjectStore };
-export type { AliasRecord, ModelStore, VersionStatus } from './model-store.ts';
+export type { AliasRecord, ModelStore, ModelStoreOptions, VersionStatus } from './model-store.ts';
+export type { ContentCache } from './content-cache.ts';
+export { createContentCache } from './content-cache.ts';
 export {
   ALIASES_FOLDER,
   CLAIM_FILE,
@@ -105,9 +108,34 @@ export function openObjectStore(uri: string, env: NodeJS.ProcessEnv = process.en
   }
 }
 
+export interface OpenStoreOptions {
+  /** Where mscr's own store settings are read. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * A folder for the content cache (files kept by sha256, read once per cache): worth it for
+   * `s3://` and `gs://` stores, pointless for a local folder. Default: no cache.
+   */
+  cacheDir?: string;
+  /** Most bytes the cache keeps (default 4 GiB). */
+  cacheMaxBytes?: number;
+}
+
 /** Opens the model store at a `file://`, `s3://` or `gs://` URI, or a plain folder path. */
-export function openStore(uri: string, env: NodeJS.ProcessEnv = process.env): ModelStore {
-  return createModelStore(openObjectStore(uri, env));
+export function openStore(uri: string, options: OpenStoreOptions = {}): ModelStore {
+  const objects = openObjectStore(uri, options.env);
+  const { cacheDir, cacheMaxBytes } = options;
+  if (cacheDir === undefined || cacheDir === '') return createModelStore(objects);
+  const cache = createContentCache({
+    dir: cacheDir,
+    ...(cacheMaxBytes === undefined ? {} : { maxBytes: cacheMaxBytes }),
+  });
+  return createModelStore(objects, { cache });
+}
+
+/** Whether a store URI names a cloud store (worth a local content cache). */
+export function isRemoteStore(uri: string): boolean {
+  const scheme = schemeOf(uri);
+  return scheme === 's3' || scheme === 'gs';
 }
 
 /**

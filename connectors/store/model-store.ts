@@ -37,6 +37,7 @@ import {
   validateModelName,
 } from '../ms/manifest.ts';
 import type { FileEntry, ManifestDraft, ModelManifest } from '../ms/manifest.ts';
+import type { ContentCache } from './content-cache.ts';
 import type { ObjectStore } from './object-store.ts';
 
 export interface VersionStatus {
@@ -46,6 +47,8 @@ export interface VersionStatus {
   problem?: string;
   /** The manifest, when it parsed and validated (also for some invalid versions). */
   manifest?: ModelManifest;
+  /** Incomplete versions: when the publisher claimed the number (from its claim marker). */
+  claimedAt?: string;
 }
 
 /** The content of `<model>/aliases/<alias>.json`. */
@@ -60,7 +63,12 @@ export interface ModelStore {
   readonly uri: string;
   /** Models with at least one version folder (ready or not), sorted. */
   listModels(): Promise<string[]>;
-  /** Ready versions only, ascending. */
+  /**
+   * Ready versions only, ascending. A published version never changes, so a version seen
+   * ready is not inspected again while its folder is listed: a poll of an unchanged model
+   * costs one listing, not a manifest download and a size check per file and version.
+   * `inspectVersions` always looks afresh.
+   */
   listVersions(model: string): Promise<number[]>;
   /**
    * Every version folder with its state: `incomplete` = no manifest yet (being published, or
@@ -190,13 +198,22 @@ async function mapLimit<T, R>(
   return results;
 }
 
+export interface ModelStoreOptions {
+  /** Where verified files are kept by checksum, so a version is downloaded once per cache. */
+  cache?: ContentCache;
+}
+
 class ObjectModelStore implements ModelStore {
   readonly uri: string;
   private readonly objects: ObjectStore;
+  private readonly cache: ContentCache | undefined;
+  /** Per model, the versions seen ready (see `listVersions`). */
+  private readonly seenReady = new Map<string, Set<number>>();
 
-  constructor(objects: ObjectStore) {
+  constructor(objects: ObjectStore, options: ModelStoreOptions) {
     this.objects = objects;
     this.uri = objects.uri;
+    this.cache = options.cache;
   }
 
   private where(model: string, version?: number): string {
@@ -225,10 +242,12 @@ class ObjectModelStore implements ModelStore {
       raw = await this.objects.get(folder + MANIFEST_FILE);
     } catch (error) {
       if (isMscrError(error, 'not_found')) {
+        const claimedAt = await this.claimTime(folder);
         return {
           version,
           state: 'incomplete',
           problem: `no ${MANIFEST_FILE} yet: being published, or its publisher stopped`,
+          ...(claimedAt === undefined ? {} : { claimedAt }),
         };
       }
       throw error;
@@ -270,6 +289,18 @@ class ObjectModelStore implements ModelStore {
     const found = problems.filter((problem): problem is string => problem !== undefined);
     if (found.length > 0) return { version, state: 'invalid', problem: found.join('; '), manifest };
     return { version, state: 'ready', manifest };
+  }
+
+  /** When a version folder's number was claimed, if its claim marker says so. */
+  private async claimTime(folder: string): Promise<string | undefined> {
+    try {
+      const claim = decodeJson(await this.objects.get(folder + CLAIM_FILE));
+      const at = isObject(claim) ? claim.claimedAt : undefined;
+      return typeof at === 'string' && !Number.isNaN(Date.parse(at)) ? at : undefined;
+    } catch (error) {
+      if (isMscrError(error) && error.code !== 'not_found') throw error;
+      return undefined; // no claim, or not JSON: the age is unknown
+    }
   }
 
   /** A problem with one listed file, or undefined when it matches the manifest. */
@@ -318,6 +349,8 @@ class ObjectModelStore implements ModelStore {
     entry: FileEntry,
   ): Promise<Uint8Array> {
     const key = `${model}/${version}/${file}`;
+    const cached = await this.cache?.get(entry.sha256);
+    if (cached !== undefined && cached.byteLength === entry.size) return cached;
     let bytes: Uint8Array;
     try {
       bytes = await this.objects.get(key);
@@ -346,6 +379,7 @@ class ObjectModelStore implements ModelStore {
         `${this.uri}/${key} has sha256 ${actual}, ${MANIFEST_FILE} says ${entry.sha256}`,
       );
     }
+    await this.cache?.put(entry.sha256, bytes);
     return bytes;
   }
 
@@ -394,8 +428,19 @@ class ObjectModelStore implements ModelStore {
   }
 
   async listVersions(model: string): Promise<number[]> {
-    const statuses = await this.inspectVersions(model);
-    return statuses.filter((status) => status.state === 'ready').map((status) => status.version);
+    validateModelName(model);
+    const folders = await this.versionFolders(model);
+    const known = this.seenReady.get(model) ?? new Set<number>();
+    // A folder that is gone was deleted: forget it, so a number published again is inspected.
+    const listed = new Set(folders);
+    for (const version of known) if (!listed.has(version)) known.delete(version);
+    const fresh = folders.filter((version) => !known.has(version));
+    const statuses = await mapLimit(fresh, PARALLEL, (version) =>
+      this.inspect(model, version, false),
+    );
+    for (const status of statuses) if (status.state === 'ready') known.add(status.version);
+    this.seenReady.set(model, known);
+    return folders.filter((version) => known.has(version));
   }
 
   async inspectVersions(
@@ -584,6 +629,7 @@ class ObjectModelStore implements ModelStore {
     }
     // Manifest first: from here on readers no longer see the version. Claim last: the number
     // stays taken until everything else is gone.
+    this.seenReady.get(model)?.delete(version);
     await this.objects.delete(folder + MANIFEST_FILE);
     const others = objects.filter((name) => name !== MANIFEST_FILE && name !== CLAIM_FILE);
     await mapLimit(others, PARALLEL, (name) => this.objects.delete(folder + name));
@@ -729,6 +775,9 @@ class ObjectModelStore implements ModelStore {
 }
 
 /** A `ModelStore` over any object store adapter. */
-export function createModelStore(objects: ObjectStore): ModelStore {
-  return new ObjectModelStore(objects);
+export function createModelStore(
+  objects: ObjectStore,
+  options: ModelStoreOptions = {},
+): ModelStore {
+  return new ObjectModelStore(objects, options);
 }
