@@ -890,8 +890,10 @@ function requestCosts(all: Payload[], manifest: ModelManifest): RequestCost[] {
       const { json, binary } = splitInferBody(body, length);
       return inlineBinaryInputs(json, binary);
     };
-    const json = parse() as { inputs: { data: number[] }[] };
-    const data = json.inputs[0]?.data.flat(3) ?? [];
+    // An FP32 binary input comes back as a Float32Array, JSON data as (nested) lists.
+    const json = parse() as { inputs: { data: number[] | Float32Array }[] };
+    const raw = json.inputs[0]?.data ?? [];
+    const data = raw instanceof Float32Array ? raw : raw.flat(3);
     return {
       payload: payload.name,
       bytes: body.length,

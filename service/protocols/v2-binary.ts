@@ -7,8 +7,9 @@
  * asked for with `parameters.binary_data: true` (or all of them with the request's
  * `binary_data_output: true`) come back the same way.
  *
- * The binary inputs are turned back into JSON `data` so that one validator checks every
- * request, whatever its encoding.
+ * The binary inputs are turned into `data` so that one validator checks every request,
+ * whatever its encoding: FP32 into a Float32Array (the common case, copied in one go, no
+ * JS array in between), other datatypes into a list of numbers as JSON would carry them.
  */
 import type { InferResponse } from '../../connectors/sc/index.ts';
 import { badRequest, describeValue, isPlainObject, own, quote } from './tensor.ts';
@@ -31,6 +32,27 @@ const BINARY_READERS: Record<
   UINT32: { bytes: 4, read: (v, o) => v.getUint32(o, true) },
   BOOL: { bytes: 1, read: (v, o) => v.getUint8(o) },
 };
+
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+/**
+ * FP32 little-endian bytes (a multiple of 4) -> Float32Array. The bytes are copied (their
+ * offset in the body need not be a multiple of 4, and the body's memory is not kept); a
+ * big-endian host reads them one by one (`littleEndianHost` is a parameter for the tests).
+ */
+export function float32FromLittleEndian(
+  bytes: Uint8Array,
+  littleEndianHost = LITTLE_ENDIAN,
+): Float32Array {
+  const out = new Float32Array(bytes.length / 4);
+  if (littleEndianHost) {
+    new Uint8Array(out.buffer).set(bytes);
+  } else {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    for (let e = 0; e < out.length; e++) out[e] = view.getFloat32(e * 4, true);
+  }
+  return out;
+}
 
 /** Splits a request body into its JSON header and the binary tensor data after it. */
 export function splitInferBody(
@@ -55,7 +77,7 @@ export function splitInferBody(
   return { json: parse(body.subarray(0, length)), binary: body.subarray(length) };
 }
 
-/** Replaces each binary input's bytes by JSON `data`; checks sizes and that every byte is used. */
+/** Replaces each binary input's bytes by `data`; checks sizes and that every byte is used. */
 export function inlineBinaryInputs(json: unknown, binary: Uint8Array | undefined): unknown {
   if (!isPlainObject(json) || !Array.isArray(own(json, 'inputs'))) return json;
   let offset = 0;
@@ -91,9 +113,14 @@ export function inlineBinaryInputs(json: unknown, binary: Uint8Array | undefined
         `${where} binary_data_size ${size} runs past the end of the binary data (${binary.length - offset} bytes left)`,
       );
     }
-    const view = new DataView(binary.buffer, binary.byteOffset + offset, size);
-    const data = new Array<number>(size / reader.bytes);
-    for (let e = 0; e < data.length; e++) data[e] = reader.read(view, e * reader.bytes);
+    let data: Float32Array | number[];
+    if (datatype === 'FP32') {
+      data = float32FromLittleEndian(binary.subarray(offset, offset + size));
+    } else {
+      const view = new DataView(binary.buffer, binary.byteOffset + offset, size);
+      data = new Array<number>(size / reader.bytes);
+      for (let e = 0; e < data.length; e++) data[e] = reader.read(view, e * reader.bytes);
+    }
     offset += size;
     const rest = Object.fromEntries(
       Object.entries(parameters).filter(([key]) => key !== 'binary_data_size'),

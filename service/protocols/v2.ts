@@ -7,7 +7,8 @@
  * unknown top-level fields are ignored (the kserve Python client adds `model_name`).
  *
  * Of Triton's extensions, binary tensor data (tritonclient's default) is spoken: the HTTP
- * layer turns binary inputs into JSON `data` (v2-binary.ts) before this validator, and
+ * layer turns binary inputs into `data` (v2-binary.ts: a Float32Array for FP32, JSON-like
+ * numbers otherwise) before this validator, which checks them as it checks JSON, and
  * returns binary outputs when asked. Shared memory and `classification` are a
  * `bad_request` that says what to send instead.
  */
@@ -204,7 +205,8 @@ function decodeInput(
   );
   const shape = decodeShape(own(raw, 'shape'), spec, budget, limits.maxBatch);
   const data = own(raw, 'data');
-  if (!Array.isArray(data)) {
+  // A Float32Array is never JSON: it is an FP32 binary input, made ready by inlineBinaryInputs.
+  if (!Array.isArray(data) && !(data instanceof Float32Array)) {
     throw badRequest(
       `input ${quote(name)} data must be a list of values (flat in row-major order, or nested like the shape), got ${describeValue(data)}`,
     );
