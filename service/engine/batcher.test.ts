@@ -95,7 +95,10 @@ describe('checkInput', () => {
 });
 
 describe('Batcher', () => {
-  test('a full batch leaves at once; the rest after the queue delay', async () => {
+  test('a full batch leaves at once; the rest after the queue delay', async (t) => {
+    // The delay timer is mocked: on a loaded machine a real 10 ms timer can fire before the
+    // end of the turn, and the test would no longer show which batches waited for it.
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const { run, calls } = fakeRun();
     const batcher = new Batcher(run, { maxBatchSize: 4, maxQueueDelayMs: 10 });
     const seen: BatchStats[] = [];
@@ -105,6 +108,9 @@ describe('Batcher', () => {
     // Two full batches leave at the end of this turn; the last two rows wait for the delay.
     await endOfTurn();
     assert.deepEqual(sizes(seen), [4, 4]);
+    await endOfTurn();
+    assert.deepEqual(sizes(seen), [4, 4], 'the partial batch waits for its delay');
+    t.mock.timers.tick(10);
     const outputs = await Promise.all(results);
     assert.deepEqual(sizes(seen), [4, 4, 2]);
     assert.deepEqual(calls, [
