@@ -1,0 +1,60 @@
+# syntax=docker/dockerfile:1
+# mscr on CPU: the model Service (`serve`, the default command) and the retraining job
+# (`retrain ...`), with @tensorflow/tfjs-node (native libtensorflow) installed.
+#
+#   docker build -t mscr:0.1.0 .
+#   docker run --rm -p 8080:8080 -v "$PWD/models:/var/lib/mscr/models" mscr:0.1.0
+#
+# The GPU variant (tfjs-node-gpu on CUDA) is docker/Dockerfile.gpu.
+
+ARG NODE_VERSION=20.19.5
+
+# Compile the TypeScript sources to dist/ (needs the dev dependencies: typescript).
+FROM node:${NODE_VERSION}-bookworm AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# No install scripts: the compiler needs neither libtensorflow nor the native image codecs.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY connectors ./connectors
+COPY runtime ./runtime
+COPY model ./model
+COPY service ./service
+COPY cli ./cli
+RUN npm run build
+
+# Production dependencies only, with the optional tfjs-node and its libtensorflow. This
+# image has python3, make and g++ in case a native addon has to be built from source.
+FROM node:${NODE_VERSION}-bookworm AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund \
+    && node -e "require('@tensorflow/tfjs-node')" \
+    && npm cache clean --force
+
+FROM node:${NODE_VERSION}-bookworm-slim
+ENV NODE_ENV=production \
+    MSCR_HOST=0.0.0.0 \
+    MSCR_PORT=8080 \
+    MSCR_STORE=file:///var/lib/mscr/models \
+    XDG_CACHE_HOME=/var/cache/mscr
+# An unprivileged user with fixed ids, so Kubernetes' runAsNonRoot can check them.
+RUN groupadd --system --gid 10001 mscr \
+    && useradd --system --uid 10001 --gid mscr --home-dir /app --no-create-home \
+       --shell /usr/sbin/nologin mscr \
+    && mkdir -p /var/lib/mscr/models /var/cache/mscr \
+    && chown -R mscr:mscr /var/lib/mscr /var/cache/mscr
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY bin ./bin
+COPY docker/healthcheck.mjs ./docker/healthcheck.mjs
+USER 10001:10001
+EXPOSE 8080
+VOLUME ["/var/lib/mscr", "/var/cache/mscr"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["node", "docker/healthcheck.mjs"]
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "bin/mscr.js"]
+CMD ["serve"]
