@@ -27,6 +27,11 @@ test('the content cache is on by default for cloud stores only, and can be moved
   const env = configTextFromEnv({ MSCR_STORE: 'gs://b', MSCR_CACHE_DIR: '/var/cache/mscr' });
   assert.equal(resolveConfig(env).cacheDir, '/var/cache/mscr');
   assert.equal(resolveConfig(env, { cacheDir: 'off' }).cacheDir, '');
+  assert.equal(resolveConfig({ cacheMaxBytes: '1073741824' }).cacheMaxBytes, 1024 ** 3);
+  assert.throws(
+    () => resolveConfig({ cacheMaxBytes: '5GB' }),
+    /cache max bytes must be an integer/,
+  );
 });
 
 test('invalid values are config errors that say what to fix', () => {

@@ -20,6 +20,8 @@ export interface ServiceConfig {
    * for a local folder (it would only copy it). `off` in the settings turns it off.
    */
   cacheDir: string;
+  /** Most bytes the content cache keeps before dropping the least recently used files. */
+  cacheMaxBytes: number;
   /** Models to serve; empty = every model in the store. */
   models: string[];
   /** Version policy: `latest`, `latest:N`, `all`, `specific:1,3`, `alias:stable`. */
@@ -45,6 +47,7 @@ export interface ServiceConfig {
 export const DEFAULTS: ServiceConfig = {
   store: 'file://./models',
   cacheDir: '',
+  cacheMaxBytes: 4 * 1024 ** 3,
   models: [],
   policy: 'latest',
   pollIntervalMs: 5_000,
@@ -64,6 +67,7 @@ export const DEFAULTS: ServiceConfig = {
 export interface ConfigText {
   store?: string;
   cacheDir?: string;
+  cacheMaxBytes?: string;
   models?: string;
   policy?: string;
   pollInterval?: string; // seconds
@@ -83,6 +87,7 @@ export interface ConfigText {
 export const ENV_VARS: Record<keyof ConfigText, string> = {
   store: 'MSCR_STORE',
   cacheDir: 'MSCR_CACHE_DIR',
+  cacheMaxBytes: 'MSCR_CACHE_MAX_BYTES',
   models: 'MSCR_MODELS',
   policy: 'MSCR_POLICY',
   pollInterval: 'MSCR_POLL_INTERVAL',
@@ -174,6 +179,11 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
       text.cacheDir === 'off'
         ? ''
         : (text.cacheDir ?? (isRemoteStore(store) ? path.join(os.tmpdir(), 'mscr-cache') : '')),
+    cacheMaxBytes: number(text.cacheMaxBytes, DEFAULTS.cacheMaxBytes, 'cache max bytes', {
+      min: 1024 * 1024,
+      max: Number.MAX_SAFE_INTEGER,
+      integer: true,
+    }),
     models,
     policy,
     pollIntervalMs:

@@ -53,7 +53,10 @@ export async function createService(
 ): Promise<Service> {
   const logger = options.logger ?? createLogger(config.logLevel, { service: 'mscr' });
   const metrics = createMetrics();
-  const store = openStore(config.store, { cacheDir: config.cacheDir });
+  const store = openStore(config.store, {
+    cacheDir: config.cacheDir,
+    cacheMaxBytes: config.cacheMaxBytes,
+  });
   const engine = await InferenceEngine.start({
     workers: config.workers,
     backend: config.backend,
