@@ -20,6 +20,8 @@ import {
   oneHotLabels,
   toImageTensor,
 } from '../features/index.ts';
+import type { ExtraImage } from '../../connectors/mr/index.ts';
+import { decodeImage } from '../../connectors/ms/decode-image.ts';
 import type { ClassifierReport, DataOptions, Task } from './task.ts';
 
 type LoadSize = { height?: number; width?: number; channels?: 1 | 3; limit?: number };
@@ -86,16 +88,92 @@ export async function loadImages(sources: string[], size: LoadSize): Promise<Ima
   return { ...merged, fingerprint: fingerprintImages(merged) };
 }
 
+/** Decodes labelled extra images (production feedback) to the dataset's size and appends them. */
+async function withExtraImages(
+  dataset: ImageDataset,
+  extra: readonly ExtraImage[],
+): Promise<ImageDataset> {
+  if (extra.length === 0) return dataset;
+  const { height, width, channels, classNames } = dataset;
+  const size = height * width * channels;
+  const pixels = new Uint8Array(dataset.pixels.length + extra.length * size);
+  pixels.set(dataset.pixels);
+  const labels = new Int32Array(dataset.count + extra.length);
+  labels.set(dataset.labels);
+  for (const [i, image] of extra.entries()) {
+    const label = classNames.indexOf(image.label);
+    if (label < 0) {
+      throw new MscrError(
+        'bad_data',
+        `${image.source}: class ${JSON.stringify(image.label)} is not in the data (${classNames.join(', ')})`,
+      );
+    }
+    const decoded = await decodeImage(image.bytes, {
+      height,
+      width,
+      channels,
+      source: image.source,
+    });
+    pixels.set(decoded, (dataset.count + i) * size);
+    labels[dataset.count + i] = label;
+  }
+  const merged = {
+    ...dataset,
+    pixels,
+    labels,
+    count: dataset.count + extra.length,
+    sources: [...dataset.sources, `${extra.length} feedback images`],
+  };
+  return { ...merged, fingerprint: fingerprintImages(merged) };
+}
+
+/** Images as tensors for a version: its size and normalization, its class numbering. */
+function expressImages(dataset: ImageDataset, manifest: ModelManifest) {
+  const spec = manifest.preprocessing as ImagePreprocessing;
+  const labels = manifest.labels ?? [];
+  if (
+    dataset.height !== spec.height ||
+    dataset.width !== spec.width ||
+    dataset.channels !== spec.channels
+  ) {
+    throw new MscrError(
+      'bad_data',
+      `version ${manifest.version} of ${manifest.name} takes ${spec.height}x${spec.width}x${spec.channels} images, the data is ${dataset.height}x${dataset.width}x${dataset.channels}`,
+    );
+  }
+  // The data may number its classes differently: match them to the model's by name.
+  const indexInModel = dataset.classNames.map((name) => {
+    const index = labels.indexOf(name);
+    if (index < 0) {
+      throw new MscrError(
+        'bad_data',
+        `class ${JSON.stringify(name)} of ${dataset.sources.join(', ')} is not one the model knows (${labels.join(', ')})`,
+      );
+    }
+    return index;
+  });
+  const mapped = dataset.labels.map((label) => indexInModel[label] as number);
+  return { x: toImageTensor(dataset, spec), y: oneHotLabels(mapped, labels.length) };
+}
+
+interface ImageHeldOut {
+  readonly kind: 'image';
+  readonly dataset: ImageDataset;
+}
+
 export const imageClassification: Task = {
   task: 'image-classification',
   loss: 'categoricalCrossentropy',
   trainingMetrics: ['accuracy'],
 
   async prepare(options: DataOptions) {
-    const dataset = await loadImages(options.sources, {
-      ...(options.imageSize ?? {}),
-      ...(options.limit ? { limit: options.limit } : {}),
-    });
+    const dataset = await withExtraImages(
+      await loadImages(options.sources, {
+        ...(options.imageSize ?? {}),
+        ...(options.limit ? { limit: options.limit } : {}),
+      }),
+      options.extraImages ?? [],
+    );
     const classes = dataset.classNames.length;
     if (classes < 2)
       throw new MscrError(
@@ -125,33 +203,25 @@ export const imageClassification: Task = {
       fingerprint: dataset.fingerprint,
       sources: dataset.sources,
       summary: `${dataset.count} images ${height}x${width}x${channels}, ${classes} classes, ${train.count} train / ${test.count} held out`,
+      heldOut: { kind: 'image', dataset: test } satisfies ImageHeldOut,
     };
+  },
+
+  expressHeldOut(heldOut, manifest) {
+    const { dataset } = heldOut as ImageHeldOut;
+    return { ...expressImages(dataset, manifest), summary: `${dataset.count} held-out images` };
   },
 
   async prepareEvaluation(manifest: ModelManifest, options) {
     const spec = manifest.preprocessing as ImagePreprocessing;
-    const labels = manifest.labels ?? [];
     const dataset = await loadImages(options.sources, {
       height: spec.height,
       width: spec.width,
       channels: spec.channels,
       ...(options.limit ? { limit: options.limit } : {}),
     });
-    // The data may number its classes differently: match them to the model's by name.
-    const indexInModel = dataset.classNames.map((name) => {
-      const index = labels.indexOf(name);
-      if (index < 0) {
-        throw new MscrError(
-          'bad_data',
-          `class ${JSON.stringify(name)} of ${dataset.sources.join(', ')} is not one the model knows (${labels.join(', ')})`,
-        );
-      }
-      return index;
-    });
-    const mapped = dataset.labels.map((label) => indexInModel[label] as number);
     return {
-      x: toImageTensor(dataset, spec),
-      y: oneHotLabels(mapped, labels.length),
+      ...expressImages(dataset, manifest),
       summary: `${dataset.count} images from ${dataset.sources.join(', ')}`,
     };
   },

@@ -14,7 +14,7 @@ import { openStore, type ModelStore } from '../../connectors/store/index.ts';
 import { sharedData } from '../../tests/shared-data.ts';
 import { syntheticImages, writeImageFolder } from '../data/index.ts';
 import type { TrainingEvent } from '../training/index.ts';
-import { evaluateModel, trainModel } from './index.ts';
+import { createCandidateTrainer, evaluateModel, trainModel } from './index.ts';
 
 let dir: string;
 let store: ModelStore;
@@ -229,6 +229,75 @@ describe('failures', () => {
     await assert.rejects(
       evaluateModel({ store, model: 'ghost', data: [sharedData('cifar10')] }),
       (e: unknown) => isMscrError(e, 'not_found'),
+    );
+  });
+});
+
+describe('candidates (the MR connector)', () => {
+  test('a candidate scores a published version on its own held-out split, like for like', async () => {
+    const trainer = createCandidateTrainer();
+    const data = [sharedData('stock/goog_daily.csv')];
+    const candidate = await trainer.train({
+      model: 'prices-candidate',
+      architecture: 'linear',
+      data,
+      epochs: 2,
+      backend: 'wasm',
+    });
+    try {
+      const published = await store.publish(candidate.draft, candidate.files);
+      const { files } = await store.readVersion('prices-candidate', published.version);
+      // The same model on the same held-out windows: the same numbers.
+      const again = await candidate.scoreVersion(published, files);
+      assert.ok(Math.abs((again.rmse ?? NaN) - (candidate.metrics.rmse ?? NaN)) < 1e-6);
+      // Another model on those windows, expressed with its own fitted scaler.
+      const other = await trainer.train({
+        model: 'prices-candidate',
+        architecture: 'linear',
+        data,
+        epochs: 1,
+        learningRate: 0.0001,
+        seed: 7,
+        backend: 'wasm',
+      });
+      const otherScore = await candidate.scoreVersion(
+        { ...published, ...other.draft, version: 99 } as typeof published,
+        other.files,
+      );
+      assert.ok(Number.isFinite(otherScore.rmse));
+      assert.notEqual(otherScore.rmse, candidate.metrics.rmse);
+      other.dispose();
+    } finally {
+      candidate.dispose();
+    }
+  });
+
+  test('feedback images join the data; a label the data lacks is refused by name', async () => {
+    const trainer = createCandidateTrainer();
+    const image = await readFile(join(sharedData('cifar10/images'), 'cat_0003.jpg'));
+    const candidate = await trainer.train({
+      model: 'cifar10-cnn',
+      data: [sharedData('cifar10/train')],
+      extraImages: [{ bytes: image, label: 'cat', source: 'feedback fb-1' }],
+      epochs: 1,
+      limit: 60,
+      backend: 'wasm',
+    });
+    assert.match(candidate.summary, /^61 images/);
+    assert.ok(candidate.draft.data.sources.includes('1 feedback images'));
+    candidate.dispose();
+    await assert.rejects(
+      trainer.train({
+        model: 'cifar10-cnn',
+        data: [sharedData('cifar10/train')],
+        extraImages: [{ bytes: image, label: 'tiger', source: 'feedback fb-2' }],
+        epochs: 1,
+        limit: 60,
+        backend: 'wasm',
+      }),
+      (error: unknown) =>
+        isMscrError(error, 'bad_data') &&
+        /feedback fb-2: class "tiger" is not in the data/.test(error.message),
     );
   });
 });

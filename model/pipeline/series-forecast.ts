@@ -20,6 +20,11 @@ async function loadSeries(sources: string[], limit?: number): Promise<NumericTab
   return limit && limit < table.rows.length ? { ...table, rows: table.rows.slice(-limit) } : table;
 }
 
+interface SeriesHeldOut {
+  readonly kind: 'series';
+  readonly table: NumericTable;
+}
+
 export const seriesForecast: Task = {
   task: 'series-forecast',
   loss: 'meanSquaredError',
@@ -50,7 +55,17 @@ export const seriesForecast: Task = {
       fingerprint: table.fingerprint,
       sources: table.sources,
       summary: `${table.rows.length} rows x ${features} columns, window ${preprocessing.window} -> next ${preprocessing.target}, ${trainFeatures.x.shape[0]} train / ${testFeatures.x.shape[0]} held-out windows`,
+      heldOut: { kind: 'series', table: test } satisfies SeriesHeldOut,
     };
+  },
+
+  expressHeldOut(heldOut, manifest) {
+    const { table } = heldOut as SeriesHeldOut;
+    const { x, y } = seriesWindows().transform(
+      table,
+      manifest.preprocessing as SeriesPreprocessing,
+    );
+    return { x, y, summary: `${x.shape[0]} held-out windows` };
   },
 
   async prepareEvaluation(manifest: ModelManifest, options) {

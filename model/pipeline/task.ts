@@ -11,6 +11,7 @@ import type {
   PreprocessingSpec,
   TensorSpec,
 } from '../../connectors/ms/manifest.ts';
+import type { ExtraImage } from '../../connectors/mr/index.ts';
 import type { ArchitectureInput } from '../architectures/index.ts';
 import type { BatchAugmentation } from '../training/index.ts';
 
@@ -29,6 +30,8 @@ export interface DataOptions {
   // series forecasting
   window?: number;
   target?: string;
+  /** Image classifiers: labelled examples from production feedback, added before the split. */
+  extraImages?: readonly ExtraImage[];
 }
 
 /** Tensors ready for training plus everything the manifest records about them. */
@@ -48,7 +51,15 @@ export interface PreparedData {
   sources: string[];
   /** One line for people: what was loaded and how it was split. */
   summary: string;
+  /**
+   * The held-out split before any fitted preprocessing (pixels, raw rows), so another
+   * version can be scored on exactly these samples with its own preprocessing.
+   */
+  heldOut: HeldOut;
 }
+
+/** A task's raw held-out split; only its own task reads it. */
+export type HeldOut = { readonly kind: string };
 
 /** Evaluation data prepared with a published version's own preprocessing. */
 export interface EvaluationData {
@@ -91,6 +102,8 @@ export interface Task {
   loss: string;
   trainingMetrics: string[];
   prepare(options: DataOptions): Promise<PreparedData>;
+  /** The raw held-out split, expressed with a (possibly other) version's preprocessing. */
+  expressHeldOut(heldOut: HeldOut, manifest: ModelManifest): EvaluationData;
   /** Loads data for an already published version, with its manifest's preprocessing. */
   prepareEvaluation(
     manifest: ModelManifest,

@@ -1,0 +1,72 @@
+/**
+ * MR connector (Model -> Retraining): how the Retraining layer gets a candidate model made
+ * and scored without knowing how training works. The Model layer implements `CandidateTrainer`;
+ * the composition root (cli/) hands it to the retraining job. Publishing itself goes through
+ * the `ModelStore` (claim, files, manifest last, alias), like every other publish.
+ */
+import type { ManifestDraft, ModelManifest, ModelTask } from '../ms/manifest.ts';
+
+/** A labelled example that did not come from the data files: feedback from production. */
+export interface ExtraImage {
+  /** The image file as posted (JPEG, PNG, ...). */
+  bytes: Uint8Array;
+  /** Its true class, by name. */
+  label: string;
+  /** Where it came from, for messages (a feedback id). */
+  source: string;
+}
+
+export interface CandidateRequest {
+  /** The model name the candidate would be published under. */
+  model: string;
+  /** Builder; default: the serving version's architecture, else the model name. */
+  architecture?: string;
+  /** Paths or URIs of the training data. */
+  data: string[];
+  /** Image classifiers: labelled feedback images, added to the data before the split. */
+  extraImages?: ExtraImage[];
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  testFraction?: number;
+  seed?: number;
+  limit?: number;
+  /** Start from these weights (the serving version) instead of a fresh initialisation. */
+  startFrom?: { manifest: ModelManifest; files: Map<string, Uint8Array> };
+  backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+  /** Progress for people: one line per stage or epoch. */
+  onProgress?: (line: string) => void;
+}
+
+/** A trained, not yet published model, with its held-out split kept for comparisons. */
+export interface Candidate {
+  /** Everything the manifest needs except what publishing adds (version, files, time). */
+  draft: ManifestDraft;
+  files: Map<string, Uint8Array>;
+  /** Its score on the held-out split. */
+  metrics: Record<string, number>;
+  /** What was loaded and how it was split, for the run record. */
+  summary: string;
+  /** Fingerprint of the training data (files and extra examples). */
+  fingerprint: string;
+  /** TF.js backend that trained it. */
+  backend: string;
+  /**
+   * Scores another version (the one serving) on the candidate's own held-out split,
+   * expressed with that version's preprocessing: the gate's like-for-like comparison.
+   */
+  scoreVersion(manifest: ModelManifest, files: Map<string, Uint8Array>): Promise<Record<string, number>>;
+  /** Frees the tensors it holds. */
+  dispose(): void;
+}
+
+export interface CandidateTrainer {
+  train(request: CandidateRequest): Promise<Candidate>;
+}
+
+/** The metric the gate compares by default, per task, and which way is better. */
+export const PRIMARY_METRIC: Record<ModelTask, { metric: string; higherIsBetter: boolean }> = {
+  'image-classification': { metric: 'accuracy', higherIsBetter: true },
+  'series-forecast': { metric: 'rmse', higherIsBetter: false },
+  regression: { metric: 'rmse', higherIsBetter: false },
+};
