@@ -18,6 +18,9 @@ const layers = [
   'cli',
   'scripts',
   'tests',
+  'loadtest',
+  'helm',
+  'docker',
 ];
 const skip = new Set(['node_modules', 'dist', '.tools', 'models', 'results', 'data']);
 

@@ -1,0 +1,504 @@
+/**
+ * `mscr retrain ...`: the Retraining layer from the command line. This file wires it: the
+ * Model layer's candidate trainer (MR connector), the model store, the feedback and run
+ * records (SR connector), and the Service's signals over HTTP for the threshold trigger.
+ *
+ *     mscr retrain --model m --store uri --data a,b     one run (what the CronJob executes)
+ *     mscr retrain history --model m --store uri        the run records
+ *     mscr retrain trigger --url svc --model m          ask a Service to start a run
+ *     mscr retrain watch --url svc --model m ...        cron and threshold triggers, one process
+ *
+ * Exit codes (cli/exit-codes.ts): 0 published or rejected by the gate (a decision, not an
+ * error), 3 bad data, 5 store or service unreachable, 7 a run already holds the model, 1 training failed.
+ */
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { MscrError, errorMessage } from '../connectors/errors.ts';
+import { mscrRetrainPath, mscrSignalsPath } from '../connectors/sc/routes.ts';
+import type {
+  ModelSignals,
+  RetrainResponse,
+  RetrainRun,
+  TriggerKind,
+} from '../connectors/sr/index.ts';
+import { createFeedbackStore } from '../connectors/sr/feedback-store.ts';
+import { createRunStore } from '../connectors/sr/run-store.ts';
+import { createModelStore, openObjectStore } from '../connectors/store/index.ts';
+import { createCandidateTrainer } from '../model/pipeline/index.ts';
+import { runRetrain, type RetrainOptions } from '../retraining/job/index.ts';
+import { DEFAULT_OBSERVER_POLICY, type ObserverPolicy } from '../retraining/observers/index.ts';
+import {
+  guarded,
+  startCronTrigger,
+  startThresholdTrigger,
+  type Trigger,
+} from '../retraining/triggers/index.ts';
+import {
+  collectList,
+  DEFAULT_STORE,
+  duration,
+  fraction,
+  oneOf,
+  positiveInt,
+  positiveNumber,
+} from './options.ts';
+import { formatTable, printJson } from './output.ts';
+
+const TRIGGERS: readonly TriggerKind[] = ['manual', 'cron', 'threshold', 'request', 'kubernetes'];
+const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+
+interface JobFlags {
+  model: string;
+  store: string;
+  data: string[];
+  alias?: string;
+  servingAlias?: string;
+  fromServing?: boolean;
+  feedback: boolean;
+  feedbackSince?: string;
+  metric?: string;
+  tolerance?: number;
+  arch?: string;
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  limit?: number;
+  seed?: number;
+  testFraction?: number;
+  backend: (typeof BACKENDS)[number];
+  trigger: TriggerKind;
+  reason?: string;
+  runId?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+function nonNegative(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) {
+    throw new InvalidArgumentError(`expected a number >= 0, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+function isoTime(value: string): string {
+  if (Number.isNaN(Date.parse(value))) {
+    throw new InvalidArgumentError(
+      `expected a date or time such as 2026-11-01 or 2026-11-01T12:00:00Z, got ${JSON.stringify(value)}`,
+    );
+  }
+  return new Date(value).toISOString();
+}
+
+/** The job options every way of running a job shares. */
+function addJobOptions(command: Command): Command {
+  return command
+    .option(
+      '--store <uri>',
+      'model store URI (file://, s3://, gs://)',
+      process.env.MSCR_STORE || DEFAULT_STORE,
+    )
+    .option('--data <uri...>', 'base training data (comma-separated or repeated)', collectList)
+    .option('--alias <name>', 'move this alias to the new version when the gate passes')
+    .option(
+      '--serving-alias <name>',
+      'the version to beat: this alias if it exists, else the latest',
+    )
+    .option('--from-serving', "start from the serving version's weights instead of from scratch")
+    .option('--no-feedback', 'leave the labelled feedback out of the training data')
+    .option('--feedback-since <time>', 'only feedback received since this time', isoTime)
+    .option(
+      '--metric <name>',
+      'gate metric (default: accuracy for classifiers, rmse for forecasters)',
+    )
+    .option(
+      '--tolerance <x>',
+      'gate: how much worse the candidate may be and still pass (absolute)',
+      nonNegative,
+    )
+    .option('--arch <architecture>', "model builder (default: the serving version's)")
+    .option('--epochs <n>', 'training epochs', positiveInt)
+    .option('--batch-size <n>', 'mini-batch size', positiveInt)
+    .option('--learning-rate <x>', 'Adam learning rate', positiveNumber)
+    .option('--limit <n>', 'use at most n samples of the base data', positiveInt)
+    .option('--seed <n>', 'seed for splits and shuffles', positiveInt)
+    .option('--test-fraction <x>', 'held-out fraction for the gate (default 0.2)', fraction)
+    .option('--backend <name>', 'TensorFlow.js backend', oneOf(BACKENDS), 'auto');
+}
+
+function jobOptions(
+  flags: JobFlags,
+  trigger: RetrainRun['trigger'],
+  say: (line: string) => void,
+): RetrainOptions {
+  if (!flags.data || flags.data.length === 0) {
+    throw new MscrError('config', 'no training data: pass --data <uri>[,<uri>...]');
+  }
+  const objects = openObjectStore(flags.store);
+  const training = {
+    ...(flags.arch ? { architecture: flags.arch } : {}),
+    ...(flags.epochs ? { epochs: flags.epochs } : {}),
+    ...(flags.batchSize ? { batchSize: flags.batchSize } : {}),
+    ...(flags.learningRate ? { learningRate: flags.learningRate } : {}),
+    ...(flags.limit ? { limit: flags.limit } : {}),
+    ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+    ...(flags.testFraction ? { testFraction: flags.testFraction } : {}),
+    backend: flags.backend,
+  };
+  return {
+    model: flags.model,
+    store: createModelStore(objects),
+    runs: createRunStore(objects),
+    trainer: createCandidateTrainer(),
+    data: flags.data,
+    ...(flags.feedback ? { feedback: createFeedbackStore(objects) } : {}),
+    ...(flags.feedbackSince ? { feedbackSince: flags.feedbackSince } : {}),
+    trigger,
+    ...(flags.alias ? { alias: flags.alias } : {}),
+    ...(flags.servingAlias ? { servingAlias: flags.servingAlias } : {}),
+    fromServing: flags.fromServing === true,
+    gate: {
+      ...(flags.metric ? { metric: flags.metric } : {}),
+      ...(flags.tolerance !== undefined ? { tolerance: flags.tolerance } : {}),
+    },
+    training,
+    ...(flags.runId ? { runId: flags.runId } : {}),
+    onProgress: say,
+  };
+}
+
+function formatRun(run: RetrainRun): string {
+  const metrics = (m: Record<string, number> | undefined) =>
+    m
+      ? Object.entries(m)
+          .map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toFixed(4)}`)
+          .join(' ')
+      : '-';
+  return [
+    `run ${run.id} of ${run.model}: ${run.outcome.toUpperCase()}`,
+    `  trigger    ${run.trigger.kind}${run.trigger.reason ? ` (${run.trigger.reason})` : ''}`,
+    `  data       ${run.inputs?.sources.join(', ') ?? '-'} (${run.inputs?.feedbackRecords ?? 0} feedback records)`,
+    `  candidate  ${metrics(run.candidate?.metrics)}`,
+    `  serving    ${run.baseline ? `version ${run.baseline.version}: ${metrics(run.baseline.metrics)}` : '-'}`,
+    `  decision   ${run.message ?? '-'}`,
+    ...(run.published
+      ? [
+          `  published  version ${run.published.version}${run.published.alias ? ` (${run.published.alias})` : ''}`,
+        ]
+      : []),
+  ].join('\n');
+}
+
+async function fetchJson<T>(
+  url: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: T }> {
+  let response: Response;
+  try {
+    response = await fetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
+  } catch (error) {
+    throw new MscrError('unavailable', `cannot reach ${url}: ${errorMessage(error)}`, {
+      cause: error,
+    });
+  }
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = text === '' ? {} : JSON.parse(text);
+  } catch {
+    body = { error: text.slice(0, 200) };
+  }
+  if (!response.ok) {
+    const message = (body as { error?: string }).error ?? `HTTP ${response.status}`;
+    const code =
+      response.status === 404
+        ? 'not_found'
+        : response.status === 409
+          ? 'conflict'
+          : response.status >= 500
+            ? 'unavailable'
+            : 'config';
+    throw new MscrError(code, `${init.method ?? 'GET'} ${url}: ${response.status} ${message}`);
+  }
+  return { status: response.status, body: body as T };
+}
+
+function serviceUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
+    return url.href.replace(/\/$/, '');
+  } catch {
+    throw new InvalidArgumentError(
+      `expected the service's base URL, e.g. http://localhost:8080, got ${JSON.stringify(value)}`,
+    );
+  }
+}
+
+export function registerRetrainCommands(program: Command): void {
+  const retrain = addJobOptions(
+    program
+      .command('retrain')
+      .description(
+        'retrain a model on its data and the feedback collected so far; publish only if it beats the serving version',
+      )
+      .option('--model <name>', 'model to retrain')
+      .option(
+        '--trigger <kind>',
+        `what started this run, for the record: ${TRIGGERS.join(', ')}`,
+        oneOf(TRIGGERS),
+        process.env.MSCR_RETRAIN_TRIGGER || 'manual',
+      )
+      .option('--reason <text>', 'why, for the record')
+      .option('--run-id <id>', 'use this run id (given by a launcher)')
+      .option('--json', 'print the run record as JSON')
+      .option('--quiet', 'no progress output'),
+  )
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 published, or rejected by the gate (a decision, see the record); 3 bad data; 5 store unreachable; 7 another run holds the model; 1 training failed.\n\nExample:\n  mscr retrain --model cifar10-cnn --store s3://models/prod --data s3://data/cifar10/train --alias stable',
+    )
+    .action(async (flags: JobFlags & { model?: string }) => {
+      if (!flags.model)
+        throw new MscrError('config', "required option '--model <name>' not specified");
+      const say =
+        flags.quiet || flags.json
+          ? () => undefined
+          : (line: string) => process.stderr.write(`${line}\n`);
+      const run = await runRetrain(
+        jobOptions(
+          flags as JobFlags,
+          { kind: flags.trigger, ...(flags.reason ? { reason: flags.reason } : {}) },
+          say,
+        ),
+      );
+      if (flags.json) printJson(run);
+      else console.log(formatRun(run));
+    });
+
+  retrain
+    .command('history')
+    .description('show the retraining runs of a model, newest first')
+    .requiredOption('--model <name>', 'model')
+    .option('--store <uri>', 'model store URI', process.env.MSCR_STORE || DEFAULT_STORE)
+    .option('--limit <n>', 'how many runs', positiveInt, 20)
+    .option('--json', 'print JSON')
+    .action(async (flags: { model: string; store: string; limit: number; json?: boolean }) => {
+      const runs = await createRunStore(openObjectStore(flags.store)).list(flags.model, {
+        limit: flags.limit,
+      });
+      if (flags.json) return printJson(runs);
+      if (runs.length === 0) {
+        console.log(`no retraining runs of ${flags.model} in ${flags.store}`);
+        return;
+      }
+      console.log(
+        formatTable(
+          ['RUN', 'TRIGGER', 'OUTCOME', 'CANDIDATE', 'SERVING', 'PUBLISHED', 'WHY'],
+          runs.map((run) => {
+            const metric = (m: Record<string, number> | undefined) => {
+              const [name, value] = Object.entries(m ?? {})[0] ?? [];
+              return name === undefined || value === undefined
+                ? '-'
+                : `${name}=${value.toFixed(4)}`;
+            };
+            return [
+              run.id,
+              run.trigger.kind,
+              run.outcome,
+              metric(run.candidate?.metrics),
+              run.baseline ? `v${run.baseline.version} ${metric(run.baseline.metrics)}` : '-',
+              run.published ? `v${run.published.version}` : '-',
+              run.message ?? '',
+            ];
+          }),
+        ),
+      );
+    });
+
+  retrain
+    .command('trigger')
+    .description(
+      "ask a running Service to start a retraining run (needs the Service's admin token)",
+    )
+    .requiredOption('--url <url>', 'the Service, e.g. http://localhost:8080', serviceUrl)
+    .requiredOption('--model <name>', 'model')
+    .option('--token <token>', 'admin token [env MSCR_ADMIN_TOKEN]')
+    .option('--reason <text>', 'why, for the record')
+    .action(async (flags: { url: string; model: string; token?: string; reason?: string }) => {
+      const token = flags.token ?? process.env.MSCR_ADMIN_TOKEN;
+      if (!token)
+        throw new MscrError('config', 'no admin token: pass --token or set MSCR_ADMIN_TOKEN');
+      const { body } = await fetchJson<RetrainResponse>(
+        `${flags.url}${mscrRetrainPath(flags.model)}`,
+        {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify(flags.reason ? { reason: flags.reason } : {}),
+        },
+      );
+      console.log(
+        `started retraining run ${body.runId} of ${body.model}; see: mscr retrain history --model ${body.model}`,
+      );
+    });
+
+  addJobOptions(
+    retrain
+      .command('watch')
+      .description(
+        "run the triggers in one process: a cron schedule and/or thresholds on the Service's signals",
+      )
+      .requiredOption('--model <name>', 'model to watch and retrain')
+      .option('--url <url>', 'the Service whose signals the thresholds read', serviceUrl)
+      .option('--schedule <cron>', 'retrain on this cron schedule, e.g. "0 3 * * *"')
+      .option('--timezone <tz>', 'time zone of the schedule, e.g. Europe/Paris')
+      .option(
+        '--min-accuracy <x>',
+        'retrain when accuracy on labelled feedback falls below this',
+        fraction,
+      )
+      .option('--max-psi <x>', 'retrain when the predicted-class PSI exceeds this', positiveNumber)
+      .option(
+        '--max-confidence-psi <x>',
+        'retrain when the confidence PSI exceeds this',
+        positiveNumber,
+      )
+      .option(
+        '--max-age <duration>',
+        'retrain when the serving version is older than this (e.g. 30d)',
+        duration,
+      )
+      .option(
+        '--min-feedback <n>',
+        'labelled feedback needed before accuracy counts',
+        positiveInt,
+        20,
+      )
+      .option(
+        '--min-predictions <n>',
+        'predictions needed before drift counts',
+        positiveInt,
+        DEFAULT_OBSERVER_POLICY.minPredictions,
+      )
+      .option('--interval <duration>', 'how often to read the signals', duration, 30_000)
+      .option(
+        '--cooldown <duration>',
+        'after a threshold run, wait this long before another',
+        duration,
+        3_600_000,
+      )
+      .option('--once', 'check the thresholds once, run if they fire, and exit'),
+  ).action(
+    async (
+      flags: JobFlags & {
+        url?: string;
+        schedule?: string;
+        timezone?: string;
+        minAccuracy?: number;
+        maxPsi?: number;
+        maxConfidencePsi?: number;
+        maxAge?: number;
+        minFeedback: number;
+        minPredictions: number;
+        interval: number;
+        cooldown: number;
+        once?: boolean;
+      },
+    ) => {
+      const say = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+      const thresholds =
+        flags.minAccuracy !== undefined ||
+        flags.maxPsi !== undefined ||
+        flags.maxConfidencePsi !== undefined ||
+        flags.maxAge !== undefined;
+      if (!flags.schedule && !thresholds) {
+        throw new MscrError(
+          'config',
+          'nothing to watch: pass --schedule and/or a threshold (--min-accuracy, --max-psi, --max-confidence-psi, --max-age)',
+        );
+      }
+      if (thresholds && !flags.url)
+        throw new MscrError('config', "thresholds read the Service's signals: pass --url");
+      const store = createModelStore(openObjectStore(flags.store));
+      const fire = guarded(async (trigger) => {
+        say(`trigger ${trigger.kind}: ${trigger.reason ?? ''}`);
+        try {
+          const run = await runRetrain(
+            jobOptions({ ...flags, trigger: trigger.kind }, trigger, say),
+          );
+          say(`run ${run.id}: ${run.outcome}: ${run.message ?? ''}`);
+          return run;
+        } catch (error) {
+          say(`run failed: ${errorMessage(error)}`);
+          throw error;
+        }
+      }, say);
+      const policy: ObserverPolicy = {
+        minPredictions: flags.minPredictions,
+        minFeedback: flags.minFeedback,
+        ...(flags.minAccuracy !== undefined ? { minFeedbackAccuracy: flags.minAccuracy } : {}),
+        ...(flags.maxPsi !== undefined ? { maxClassPsi: flags.maxPsi } : {}),
+        ...(flags.maxConfidencePsi !== undefined
+          ? { maxConfidencePsi: flags.maxConfidencePsi }
+          : {}),
+        ...(flags.maxAge !== undefined ? { maxDataAgeDays: flags.maxAge / 86_400_000 } : {}),
+      };
+      const url = flags.url;
+      const threshold =
+        thresholds && url
+          ? startThresholdTrigger({
+              signals: async () =>
+                (await fetchJson<ModelSignals>(`${url}${mscrSignalsPath(flags.model)}`)).body,
+              context: async (signals) => {
+                if (signals.version === undefined) return {};
+                const manifest = await store.readManifest(flags.model, signals.version);
+                return {
+                  ...(manifest.labels ? { labels: manifest.labels } : {}),
+                  ...(manifest.reference ? { reference: manifest.reference } : {}),
+                  trainedAt: manifest.createdAt,
+                };
+              },
+              policy,
+              intervalMs: flags.once ? 2 ** 31 - 1 : flags.interval,
+              cooldownMs: flags.cooldown,
+              fire,
+              onObservation: (o, s) =>
+                say(
+                  `signals of ${flags.model} v${s.version ?? '-'}: ${s.predictions} predictions, ${s.feedback.judged} judged feedback` +
+                    `${o.feedbackAccuracy !== undefined ? `, accuracy ${o.feedbackAccuracy.toFixed(3)}` : ''}` +
+                    `${o.classPsi !== undefined ? `, class PSI ${o.classPsi.toFixed(3)}` : ''}${o.fire ? ` -> retrain: ${o.reasons.join('; ')}` : ''}`,
+                ),
+              onError: (error) => say(errorMessage(error)),
+            })
+          : undefined;
+      if (flags.once) {
+        threshold?.stop();
+        await threshold?.check();
+        return;
+      }
+      const triggers: Trigger[] = [];
+      if (threshold) triggers.push(threshold);
+      if (flags.schedule) {
+        triggers.push(
+          startCronTrigger({
+            schedule: flags.schedule,
+            ...(flags.timezone ? { timezone: flags.timezone } : {}),
+            fire,
+            onError: (error) => say(errorMessage(error)),
+          }),
+        );
+      }
+      say(
+        `watching ${flags.model}${flags.schedule ? ` on schedule "${flags.schedule}"` : ''}${thresholds ? ` and thresholds on ${url}` : ''}; Ctrl-C to stop`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          for (const trigger of triggers) trigger.stop();
+          resolve();
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    },
+  );
+}

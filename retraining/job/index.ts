@@ -1,0 +1,223 @@
+/**
+ * The retraining job: load the base data and the feedback collected so far, train a
+ * candidate (optionally from the serving version's weights), score it and the serving
+ * version on the same held-out data, and publish only if the gate passes. Every run leaves
+ * a record, whatever happens; a lease in the store keeps two runs of one model apart.
+ */
+import { MscrError, errorMessage, isMscrError } from '../../connectors/errors.ts';
+import {
+  PRIMARY_METRIC,
+  type CandidateTrainer,
+  type ExtraImage,
+} from '../../connectors/mr/index.ts';
+import type { ModelManifest } from '../../connectors/ms/manifest.ts';
+import type { FeedbackStore, RetrainRun } from '../../connectors/sr/index.ts';
+import { newRunId, type RunStore } from '../../connectors/sr/run-store.ts';
+import type { ModelStore } from '../../connectors/store/index.ts';
+import { decide, type GatePolicy } from '../gate/index.ts';
+
+export interface RetrainOptions {
+  model: string;
+  store: ModelStore;
+  runs: RunStore;
+  trainer: CandidateTrainer;
+  /** Base training data (paths or URIs). */
+  data: string[];
+  /** Labelled feedback to add; absent: none. */
+  feedback?: FeedbackStore;
+  /** Only feedback received since (ISO time). */
+  feedbackSince?: string;
+  trigger: RetrainRun['trigger'];
+  /** The version the candidate must beat: this alias when it exists, else the latest. */
+  servingAlias?: string;
+  /** Move this alias to the new version when it is published. */
+  alias?: string;
+  /** Start from the serving version's weights. */
+  fromServing?: boolean;
+  /** Gate: default metric per task (accuracy / rmse), tolerance 0. */
+  gate?: Partial<GatePolicy>;
+  training?: {
+    architecture?: string;
+    epochs?: number;
+    batchSize?: number;
+    learningRate?: number;
+    limit?: number;
+    seed?: number;
+    testFraction?: number;
+    backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+  };
+  /** Lease length: a crashed run blocks the model at most this long. Default 2 h. */
+  leaseTtlMs?: number;
+  /** A run id chosen by whoever launched the job (so it can answer before the job starts). */
+  runId?: string;
+  onProgress?: (line: string) => void;
+}
+
+/** What kind of failure a run ended with, for exit codes and messages. */
+export function failureCode(error: unknown): string {
+  return isMscrError(error) ? error.code : 'internal';
+}
+
+async function servingVersion(
+  store: ModelStore,
+  model: string,
+  alias: string | undefined,
+): Promise<number | undefined> {
+  if (alias !== undefined) {
+    const pointed = await store.getAlias(model, alias).catch((error: unknown) => {
+      if (isMscrError(error, 'not_found')) return undefined;
+      throw error;
+    });
+    if (pointed !== undefined) return pointed;
+  }
+  return store.latestVersion(model);
+}
+
+/** Feedback records with an image and a label, as extra training examples. */
+async function feedbackImages(
+  feedback: FeedbackStore,
+  model: string,
+  since: string | undefined,
+): Promise<{ images: ExtraImage[]; records: number }> {
+  const records = await feedback.list(model, since === undefined ? {} : { since });
+  const images: ExtraImage[] = [];
+  for (const record of records) {
+    if (record.label === undefined) continue;
+    const input = await feedback.readInput(record);
+    if (input?.kind === 'image')
+      images.push({ bytes: input.bytes, label: record.label, source: `feedback ${record.id}` });
+  }
+  return { images, records: records.length };
+}
+
+/**
+ * Runs one retraining job to its end and returns its record. A gate rejection is a normal
+ * outcome (`rejected`); failures are recorded and then thrown as the `MscrError` they were.
+ */
+export async function runRetrain(options: RetrainOptions): Promise<RetrainRun> {
+  const { model, store, runs, trainer } = options;
+  const say = options.onProgress ?? (() => undefined);
+  const id = options.runId ?? newRunId();
+  const startedAt = new Date();
+  const timings: Record<string, number> = {};
+  const timed = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      timings[`${name}Ms`] = Math.round(performance.now() - started);
+    }
+  };
+  const run: RetrainRun = {
+    id,
+    model,
+    trigger: options.trigger,
+    startedAt: startedAt.toISOString(),
+    outcome: 'running',
+    parameters: {
+      data: options.data,
+      ...options.training,
+      ...(options.alias ? { alias: options.alias } : {}),
+      ...(options.servingAlias ? { servingAlias: options.servingAlias } : {}),
+      fromServing: options.fromServing === true,
+      gate: options.gate ?? {},
+    },
+    timings,
+  };
+  const lease = await runs.acquire(model, id, options.leaseTtlMs ?? 2 * 3_600_000);
+  try {
+    await runs.save(run);
+    const version = await servingVersion(store, model, options.servingAlias);
+    const serving = version === undefined ? undefined : await store.readVersion(model, version);
+    say(
+      serving
+        ? `serving: ${model} version ${serving.manifest.version}`
+        : `no version of ${model} is serving yet`,
+    );
+
+    const extra = options.feedback
+      ? await timed('feedback', () =>
+          feedbackImages(options.feedback as FeedbackStore, model, options.feedbackSince),
+        )
+      : { images: [], records: 0 };
+    if (options.feedback)
+      say(`feedback: ${extra.records} records, ${extra.images.length} labelled images`);
+
+    const candidate = await timed('training', () =>
+      trainer.train({
+        model,
+        data: options.data,
+        ...options.training,
+        ...(options.training?.architecture === undefined && serving
+          ? { architecture: serving.manifest.architecture }
+          : {}),
+        ...(extra.images.length > 0 ? { extraImages: extra.images } : {}),
+        ...(options.fromServing && serving ? { startFrom: serving } : {}),
+        onProgress: say,
+      }),
+    );
+    try {
+      run.inputs = {
+        sources: candidate.draft.data.sources,
+        fingerprint: candidate.fingerprint,
+        feedbackRecords: extra.records,
+      };
+      run.candidate = { metrics: candidate.metrics };
+      const primary = PRIMARY_METRIC[candidate.draft.task];
+      const policy: GatePolicy = {
+        metric: options.gate?.metric ?? primary.metric,
+        higherIsBetter:
+          options.gate?.higherIsBetter ??
+          (options.gate?.metric === undefined || options.gate.metric === primary.metric
+            ? primary.higherIsBetter
+            : true),
+        tolerance: options.gate?.tolerance ?? 0,
+      };
+      let baseline: { version: number; metrics: Record<string, number> } | undefined;
+      if (serving) {
+        const metrics = await timed('baseline', () =>
+          candidate.scoreVersion(serving.manifest, serving.files),
+        );
+        baseline = { version: serving.manifest.version, metrics };
+        run.baseline = baseline;
+      }
+      const decision = decide(candidate.metrics, baseline, policy);
+      say(`gate: ${decision.reason}`);
+      run.message = decision.reason;
+      if (decision.pass) {
+        const published: ModelManifest = await timed('publish', () =>
+          store.publish(candidate.draft, candidate.files, {
+            ...(options.alias ? { alias: options.alias } : {}),
+          }),
+        );
+        run.published = {
+          version: published.version,
+          ...(options.alias ? { alias: options.alias } : {}),
+        };
+        run.outcome = 'published';
+        say(
+          `published ${model} version ${published.version}${options.alias ? ` (${options.alias})` : ''}`,
+        );
+      } else {
+        run.outcome = 'rejected';
+      }
+    } finally {
+      candidate.dispose();
+    }
+  } catch (error) {
+    run.outcome = 'failed';
+    run.message = errorMessage(error);
+    throw error instanceof MscrError
+      ? error
+      : new MscrError('internal', errorMessage(error), { cause: error });
+  } finally {
+    run.finishedAt = new Date().toISOString();
+    timings.totalMs = Date.now() - startedAt.getTime();
+    // The record must survive a failing store write as little as the run did: report both.
+    await runs
+      .save(run)
+      .catch((error: unknown) => say(`could not save the run record: ${errorMessage(error)}`));
+    await runs.release(lease).catch(() => undefined);
+  }
+  return run;
+}

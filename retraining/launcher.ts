@@ -1,0 +1,70 @@
+/**
+ * A `RetrainLauncher` (SR connector) that runs each job as a child process, for the Service
+ * on one machine: training never runs on the serving process's event loop, and a crash of
+ * the job cannot take the Service down. In a cluster the composition root gives the Service
+ * a launcher that creates a Kubernetes Job from the retraining CronJob instead.
+ */
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { MscrError } from '../connectors/errors.ts';
+import type { RetrainLauncher, RetrainRun } from '../connectors/sr/index.ts';
+import { newRunId, type RunStore } from '../connectors/sr/run-store.ts';
+
+export interface ProcessLauncherOptions {
+  runs: RunStore;
+  /** The command of one run: executable and arguments, given the model, run id and trigger. */
+  command: (
+    model: string,
+    runId: string,
+    trigger: RetrainRun['trigger'],
+  ) => { file: string; args: string[] };
+  /** Where each run's output goes (`<logDir>/<model>-<runId>.log`). */
+  logDir: string;
+  env?: NodeJS.ProcessEnv;
+  /** Told when a run's process ends. */
+  onExit?: (model: string, runId: string, code: number | null) => void;
+}
+
+export function createProcessLauncher(
+  options: ProcessLauncherOptions,
+): RetrainLauncher & { running(): number } {
+  const children = new Set<string>();
+  return {
+    running: () => children.size,
+    async start(model, trigger) {
+      // Answer 409 now when the lease is held; the job itself re-checks it atomically.
+      const lease = await options.runs.current(model);
+      if (lease && Date.parse(lease.expiresAt) > Date.now()) {
+        throw new MscrError(
+          'conflict',
+          `a retraining run for ${model} is already running (run ${lease.runId} on ${lease.holder})`,
+        );
+      }
+      if ([...children].some((key) => key.startsWith(`${model}/`))) {
+        throw new MscrError('conflict', `a retraining run for ${model} is already starting`);
+      }
+      const runId = newRunId();
+      const { file, args } = options.command(model, runId, trigger);
+      await mkdir(options.logDir, { recursive: true });
+      const log = createWriteStream(path.join(options.logDir, `${model}-${runId}.log`));
+      const child = spawn(file, args, {
+        env: options.env ?? process.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout.pipe(log, { end: false });
+      child.stderr.pipe(log, { end: false });
+      const key = `${model}/${runId}`;
+      children.add(key);
+      child.on('error', () => undefined);
+      child.on('close', (code) => {
+        children.delete(key);
+        log.end();
+        options.onExit?.(model, runId, code);
+      });
+      return { runId };
+    },
+    runs: (model, opts) => options.runs.list(model, opts),
+  };
+}
