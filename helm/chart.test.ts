@@ -462,6 +462,8 @@ describe('the retraining CronJob and its RBAC', () => {
       'file:///var/lib/mscr/models',
       '--data',
       'file:///var/lib/mscr/data/cifar10-cnn',
+      '--trigger',
+      'cron',
     ]);
     assert.equal(c.envFrom[0].configMapRef.name, FULL);
     assert.equal(c.securityContext.readOnlyRootFilesystem, true);
@@ -672,8 +674,10 @@ describe('store configuration', () => {
     assert.equal(find(objects, 'PersistentVolumeClaim'), undefined);
     const cron = get(objects, 'CronJob', `${FULL}-retrain`);
     assert.equal(cron.spec.timeZone, 'Europe/Paris');
-    assert.deepEqual(container(cron).args.slice(-3), [
+    assert.deepEqual(container(cron).args.slice(-5), [
       's3://mscr-data/stock/goog_daily.csv',
+      '--trigger',
+      'cron',
       '--alias',
       'stable',
     ]);
