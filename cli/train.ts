@@ -14,6 +14,7 @@ import {
   positiveNumber,
   versionRef,
 } from './options.ts';
+import { localData } from './data-uris.ts';
 import { formatTable, percent, printJson } from './output.ts';
 import { progressReporter } from './progress.ts';
 
@@ -88,10 +89,11 @@ export function formatScore(score: TaskScore): string {
 
 export async function runTrain(flags: TrainFlags) {
   const store = openStore(flags.store);
+  const data = await localData(flags.data);
   const result = await trainModel({
     model: flags.model,
     ...(flags.arch ? { architecture: flags.arch } : {}),
-    data: flags.data,
+    data: data.paths,
     store,
     ...(flags.epochs ? { epochs: flags.epochs } : {}),
     ...(flags.batchSize ? { batchSize: flags.batchSize } : {}),
@@ -107,7 +109,7 @@ export async function runTrain(flags: TrainFlags) {
     ...(flags.alias ? { alias: flags.alias } : {}),
     backend: flags.backend,
     ...(flags.quiet ? {} : { onEvent: progressReporter() }),
-  });
+  }).finally(() => data.cleanup());
   if (flags.json) {
     printJson({
       manifest: result.manifest,
@@ -213,14 +215,15 @@ export function registerTrainCommands(program: Command): void {
         backend: BackendPreference;
         json?: boolean;
       }) => {
+        const data = await localData(flags.data);
         const result = await evaluateModel({
           store: openStore(flags.store),
           model: flags.model,
           version: versionRef(flags.version),
-          data: flags.data,
+          data: data.paths,
           ...(flags.limit ? { limit: flags.limit } : {}),
           backend: flags.backend,
-        });
+        }).finally(() => data.cleanup());
         if (flags.json) {
           printJson({
             model: result.manifest.name,

@@ -9,11 +9,12 @@
  * a pod; the Service runs in this process with the same variables set.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MANIFEST_FILE } from '../connectors/ms/manifest.ts';
+import { downloadData } from '../connectors/store/download.ts';
 import { openObjectStore, openStore } from '../connectors/store/index.ts';
 import { startFakeGcs } from '../connectors/store/testing/fake-gcs.ts';
 import { startMinio } from '../connectors/store/testing/minio.ts';
@@ -83,6 +84,12 @@ for (const [name, startServer] of Object.entries(servers)) {
     });
 
     test('mscr train --store publishes to the bucket and mscr models list shows it', async () => {
+      // The training data is in the bucket too: the CLI copies it down through the adapter.
+      const bucketRoot = server.uri.slice(0, server.uri.lastIndexOf('/'));
+      await openObjectStore(bucketRoot).put(
+        'data/goog_daily.csv',
+        await readFile(sharedData('stock/goog_daily.csv')),
+      );
       const train = await mscr(
         [
           'train',
@@ -91,7 +98,7 @@ for (const [name, startServer] of Object.entries(servers)) {
           '--arch',
           'linear',
           '--data',
-          sharedData('stock/goog_daily.csv'),
+          `${bucketRoot}/data/goog_daily.csv`,
           '--epochs',
           '2',
           '--store',
@@ -108,6 +115,25 @@ for (const [name, startServer] of Object.entries(servers)) {
       assert.deepEqual(rows, [
         { model: 'prices', versions: [1], latest: 1, aliases: {}, notReady: [] },
       ]);
+    });
+
+    test('a data folder in the bucket is copied down in its layout; a missing one is not_found', async () => {
+      const bucketRoot = server.uri.slice(0, server.uri.lastIndexOf('/'));
+      const objects = openObjectStore(bucketRoot);
+      await objects.put(
+        'data/set/labels.csv',
+        new TextEncoder().encode('filename,label_index,label_name\n'),
+      );
+      await objects.put('data/set/images/a.jpg', new Uint8Array([1, 2, 3]));
+      const local = await downloadData(`${bucketRoot}/data/set`, cacheDir);
+      assert.deepEqual((await readdir(local, { recursive: true })).sort(), [
+        'images',
+        'images/a.jpg',
+        'labels.csv',
+      ]);
+      await assert.rejects(downloadData(`${bucketRoot}/data/nothing`, cacheDir), {
+        code: 'not_found',
+      });
     });
 
     test('the Service serves the trained model and keeps its files in the content cache', async () => {

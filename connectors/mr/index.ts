@@ -55,7 +55,10 @@ export interface Candidate {
    * Scores another version (the one serving) on the candidate's own held-out split,
    * expressed with that version's preprocessing: the gate's like-for-like comparison.
    */
-  scoreVersion(manifest: ModelManifest, files: Map<string, Uint8Array>): Promise<Record<string, number>>;
+  scoreVersion(
+    manifest: ModelManifest,
+    files: Map<string, Uint8Array>,
+  ): Promise<Record<string, number>>;
   /** Frees the tensors it holds. */
   dispose(): void;
 }
