@@ -42,6 +42,7 @@ import {
   positiveInt,
   positiveNumber,
 } from './options.ts';
+import { localData } from './data-uris.ts';
 import { formatTable, printJson } from './output.ts';
 
 const TRIGGERS: readonly TriggerKind[] = ['manual', 'cron', 'threshold', 'request', 'kubernetes'];
@@ -167,6 +168,22 @@ function jobOptions(
   };
 }
 
+/** One job, with S3 or GCS data copied to a temporary folder for its duration. */
+async function runJob(
+  flags: JobFlags,
+  trigger: RetrainRun['trigger'],
+  say: (line: string) => void,
+): Promise<RetrainRun> {
+  const options = jobOptions(flags, trigger, say);
+  const data = await localData(options.data);
+  try {
+    const run = await runRetrain({ ...options, data: data.paths });
+    return run;
+  } finally {
+    await data.cleanup();
+  }
+}
+
 function formatRun(run: RetrainRun): string {
   const metrics = (m: Record<string, number> | undefined) =>
     m
@@ -265,12 +282,10 @@ export function registerRetrainCommands(program: Command): void {
         flags.quiet || flags.json
           ? () => undefined
           : (line: string) => process.stderr.write(`${line}\n`);
-      const run = await runRetrain(
-        jobOptions(
-          flags as JobFlags,
-          { kind: flags.trigger, ...(flags.reason ? { reason: flags.reason } : {}) },
-          say,
-        ),
+      const run = await runJob(
+        flags as JobFlags,
+        { kind: flags.trigger, ...(flags.reason ? { reason: flags.reason } : {}) },
+        say,
       );
       if (flags.json) printJson(run);
       else console.log(formatRun(run));
