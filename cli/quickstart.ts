@@ -17,7 +17,7 @@ import {
   writeNumericCsv,
 } from '../model/data/index.ts';
 import type { BackendPreference } from '../runtime/backend/index.ts';
-import { configFromFlags, curlExamples, serveUntilSignal } from './serve.ts';
+import { configFromFlags, curlExamples, serveUntilSignal, webRootOption } from './serve.ts';
 import { createService } from '../service/server.ts';
 import { DEFAULT_STORE, positiveInt } from './options.ts';
 import { runTrain } from './train.ts';
@@ -96,12 +96,14 @@ export function registerQuickstartCommand(program: Command): void {
         return;
       }
       const config = configFromFlags({ store: flags.store, port: flags.port });
-      const service = await createService(config);
+      const web = webRootOption();
+      const service = await createService(config, web);
       const firstImage = (await readFile(join(imagesDir, 'labels.csv'), 'utf8'))
         .split(/\r?\n/)[1]
         ?.split(',')[0];
       await serveUntilSignal(service, (url) => {
         console.log(`\nserving ${store.uri} at ${url} (Ctrl-C to stop). Try:`);
+        if (web.webRoot !== undefined) console.log(`  open ${url}/ in a browser`);
         for (const line of curlExamples(url, [
           {
             name: 'shapes',

@@ -1,4 +1,6 @@
 /** `mscr serve`: the Service layer on a port, until SIGTERM or SIGINT (then a graceful drain). */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import {
   configTextFromEnv,
@@ -24,6 +26,7 @@ interface ServeFlags {
   drainTimeout?: string;
   logLevel?: string;
   backend?: string;
+  adminToken?: string;
 }
 
 export function configFromFlags(flags: ServeFlags): ServiceConfig {
@@ -42,8 +45,15 @@ export function configFromFlags(flags: ServeFlags): ServiceConfig {
     ...(flags.drainTimeout ? { drainTimeout: flags.drainTimeout } : {}),
     ...(flags.logLevel ? { logLevel: flags.logLevel } : {}),
     ...(flags.backend ? { backend: flags.backend } : {}),
+    ...(flags.adminToken ? { adminToken: flags.adminToken } : {}),
   };
   return resolveConfig(configTextFromEnv(), fromFlags);
+}
+
+/** The web page's folder (`client/web/public`, beside this CLI), when it is there. */
+export function webRootOption(): { webRoot?: string } {
+  const folder = fileURLToPath(new URL('../client/web/public/', import.meta.url));
+  return existsSync(folder) ? { webRoot: folder } : {};
 }
 
 /** Runs a service until a signal, then drains and resolves. */
@@ -136,13 +146,17 @@ export function registerServeCommand(program: Command): void {
       '--backend <name>',
       'TF.js backend of the workers: auto, tensorflow, wasm, cpu [env MSCR_BACKEND]',
     )
+    .option(
+      '--admin-token <token>',
+      'bearer token of POST /mscr/models/{m}/retrain, 16+ characters; prefer the env var, flags show in ps [env MSCR_ADMIN_TOKEN] (default: retraining over HTTP off)',
+    )
     .addHelpText(
       'after',
       '\nExample:\n  mscr serve --store file://./models --port 8080 --poll-interval 5\n  curl localhost:8080/v2/health/ready',
     )
     .action(async (flags: ServeFlags) => {
       const config = configFromFlags(flags);
-      const service = await createService(config);
+      const service = await createService(config, webRootOption());
       await serveUntilSignal(service, (url) =>
         process.stderr.write(`mscr serving ${config.store} at ${url}\n`),
       );

@@ -54,3 +54,29 @@ test('invalid values are config errors that say what to fix', () => {
     );
   }
 });
+
+test('the admin token and the prediction log sizes come from the environment or flags', () => {
+  assert.equal(resolveConfig().adminToken, '', 'retraining over HTTP is off by default');
+  const env = configTextFromEnv({
+    MSCR_ADMIN_TOKEN: 'a'.repeat(32),
+    MSCR_PREDICTION_LOG_ENTRIES: '500',
+    MSCR_PREDICTION_LOG_BYTES: String(8 * 1024 * 1024),
+  });
+  const config = resolveConfig(env);
+  assert.equal(config.adminToken, 'a'.repeat(32));
+  assert.deepEqual(config.predictionLog, { maxEntries: 500, maxBytes: 8 * 1024 * 1024 });
+  assert.equal(resolveConfig(env, { adminToken: 'b'.repeat(16) }).adminToken, 'b'.repeat(16));
+  assert.equal(resolveConfig({ predictionLogEntries: '0' }).predictionLog.maxEntries, 0);
+  for (const [text, message] of [
+    [{ adminToken: 'short' }, /at least 16 characters/],
+    [{ adminToken: 'has spaces in it, sixteen+' }, /without spaces/],
+    [{ predictionLogEntries: '-1' }, /prediction log entries must be an integer/],
+    [{ predictionLogBytes: '1000' }, /prediction log bytes must be an integer from 1048576/],
+  ] as const) {
+    assert.throws(
+      () => resolveConfig(text),
+      (e: unknown) => isMscrError(e) && message.test(e.message) && !e.message.includes('short'),
+      JSON.stringify(text),
+    );
+  }
+});

@@ -42,6 +42,13 @@ export interface ServiceConfig {
   drainTimeoutMs: number;
   logLevel: LogLevel;
   backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+  /**
+   * Bearer token of `POST /mscr/models/{m}/retrain`; `''` turns retraining over HTTP off.
+   * At least 16 characters (e.g. `openssl rand -hex 32`).
+   */
+  adminToken: string;
+  /** The recent predictions each replica remembers by id, for feedback (oldest go first). */
+  predictionLog: { maxEntries: number; maxBytes: number };
 }
 
 export const DEFAULTS: ServiceConfig = {
@@ -61,7 +68,12 @@ export const DEFAULTS: ServiceConfig = {
   drainTimeoutMs: 25_000,
   logLevel: 'info',
   backend: 'auto',
+  adminToken: '',
+  predictionLog: { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 },
 };
+
+/** The shortest admin token accepted. */
+export const MIN_ADMIN_TOKEN_LENGTH = 16;
 
 /** Everything settable, as text: from the environment or from flags. */
 export interface ConfigText {
@@ -81,6 +93,9 @@ export interface ConfigText {
   drainTimeout?: string; // seconds
   logLevel?: string;
   backend?: string;
+  adminToken?: string;
+  predictionLogEntries?: string;
+  predictionLogBytes?: string;
 }
 
 /** The environment variables the service reads, by setting. */
@@ -101,6 +116,9 @@ export const ENV_VARS: Record<keyof ConfigText, string> = {
   drainTimeout: 'MSCR_DRAIN_TIMEOUT',
   logLevel: 'MSCR_LOG_LEVEL',
   backend: 'MSCR_BACKEND',
+  adminToken: 'MSCR_ADMIN_TOKEN',
+  predictionLogEntries: 'MSCR_PREDICTION_LOG_ENTRIES',
+  predictionLogBytes: 'MSCR_PREDICTION_LOG_BYTES',
 };
 
 export function configTextFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigText {
@@ -173,6 +191,13 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
     );
   }
   const store = text.store ?? DEFAULTS.store;
+  const adminToken = text.adminToken ?? DEFAULTS.adminToken;
+  if (adminToken !== '' && (adminToken.length < MIN_ADMIN_TOKEN_LENGTH || /\s/.test(adminToken))) {
+    throw new MscrError(
+      'config',
+      `the admin token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters without spaces (e.g. openssl rand -hex 32)`,
+    );
+  }
   return {
     store,
     cacheDir:
@@ -228,5 +253,20 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
       }) * 1000,
     logLevel,
     backend,
+    adminToken,
+    predictionLog: {
+      maxEntries: number(
+        text.predictionLogEntries,
+        DEFAULTS.predictionLog.maxEntries,
+        'prediction log entries',
+        { min: 0, max: 10_000_000, integer: true },
+      ),
+      maxBytes: number(
+        text.predictionLogBytes,
+        DEFAULTS.predictionLog.maxBytes,
+        'prediction log bytes',
+        { min: 1024 * 1024, max: Number.MAX_SAFE_INTEGER, integer: true },
+      ),
+    },
   };
 }

@@ -6,18 +6,16 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { openStore } from '../connectors/store/index.ts';
+import { openObjectStore, openStore } from '../connectors/store/index.ts';
+import { createFeedbackStore } from '../connectors/sr/feedback-store.ts';
+import type { FeedbackStore, RetrainLauncher } from '../connectors/sr/index.ts';
 import type { ServiceConfig } from './config.ts';
 import { createEngineLoader, DataPlane, type ServedVersion } from './dataplane/index.ts';
 import { InferenceEngine } from './engine/index.ts';
 import { createApp } from './http/app.ts';
 import { createLogger, type Logger } from './observability/log.ts';
-import {
-  createMetrics,
-  recordClassifications,
-  recordVersionState,
-  type ServiceMetrics,
-} from './observability/metrics.ts';
+import { Monitoring } from './monitoring/index.ts';
+import { createMetrics, recordVersionState, type ServiceMetrics } from './observability/metrics.ts';
 import { createManager, type Manager } from './reload/manager.ts';
 import { parsePolicy } from './reload/policy.ts';
 import { createStoreSource, type Source } from './reload/source.ts';
@@ -28,6 +26,8 @@ export interface Service {
   readonly metrics: ServiceMetrics;
   readonly manager: Manager<ServedVersion>;
   readonly engine: InferenceEngine;
+  /** Prediction log, signals and feedback. */
+  readonly monitoring: Monitoring;
   /** Listens on the configured host and port (0 = any free port); resolves with the port. */
   start(): Promise<{ port: number; url: string }>;
   /** Resolves once the first poll of the store has been applied (models may still be loading). */
@@ -39,6 +39,16 @@ export interface Service {
 export interface ServiceOptions {
   logger?: Logger;
   serverVersion?: string;
+  /**
+   * Starts retraining runs for `POST /mscr/models/{m}/retrain` and lists them for
+   * `GET /mscr/models/{m}/runs`; given by the composition root (a child process on one
+   * machine, a Job in a cluster). Absent: those endpoints answer 501.
+   */
+  retrain?: RetrainLauncher;
+  /** A folder of static files to serve at `/` (the web page). */
+  webRoot?: string;
+  /** Where feedback goes. Default: the model store, beside the models. */
+  feedbackStore?: FeedbackStore;
 }
 
 /** Splits an engine key `name@version`. */
@@ -53,6 +63,13 @@ export async function createService(
 ): Promise<Service> {
   const logger = options.logger ?? createLogger(config.logLevel, { service: 'mscr' });
   const metrics = createMetrics();
+  const monitoring = new Monitoring({
+    metrics,
+    logger,
+    log: config.predictionLog,
+    // Its own handle on the store's objects: a cloud SDK loads only when feedback arrives.
+    feedbackStore: options.feedbackStore ?? createFeedbackStore(openObjectStore(config.store)),
+  });
   const store = openStore(config.store, {
     cacheDir: config.cacheDir,
     cacheMaxBytes: config.cacheMaxBytes,
@@ -124,6 +141,7 @@ export async function createService(
         logger.info(`model version ${event.type}`, fields);
         return;
       case 'serving':
+        monitoring.servingChanged(event.model, event.version);
         logger.info('serving version changed', fields);
         return;
     }
@@ -146,20 +164,7 @@ export async function createService(
     manager,
     engine,
     models: config.models,
-    onInference: (result) => {
-      if (
-        (result.manifest.labels?.length ?? 0) > 0 &&
-        result.shape.at(-1) === result.manifest.labels?.length
-      ) {
-        recordClassifications(
-          metrics,
-          result.model,
-          result.version,
-          result.output,
-          result.manifest.labels ?? [],
-        );
-      }
-    },
+    onInference: (result) => monitoring.observe(result),
   });
   const app = createApp({
     dataPlane,
@@ -171,6 +176,10 @@ export async function createService(
       maxBodyBytes: config.limits.maxBodyBytes,
     },
     serverVersion: options.serverVersion ?? '0.1.0',
+    monitoring,
+    adminToken: config.adminToken,
+    ...(options.retrain !== undefined ? { retrain: options.retrain } : {}),
+    ...(options.webRoot !== undefined ? { webRoot: options.webRoot } : {}),
   });
 
   let server: Server | undefined;
@@ -183,6 +192,7 @@ export async function createService(
     metrics,
     manager,
     engine,
+    monitoring,
     firstPoll: () => (firstPoll ??= source.pollOnce().then(() => undefined)),
     async start() {
       firstPoll ??= source.pollOnce().then(() => undefined);

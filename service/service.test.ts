@@ -9,6 +9,7 @@ import { corruptFile, tempStore, type TempStore } from './reload/test-support.ts
 import {
   checkReloadUnderLoad,
   postJson,
+  publishToy,
   publishToyClassifier,
   startService,
   toyInfer,
@@ -16,6 +17,7 @@ import {
 } from './test-support.ts';
 import type { Service } from './server.ts';
 import { sharedData } from '../tests/shared-data.ts';
+import { cifarManifest } from './protocols/test-manifests.ts';
 
 const infer = toyInfer;
 
@@ -323,52 +325,21 @@ test('an image classifier answers a posted JPEG, raw and multipart', async () =>
   const temp = await tempStore();
   // A real convnet manifest with image preprocessing: random weights, so only the shape of the answer is checked.
   const tf = await import('@tensorflow/tfjs');
-  const { modelToFiles } = await import('../connectors/ms/artifacts.ts');
-  const labels = [
-    'airplane',
-    'automobile',
-    'bird',
-    'cat',
-    'deer',
-    'dog',
-    'frog',
-    'horse',
-    'ship',
-    'truck',
-  ];
+  const labels = cifarManifest.labels ?? [];
   const model = tf.sequential();
   model.add(tf.layers.conv2d({ inputShape: [32, 32, 3], filters: 4, kernelSize: 3 }));
   model.add(tf.layers.flatten());
   model.add(tf.layers.dense({ units: 10, activation: 'softmax' }));
-  await temp.store.publish(
-    {
-      name: 'cifar',
-      framework: { name: 'tfjs', version: tf.version.tfjs, format: 'layers-model' },
-      task: 'image-classification',
-      architecture: 'tiny-cnn',
-      inputs: [{ name: 'image', dtype: 'float32', shape: [-1, 32, 32, 3] }],
-      outputs: [{ name: 'probabilities', dtype: 'float32', shape: [-1, 10] }],
-      labels,
-      preprocessing: {
-        kind: 'image',
-        height: 32,
-        width: 32,
-        channels: 3,
-        normalization: { type: 'rescale' },
-      },
-      metrics: {},
-      training: {
-        epochs: 0,
-        batchSize: 1,
-        trainSamples: 0,
-        testSamples: 0,
-        backend: 'wasm',
-        durationMs: 0,
-      },
-      data: { fingerprint: '0'.repeat(64), sources: ['test'] },
-    },
-    await modelToFiles(model),
-  );
+  const { inputs, outputs, preprocessing } = cifarManifest;
+  await publishToy(temp.store, model, {
+    name: 'cifar',
+    task: 'image-classification',
+    architecture: 'tiny-cnn',
+    inputs,
+    outputs,
+    labels,
+    preprocessing,
+  });
   const { service, url } = await startService(temp.dir);
   try {
     await waitUntil(

@@ -10,10 +10,39 @@ import { modelToFiles } from '../connectors/ms/artifacts.ts';
 import type { ModelStore } from '../connectors/store/index.ts';
 import { initBackend } from '../runtime/backend/index.ts';
 import { resolveConfig, type ConfigText } from './config.ts';
-import { createService, type Service } from './server.ts';
+import { createService, type Service, type ServiceOptions } from './server.ts';
 import { createLogger } from './observability/log.ts';
 
 export const TOY_LABELS = ['low', 'high'];
+
+/** Publishes a small TF.js model; `draft` gives what differs from the defaults. */
+export async function publishToy(
+  store: ModelStore,
+  model: tf.Sequential,
+  draft: Pick<ManifestDraft, 'name' | 'task' | 'inputs' | 'outputs' | 'preprocessing'> &
+    Partial<ManifestDraft>,
+): Promise<ModelManifest> {
+  const files = await modelToFiles(model);
+  model.dispose();
+  return store.publish(
+    {
+      framework: { name: 'tfjs', version: tf.version.tfjs, format: 'layers-model' },
+      architecture: 'toy-dense',
+      metrics: {},
+      training: {
+        epochs: 0,
+        batchSize: 1,
+        trainSamples: 0,
+        testSamples: 0,
+        backend: 'wasm',
+        durationMs: 0,
+      },
+      data: { fingerprint: '0'.repeat(64), sources: ['test'] },
+      ...draft,
+    },
+    files,
+  );
+}
 
 /**
  * A 4-feature, 2-class classifier whose weights are set, not trained: class `favour` always
@@ -25,6 +54,7 @@ export async function publishToyClassifier(
   name: string,
   favour: 0 | 1,
   margin = 2,
+  extra: Partial<ManifestDraft> = {},
 ): Promise<ModelManifest> {
   await initBackend('wasm');
   const model = tf.sequential();
@@ -33,13 +63,9 @@ export async function publishToyClassifier(
   );
   const bias = favour === 0 ? [margin, -margin] : [-margin, margin];
   model.setWeights([tf.zeros([4, 2]), tf.tensor1d(bias)]);
-  const files = await modelToFiles(model);
-  model.dispose();
-  const draft: ManifestDraft = {
+  return publishToy(store, model, {
     name,
-    framework: { name: 'tfjs', version: tf.version.tfjs, format: 'layers-model' },
     task: 'regression',
-    architecture: 'toy-dense',
     inputs: [{ name: 'features', dtype: 'float32', shape: [-1, 4] }],
     outputs: [{ name: 'probabilities', dtype: 'float32', shape: [-1, 2] }],
     labels: TOY_LABELS,
@@ -50,22 +76,67 @@ export async function publishToyClassifier(
       scaler: { type: 'minmax', min: [0, 0, 0, 0], max: [1, 1, 1, 1] },
     },
     metrics: { accuracy: favour === 1 ? 0.9 : 0.5 },
-    training: {
-      epochs: 0,
-      batchSize: 1,
-      trainSamples: 0,
-      testSamples: 0,
-      backend: 'wasm',
-      durationMs: 0,
+    ...extra,
+  });
+}
+
+/**
+ * A series forecaster over a 3-day window of `Open,Close` whose output is always the middle
+ * of the Close scaler: 0.5 scaled, 150 in the data's units (`Close` spans 100..200).
+ */
+export async function publishToyForecaster(store: ModelStore, name: string) {
+  await initBackend('wasm');
+  const model = tf.sequential();
+  model.add(tf.layers.flatten({ inputShape: [3, 2] }));
+  model.add(tf.layers.dense({ units: 1, name: 'forecast' }));
+  model.setWeights([tf.zeros([6, 1]), tf.tensor1d([0.5])]);
+  return publishToy(store, model, {
+    name,
+    task: 'series-forecast',
+    inputs: [{ name: 'window', dtype: 'float32', shape: [-1, 3, 2] }],
+    outputs: [{ name: 'forecast', dtype: 'float32', shape: [-1, 1] }],
+    preprocessing: {
+      kind: 'series',
+      columns: ['Open', 'Close'],
+      target: 'Close',
+      window: 3,
+      scaler: { type: 'minmax', min: [100, 100], max: [200, 200] },
     },
-    data: { fingerprint: '0'.repeat(64), sources: ['test'] },
-  };
-  return store.publish(draft, files);
+    reference: { predictionMean: 150, predictionStd: 1 },
+  });
+}
+
+/** An 8x8 RGB image classifier over `cat`/`dog` that always answers `cat` (0.88). */
+export async function publishToyImageClassifier(store: ModelStore, name: string) {
+  await initBackend('wasm');
+  const model = tf.sequential();
+  model.add(tf.layers.flatten({ inputShape: [8, 8, 3] }));
+  model.add(tf.layers.dense({ units: 2, activation: 'softmax', name: 'probabilities' }));
+  model.setWeights([tf.zeros([192, 2]), tf.tensor1d([1, -1])]);
+  return publishToy(store, model, {
+    name,
+    task: 'image-classification',
+    inputs: [{ name: 'image', dtype: 'float32', shape: [-1, 8, 8, 3] }],
+    outputs: [{ name: 'probabilities', dtype: 'float32', shape: [-1, 2] }],
+    labels: ['cat', 'dog'],
+    preprocessing: {
+      kind: 'image',
+      height: 8,
+      width: 8,
+      channels: 3,
+      normalization: { type: 'rescale' },
+    },
+    reference: {
+      classFrequencies: [0.5, 0.5],
+      confidenceHistogram: [0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
+    },
+  });
 }
 
 export async function startService(
   store: string,
   overrides: ConfigText = {},
+  options: ServiceOptions = {},
 ): Promise<{ service: Service; url: string }> {
   const config = resolveConfig({
     store,
@@ -77,7 +148,7 @@ export async function startService(
     backend: 'wasm',
     ...overrides,
   });
-  const service = await createService(config, { logger: createLogger('silent') });
+  const service = await createService(config, { logger: createLogger('silent'), ...options });
   const { url } = await service.start();
   return { service, url };
 }

@@ -73,10 +73,23 @@ export {
   V2_SERVER_METADATA_PATH,
   matchRoute,
   mscrClassifyPath,
+  mscrFeedbackPath,
   mscrForecastPath,
+  mscrRetrainPath,
+  mscrRunsPath,
+  mscrSignalsPath,
   v1ModelPath,
   v1PredictPath,
   v2InferPath,
   v2ModelPath,
   v2ModelReadyPath,
 } from './routes.ts';
+
+export type {
+  FeedbackRequest,
+  FeedbackResponse,
+  ModelSignals,
+  RetrainRequest,
+  RetrainResponse,
+  RetrainRun,
+} from '../sr/index.ts';

@@ -21,6 +21,8 @@ export interface ClassifyResponse {
   version: number;
   /** Per image posted (one for a single file), the top classes, best first. */
   predictions: LabelScore[][];
+  /** Per image, the id to send feedback about (`POST /mscr/models/{m}/feedback`). */
+  predictionIds: string[];
 }
 
 /** `POST /mscr/models/{m}[/versions/{v}]/forecast` with a CSV window. */
@@ -31,6 +33,8 @@ export interface ForecastResponse {
   target: string;
   /** One value per window, in the column's original units (a price, not a scaled value). */
   forecast: number[];
+  /** Per window, the id to send feedback about (the true value, once known). */
+  predictionIds: string[];
 }
 
 /**

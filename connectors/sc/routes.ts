@@ -12,6 +12,10 @@
  *     POST /v2/models/{m}[/versions/{v}]/infer                     OIP inference
  *     POST /mscr/models/{m}[/versions/{v}]/classify                image bytes -> labels with scores
  *     POST /mscr/models/{m}[/versions/{v}]/forecast                CSV window -> forecast
+ *     POST /mscr/models/{m}/feedback                               the true label of a prediction (SR)
+ *     GET  /mscr/models/{m}/signals                                what observers read (SR)
+ *     POST /mscr/models/{m}/retrain                                start a retraining run (admin token)
+ *     GET  /mscr/models/{m}/runs                                   retraining runs, newest first
  *
  * A V2 or mscr version segment that is not a number names an alias (`/versions/stable`): the
  * spec leaves version strings to the server. V1 keeps TF Serving's `/labels/{label}`.
@@ -35,7 +39,9 @@ export type Route =
   | { api: 'v2'; kind: 'server-metadata' | 'live' | 'ready'; method: 'GET' }
   | ({ api: 'v2'; kind: 'model-metadata' | 'model-ready'; method: 'GET' } & ModelRoute)
   | ({ api: 'v2'; kind: 'infer'; method: 'POST' } & ModelRoute)
-  | ({ api: 'mscr'; kind: 'classify' | 'forecast'; method: 'POST' } & ModelRoute);
+  | ({ api: 'mscr'; kind: 'classify' | 'forecast'; method: 'POST' } & ModelRoute)
+  | { api: 'mscr'; kind: 'feedback' | 'retrain'; method: 'POST'; model: string }
+  | { api: 'mscr'; kind: 'signals' | 'runs'; method: 'GET'; model: string };
 
 export type RouteKind = Route['kind'];
 
@@ -113,6 +119,26 @@ export function mscrClassifyPath(model: string, selector?: VersionSelector): str
 /** `/mscr/models/{m}[/versions/{v}]/forecast`: post a CSV window. */
 export function mscrForecastPath(model: string, selector?: VersionSelector): string {
   return `${versionedPath(MSCR_MODELS_PATH, model, selector)}/forecast`;
+}
+
+/** `/mscr/models/{m}/feedback`: post the true label or value of a prediction. */
+export function mscrFeedbackPath(model: string): string {
+  return `${modelBase(MSCR_MODELS_PATH, model)}/feedback`;
+}
+
+/** `/mscr/models/{m}/signals`: the model's production signals (`ModelSignals`). */
+export function mscrSignalsPath(model: string): string {
+  return `${modelBase(MSCR_MODELS_PATH, model)}/signals`;
+}
+
+/** `/mscr/models/{m}/retrain`: start a retraining run. */
+export function mscrRetrainPath(model: string): string {
+  return `${modelBase(MSCR_MODELS_PATH, model)}/retrain`;
+}
+
+/** `/mscr/models/{m}/runs`: the model's retraining runs. */
+export function mscrRunsPath(model: string): string {
+  return `${modelBase(MSCR_MODELS_PATH, model)}/runs`;
 }
 
 function decodeSegment(raw: string): string {
@@ -210,6 +236,13 @@ export function matchRoute(pathname: string): Route | undefined {
     const { ref, tail } = parsed;
     if (tail === 'classify') return { api: 'mscr', kind: 'classify', method: 'POST', ...ref };
     if (tail === 'forecast') return { api: 'mscr', kind: 'forecast', method: 'POST', ...ref };
+    // Feedback, signals and retraining are about a model, not one of its versions.
+    if (ref.selector !== undefined) return undefined;
+    const { model } = ref;
+    if (tail === 'feedback') return { api: 'mscr', kind: 'feedback', method: 'POST', model };
+    if (tail === 'retrain') return { api: 'mscr', kind: 'retrain', method: 'POST', model };
+    if (tail === 'signals') return { api: 'mscr', kind: 'signals', method: 'GET', model };
+    if (tail === 'runs') return { api: 'mscr', kind: 'runs', method: 'GET', model };
     return undefined;
   }
   return undefined;

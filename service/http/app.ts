@@ -5,13 +5,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { MscrError } from '../../connectors/errors.ts';
-import { matchRoute, type Route, type VersionSelector } from '../../connectors/sc/index.ts';
+import { MscrError, isMscrError } from '../../connectors/errors.ts';
+import type { ModelManifest } from '../../connectors/ms/manifest.ts';
+import {
+  matchRoute,
+  mscrRunsPath,
+  type Route,
+  type VersionSelector,
+} from '../../connectors/sc/index.ts';
+import type { RetrainLauncher, RetrainResponse } from '../../connectors/sr/index.ts';
 import type { DataPlane, InferResult } from '../dataplane/index.ts';
+import { tensorRows, type LoggedInput, type Monitoring } from '../monitoring/index.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Protocol, ServiceMetrics } from '../observability/metrics.ts';
 import {
-  decodeCsvWindow,
   decodeImageBody,
   decodeInferRequest,
   decodeV1PredictRequest,
@@ -23,6 +30,7 @@ import {
   modelsResponse,
   parseCsvOrder,
   parseTopK,
+  readCsvWindow,
   toErrorResponse,
   v2ModelMetadata,
   binaryOutputsWanted,
@@ -34,7 +42,9 @@ import {
   type DecodedTensor,
   type OutputTensor,
 } from '../protocols/index.ts';
+import { parseLimit, parseRetrainRequest, requireAdmin } from './admin.ts';
 import { imageFromBody, parseJsonBody } from './body.ts';
+import { serveStatic } from './static.ts';
 
 export interface AppOptions {
   dataPlane: DataPlane;
@@ -42,6 +52,14 @@ export interface AppOptions {
   logger: Logger;
   limits: DecodeLimits & { maxBodyBytes: number };
   serverVersion: string;
+  /** Prediction log, signals and feedback (SR connector). */
+  monitoring: Monitoring;
+  /** Bearer token of the retrain endpoint; `''` turns it off. */
+  adminToken: string;
+  /** Starts retraining runs and lists them; absent: those endpoints answer 501. */
+  retrain?: RetrainLauncher;
+  /** A folder of static files served at `/` (the web page); absent: none. */
+  webRoot?: string;
 }
 
 /** What a handler gets: the matched route, the body, and where to note model and version for metrics. */
@@ -54,14 +72,11 @@ interface Call {
 
 type Handler = (call: Call) => Promise<unknown> | unknown;
 
-const protocolOf = (route: Route | undefined): Protocol =>
-  route === undefined
-    ? 'other'
-    : route.api === 'mscr'
-      ? route.kind === 'classify'
-        ? 'image'
-        : 'csv'
-      : route.api;
+function protocolOf(route: Route | undefined): Protocol {
+  if (route === undefined) return 'other';
+  if (route.api !== 'mscr') return route.api;
+  return route.kind === 'classify' ? 'image' : route.kind === 'forecast' ? 'csv' : 'sr';
+}
 
 function selectorOf(route: Route): VersionSelector | undefined {
   return 'selector' in route ? route.selector : undefined;
@@ -87,8 +102,24 @@ function requestIdOf(req: Request): string {
   return given && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
 }
 
+/** The CSV a forecast's window is kept as: the model's columns, then the rows, oldest first. */
+function windowCsv(columns: readonly string[], rows: readonly number[][]): string {
+  return `${columns.join(',')}\n${rows.map((row) => row.join(',')).join('\n')}\n`;
+}
+
+function launcherOf(retrain: RetrainLauncher | undefined): RetrainLauncher {
+  if (retrain === undefined) {
+    throw new MscrError(
+      'unavailable',
+      'retraining is not set up in this service: it was started without a retraining launcher',
+      { status: 501 },
+    );
+  }
+  return retrain;
+}
+
 export function createApp(options: AppOptions): express.Express {
-  const { dataPlane, metrics, logger, limits } = options;
+  const { dataPlane, metrics, logger, limits, monitoring } = options;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -182,10 +213,13 @@ export function createApp(options: AppOptions): express.Express {
       const { json, binary } = splitInferBody(body, req.get(HEADER_LENGTH));
       const request = inlineBinaryInputs(json, binary);
       let decoded: ReturnType<typeof decodeInferRequest> | undefined;
+      let rows: LoggedInput[] = [];
       const result = await dataPlane.infer(modelOf(route), selectorOf(route), (manifest) => {
         decoded = decodeInferRequest(request, manifest, limits);
         const input = decoded.inputs[0] as DecodedTensor;
-        return { input: toFloat32(input), shape: input.shape };
+        const prepared = { input: toFloat32(input), shape: input.shape };
+        rows = tensorRows(prepared.input, prepared.shape);
+        return prepared;
       });
       setVersion(res, result);
       const response = encodeInferResponse(
@@ -195,6 +229,10 @@ export function createApp(options: AppOptions): express.Express {
         decoded?.outputs,
         decoded?.id,
       );
+      // One id per row, as a response parameter (V2 parameters are scalars: comma-separated).
+      const ids = monitoring.remember(result, (row) => rows[row]);
+      if (ids.length > 0)
+        response.parameters = { ...response.parameters, prediction_ids: ids.join(',') };
       const wanted = binaryOutputsWanted(json);
       if (wanted !== 'all' && wanted.size === 0) return response;
       const encoded = encodeBinaryResponse(response, wanted);
@@ -211,6 +249,7 @@ export function createApp(options: AppOptions): express.Express {
     classify: async ({ route, body, req, res }) => {
       const k = parseTopK(req.query.top ?? req.query.top_k);
       const image = await imageFromBody(body, req.get('content-type'));
+      let logged: LoggedInput | undefined;
       const result = await dataPlane.infer(modelOf(route), selectorOf(route), async (manifest) => {
         const input = await decodeImageBody(
           image.bytes,
@@ -218,31 +257,90 @@ export function createApp(options: AppOptions): express.Express {
           image.name ? { source: image.name } : {},
         );
         const spec = manifest.inputs[0]?.shape ?? [];
-        return { input, shape: [1, ...spec.slice(1)] };
+        const shape = [1, ...spec.slice(1)];
+        logged = monitoring.imageInput(image.bytes, input, shape);
+        return { input, shape };
       });
       setVersion(res, result);
+      const ids = monitoring.remember(result, () => logged);
       return encodeClassifyResponse(
         result.manifest,
         result.version,
         outputsOf(result)[0] as OutputTensor,
         k,
+        ids,
       );
     },
 
     forecast: async ({ route, body, req, res }) => {
       const order = parseCsvOrder(req.query.order);
       const text = body.toString('utf8');
+      let logged: LoggedInput | undefined;
       const result = await dataPlane.infer(modelOf(route), selectorOf(route), (manifest) => {
-        const input = decodeCsvWindow(text, manifest, { order });
+        const { rows, input } = readCsvWindow(text, manifest, { order });
+        if (manifest.preprocessing.kind === 'series')
+          logged = { kind: 'csv', text: windowCsv(manifest.preprocessing.columns, rows) };
         const spec = manifest.inputs[0]?.shape ?? [];
         return { input, shape: [1, ...spec.slice(1)] };
       });
       setVersion(res, result);
+      const ids = monitoring.remember(result, () => logged);
       return encodeForecastResponse(
         result.manifest,
         result.version,
         outputsOf(result)[0] as OutputTensor,
+        ids,
       );
+    },
+
+    // SR connector: feedback in, signals out, retraining runs on request.
+    feedback: async ({ route, body, res }) => {
+      const model = modelOf(route);
+      dataPlane.status(model); // an unknown model is a 404 before the body is read
+      const response = await monitoring.feedback(
+        model,
+        parseJsonBody(body),
+        (m) => dataPlane.manifest(m),
+        limits,
+      );
+      if (response.version !== undefined) setVersion(res, { version: response.version });
+      res.status(201);
+      return response;
+    },
+
+    signals: ({ route }) => {
+      const model = modelOf(route);
+      dataPlane.status(model);
+      return monitoring.signalsOf(model, (version): ModelManifest | undefined => {
+        try {
+          return dataPlane.manifest(model, { version }).manifest;
+        } catch (error) {
+          if (isMscrError(error, 'unavailable') || isMscrError(error, 'not_found'))
+            return undefined;
+          throw error;
+        }
+      });
+    },
+
+    retrain: async ({ route, req, res, body }) => {
+      requireAdmin(req, res, options.adminToken);
+      const model = modelOf(route);
+      dataPlane.status(model);
+      const launcher = launcherOf(options.retrain);
+      const request = parseRetrainRequest(body.length === 0 ? undefined : parseJsonBody(body));
+      const { runId } = await launcher.start(model, {
+        kind: 'request',
+        ...(request.reason !== undefined ? { reason: request.reason } : {}),
+      });
+      res.status(202).setHeader('Location', mscrRunsPath(model));
+      return { model, runId, state: 'started' } satisfies RetrainResponse;
+    },
+
+    runs: async ({ route, req }) => {
+      const model = modelOf(route);
+      dataPlane.status(model);
+      const limit = parseLimit(req.query.limit);
+      return await launcherOf(options.retrain).runs(model, { limit });
     },
   };
 
@@ -301,6 +399,9 @@ export function createApp(options: AppOptions): express.Express {
       next(error);
     }
   });
+
+  // The web page, if any: GET and HEAD of paths outside the API only.
+  if (options.webRoot !== undefined) app.use(serveStatic(options.webRoot));
 
   // Every body is read raw with one size limit; each route decodes it (JSON, image, CSV).
   app.use(express.raw({ type: () => true, limit: limits.maxBodyBytes }));

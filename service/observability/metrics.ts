@@ -5,8 +5,10 @@
  * protocol, status code, predicted class.
  */
 import client from 'prom-client';
+import type { Predicted } from '../monitoring/predictions.ts';
 
-export type Protocol = 'v1' | 'v2' | 'image' | 'csv' | 'other';
+/** `sr`: feedback, signals and retraining (`/mscr/models/{m}/feedback` and the like). */
+export type Protocol = 'v1' | 'v2' | 'image' | 'csv' | 'sr' | 'other';
 
 export interface ServiceMetrics {
   registry: client.Registry;
@@ -120,31 +122,23 @@ export function recordVersionState(
   }
 }
 
-/** Counts the top-1 class and its confidence for each row of a [n, k] probability matrix. */
-export function recordClassifications(
+/**
+ * Counts what one inference predicted: a classifier's top-1 class and its confidence, a
+ * forecaster's values (in the data's units).
+ */
+export function recordPredictions(
   metrics: ServiceMetrics,
   model: string,
   version: number,
-  probabilities: Float32Array,
-  labels: readonly string[],
+  predicted: readonly Predicted[],
 ): void {
-  const k = labels.length;
-  if (k === 0) return;
-  const versionLabel = String(version);
-  for (let row = 0; row * k < probabilities.length; row++) {
-    let best = 0;
-    for (let c = 1; c < k; c++) {
-      if ((probabilities[row * k + c] as number) > (probabilities[row * k + best] as number))
-        best = c;
+  const labels = { model, version: String(version) };
+  for (const p of predicted) {
+    if (p.kind === 'class') {
+      metrics.predictedClass.inc({ ...labels, class: p.label });
+      metrics.confidence.observe(labels, p.confidence);
+    } else {
+      metrics.forecast.observe(labels, p.value);
     }
-    metrics.predictedClass.inc({
-      model,
-      version: versionLabel,
-      class: labels[best] ?? String(best),
-    });
-    metrics.confidence.observe(
-      { model, version: versionLabel },
-      probabilities[row * k + best] as number,
-    );
   }
 }

@@ -9,6 +9,7 @@ import { imagePixelsToInput, seriesRowsToInput } from '../../connectors/ms/prepr
 import { sharedData } from '../../tests/shared-data.ts';
 import {
   decodeCsvWindow,
+  readCsvWindow,
   decodeImageBody,
   encodeClassifyResponse,
   encodeForecastResponse,
@@ -118,6 +119,7 @@ describe('topK and the classify answer', () => {
       4,
       { name: 'probabilities', shape: [2, 10], data: probs },
       2,
+      ['id-a', 'id-b'],
     );
     assert.deepEqual(response, {
       model: 'cifar10-cnn',
@@ -132,6 +134,7 @@ describe('topK and the classify answer', () => {
           { label: 'airplane', score: 0.4 },
         ],
       ],
+      predictionIds: ['id-a', 'id-b'],
     });
     assert.equal(CIFAR_LABELS.length, 10);
   });
@@ -173,6 +176,8 @@ describe('decodeCsvWindow on the real GOOG file', () => {
       ),
     ].join('\r\n');
     assert.deepEqual(decodeCsvWindow(csv, stockManifest), seriesRowsToInput(week, spec));
+    // The rows as read, in the manifest's column order, oldest first: what feedback keeps.
+    assert.deepEqual(readCsvWindow(csv, stockManifest).rows, week);
   });
 
   test('errors name the line and the column', () => {
@@ -239,11 +244,13 @@ describe('forecasts in original units', () => {
   });
 
   test('encodeForecastResponse: one value per window', () => {
-    const response = encodeForecastResponse(stockManifest, 2, {
-      name: 'forecast',
-      shape: [2, 1],
-      data: Float32Array.from([0, 1]),
-    });
+    const response = encodeForecastResponse(
+      stockManifest,
+      2,
+      { name: 'forecast', shape: [2, 1], data: Float32Array.from([0, 1]) },
+      ['id-a', 'id-b'],
+    );
+    assert.deepEqual(response.predictionIds, ['id-a', 'id-b']);
     assert.equal(response.model, 'goog-lstm');
     assert.equal(response.version, 2);
     assert.equal(response.target, 'Close');

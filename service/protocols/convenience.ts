@@ -105,12 +105,13 @@ export function topK(
   }));
 }
 
-/** A classifier's output `[batch, classes]` -> one top-k list per image. */
+/** A classifier's output `[batch, classes]` -> one top-k list per image, with their prediction ids. */
 export function encodeClassifyResponse(
   manifest: ModelManifest,
   version: number,
   output: OutputTensor,
   k: number,
+  predictionIds: string[],
 ): ClassifyResponse {
   checkOutput(output);
   const [batch, classes, extra] = output.shape;
@@ -125,7 +126,7 @@ export function encodeClassifyResponse(
   for (let b = 0; b < batch; b++) {
     predictions.push(topK(output.data.subarray(b * classes, (b + 1) * classes), labels, k));
   }
-  return { model: manifest.name, version, predictions };
+  return { model: manifest.name, version, predictions, predictionIds };
 }
 
 type ScaledSpec = SeriesPreprocessing | TabularPreprocessing;
@@ -192,6 +193,15 @@ export function decodeCsvWindow(
   manifest: ModelManifest,
   options: { order?: CsvOrder } = {},
 ): Float32Array {
+  return readCsvWindow(text, manifest, options).input;
+}
+
+/** `decodeCsvWindow`, also giving the window's rows as read (oldest first, original units). */
+export function readCsvWindow(
+  text: string,
+  manifest: ModelManifest,
+  options: { order?: CsvOrder } = {},
+): { rows: number[][]; input: Float32Array } {
   const spec = seriesSpecOf(manifest);
   const order = options.order ?? 'oldest-first';
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
@@ -245,10 +255,8 @@ export function decodeCsvWindow(
     order === 'oldest-first'
       ? rows.slice(rows.length - spec.window)
       : rows.slice(0, spec.window).reverse();
-  return seriesRowsToInput(
-    window.map((row) => row.values),
-    spec,
-  );
+  const values = window.map((row) => row.values);
+  return { rows: values, input: seriesRowsToInput(values, spec) };
 }
 
 function headerPicks(fields: string[], spec: SeriesPreprocessing, lineNo: number): number[] {
@@ -275,11 +283,12 @@ export function forecastFromOutput(value: number, manifest: ModelManifest): numb
   return unscaleTarget(value, spec);
 }
 
-/** A forecaster's output `[batch, 1]` -> `ForecastResponse` in original units. */
+/** A forecaster's output `[batch, 1]` -> `ForecastResponse` in original units, with prediction ids. */
 export function encodeForecastResponse(
   manifest: ModelManifest,
   version: number,
   output: OutputTensor,
+  predictionIds: string[],
 ): ForecastResponse {
   checkOutput(output);
   const spec = scaledSpecOf(manifest);
@@ -299,6 +308,7 @@ export function encodeForecastResponse(
     version,
     target: spec.target,
     forecast: Array.from(output.data, (v) => forecastFromOutput(v, manifest)),
+    predictionIds,
   };
 }
 

@@ -25,6 +25,7 @@ export {
   imageSpecOf,
   parseCsvOrder,
   parseTopK,
+  readCsvWindow,
   topK,
 } from './convenience.ts';
 export { toErrorResponse } from './errors.ts';

@@ -1,0 +1,289 @@
+/**
+ * The Service's side of the SR connector: it watches every answer (Prometheus metrics and
+ * the signal window), remembers recent predictions by id (the prediction log), and turns
+ * labelled feedback into durable records in the model store (`FeedbackStore`).
+ */
+import { randomUUID } from 'node:crypto';
+import client from 'prom-client';
+import { MscrError, errorMessage, isMscrError } from '../../connectors/errors.ts';
+import type { ModelManifest } from '../../connectors/ms/manifest.ts';
+import type {
+  FeedbackInput,
+  FeedbackRecord,
+  FeedbackRequest,
+  FeedbackResponse,
+  FeedbackStore,
+  ModelSignals,
+} from '../../connectors/sr/index.ts';
+import type { Logger } from '../observability/log.ts';
+import { recordPredictions, type ServiceMetrics } from '../observability/metrics.ts';
+import { feedbackInputOf, imageExtensionOf, parseFeedbackRequest, truthOf } from './feedback.ts';
+import {
+  PredictionLog,
+  toFeedbackInput,
+  type LoggedInput,
+  type LoggedPrediction,
+  type PredictionLogOptions,
+} from './prediction-log.ts';
+import { predictionsOf, type Predicted, type Prediction } from './predictions.ts';
+import { Signals } from './signals.ts';
+
+export type { LoggedInput } from './prediction-log.ts';
+
+/** `LoggedPrediction.feedback` while its feedback is being stored. */
+const PENDING = 'pending';
+
+/** Tensor rows with more elements than this are logged without their input. */
+const MAX_LOGGED_ROW_ELEMENTS = 16_384;
+/** Requests with more tensor elements than this are logged without their inputs. */
+const MAX_LOGGED_ELEMENTS = 1 << 20;
+
+export interface MonitoringOptions {
+  metrics: ServiceMetrics;
+  logger: Logger;
+  log: PredictionLogOptions;
+  /** Where feedback is stored: the model store, beside the models. */
+  feedbackStore: FeedbackStore;
+  now?: () => Date;
+}
+
+/** The version a feedback post is about: its manifest, and the version when known. */
+export type ManifestLookup = (model: string) => { version: number; manifest: ModelManifest };
+
+export class Monitoring {
+  readonly log: PredictionLog;
+  readonly signals: Signals;
+  readonly #options: MonitoringOptions;
+  readonly #now: () => Date;
+  readonly #feedbackTotal: client.Counter<'model' | 'outcome'>;
+
+  constructor(options: MonitoringOptions) {
+    this.#options = options;
+    this.#now = options.now ?? (() => new Date());
+    this.log = new PredictionLog(options.log);
+    this.signals = new Signals(this.#now);
+    const registers = [options.metrics.registry];
+    const log = this.log;
+    this.#feedbackTotal = new client.Counter({
+      name: 'mscr_feedback_total',
+      help: 'Labelled feedback stored, by model and outcome: correct, incorrect (the prediction was known and judged) or unjudged',
+      labelNames: ['model', 'outcome'],
+      registers,
+    });
+    new client.Gauge({
+      name: 'mscr_prediction_log_entries',
+      help: 'Predictions this replica remembers by id for feedback',
+      registers,
+      collect() {
+        this.set(log.size);
+      },
+    });
+    new client.Gauge({
+      name: 'mscr_prediction_log_bytes',
+      help: 'Memory the prediction log accounts for (inputs plus a per-entry overhead)',
+      registers,
+      collect() {
+        this.set(log.bytes);
+      },
+    });
+  }
+
+  /** Every successful inference, from the data plane: metrics and the signal window. */
+  observe(result: Prediction): void {
+    const predicted = predictionsOf(result);
+    if (predicted === undefined) return;
+    recordPredictions(this.#options.metrics, result.model, result.version, predicted);
+    this.signals.observe(result.model, result.version, result.manifest.labels ?? [], predicted);
+  }
+
+  /** The serving version of a model changed. */
+  servingChanged(model: string, version: number | undefined): void {
+    this.signals.restart(model, version);
+  }
+
+  /**
+   * Remembers each row of an answer and returns one prediction id per row. `inputOf(row)`
+   * gives the row's input, or undefined when it is not worth keeping.
+   */
+  remember(result: Prediction, inputOf: (row: number) => LoggedInput | undefined): string[] {
+    const predicted = predictionsOf(result);
+    const rows = result.shape[0] ?? 0;
+    const at = this.#now().getTime();
+    const ids: string[] = [];
+    for (let row = 0; row < rows; row++) {
+      const p = predicted?.[row];
+      if (p === undefined) {
+        ids.push(randomUUID());
+        continue;
+      }
+      const input = inputOf(row);
+      ids.push(
+        this.log.add({
+          model: result.model,
+          version: result.version,
+          manifest: result.manifest,
+          at,
+          predicted: p,
+          ...(input !== undefined ? { input } : {}),
+        }),
+      );
+    }
+    return ids;
+  }
+
+  /**
+   * The input of a classify request: the image as posted when small and of a kept type, else
+   * the decoded tensor (call it before inference, as `tensorRows`).
+   */
+  imageInput(bytes: Uint8Array, decoded: Float32Array, shape: number[]): LoggedInput | undefined {
+    const extension = imageExtensionOf(bytes);
+    if (extension !== undefined && bytes.byteLength <= this.log.maxInputBytes)
+      return { kind: 'image', bytes: Uint8Array.from(bytes), extension };
+    return tensorRows(decoded, shape)[0];
+  }
+
+  /**
+   * `POST /mscr/models/{m}/feedback`: checks the post, stores the record (and the input)
+   * through the feedback store, then counts it. `manifestOf` gives the serving version's
+   * manifest (for feedback that sends its input).
+   */
+  async feedback(
+    model: string,
+    json: unknown,
+    manifestOf: ManifestLookup,
+    limits: { maxElements: number },
+  ): Promise<FeedbackResponse> {
+    const request = parseFeedbackRequest(json);
+    const logged =
+      request.predictionId === undefined ? undefined : this.log.get(request.predictionId);
+    if (logged !== undefined && logged.model !== model) {
+      throw new MscrError(
+        'bad_request',
+        `prediction ${logged.id} was made by model ${logged.model}, not ${model}: post its feedback to /mscr/models/${logged.model}/feedback`,
+      );
+    }
+    if (logged === undefined && request.input === undefined) {
+      throw new MscrError(
+        'not_found',
+        `prediction ${String(request.predictionId)} is unknown here: this replica remembers only its last ${this.#options.log.maxEntries} predictions, and not across restarts; send the input itself ("input") with the label instead`,
+      );
+    }
+    if (logged?.feedback !== undefined) {
+      throw new MscrError(
+        'conflict',
+        logged.feedback === PENDING
+          ? `feedback about prediction ${logged.id} is being stored now`
+          : `feedback about prediction ${logged.id} was already recorded as ${logged.feedback}`,
+      );
+    }
+    // Claimed before the first await, so two posts about one prediction never both count.
+    if (logged !== undefined) logged.feedback = PENDING;
+    try {
+      const record = await this.#record(model, request, logged, manifestOf, limits);
+      if (logged !== undefined) logged.feedback = record.id;
+      this.#count(record, logged?.predicted);
+      return {
+        id: record.id,
+        model,
+        ...(record.version !== undefined ? { version: record.version } : {}),
+        ...(record.label !== undefined ? { label: record.label } : {}),
+        ...(record.actual !== undefined ? { actual: record.actual } : {}),
+        ...(record.correct !== undefined ? { correct: record.correct } : {}),
+      };
+    } catch (error) {
+      if (logged !== undefined) delete logged.feedback;
+      throw error;
+    }
+  }
+
+  /** Checks the truth and the input against the model, then stores record and input. */
+  async #record(
+    model: string,
+    request: FeedbackRequest,
+    logged: LoggedPrediction | undefined,
+    manifestOf: ManifestLookup,
+    limits: { maxElements: number },
+  ): Promise<FeedbackRecord> {
+    const manifest = logged?.manifest ?? manifestOf(model).manifest;
+    const truth = truthOf(request, manifest);
+    let input: FeedbackInput | undefined;
+    if (logged?.input !== undefined) input = toFeedbackInput(logged.input);
+    else if (request.input !== undefined)
+      input = await feedbackInputOf(request.input, manifest, limits.maxElements);
+    const record: FeedbackRecord = {
+      id: randomUUID(),
+      model,
+      receivedAt: this.#now().toISOString(),
+      ...(request.predictionId !== undefined ? { predictionId: request.predictionId } : {}),
+      ...truth,
+    };
+    if (logged !== undefined) {
+      const p = logged.predicted;
+      record.version = logged.version;
+      record.predicted = p.kind === 'class' ? p.label : p.value;
+      if (p.kind === 'class' && 'labelIndex' in truth)
+        record.correct = p.index === truth.labelIndex;
+    }
+    try {
+      await this.#options.feedbackStore.append(record, input);
+    } catch (error) {
+      this.#options.logger.error('feedback could not be stored', {
+        model,
+        feedback: record.id,
+        error: errorMessage(error),
+      });
+      if (isMscrError(error, 'bad_request')) throw error;
+      throw new MscrError(
+        'unavailable',
+        'the feedback was not recorded: the model store, where feedback is kept, did not take it; nothing was written, try again later',
+        { cause: error },
+      );
+    }
+    return record;
+  }
+
+  /** A stored piece of feedback, in the signal window and the metrics. */
+  #count(record: FeedbackRecord, predicted: Predicted | undefined): void {
+    const absoluteError =
+      predicted?.kind === 'value' && record.actual !== undefined
+        ? Math.abs(record.actual - predicted.value)
+        : undefined;
+    this.signals.feedback(record.model, {
+      ...(record.version !== undefined ? { version: record.version } : {}),
+      ...(record.correct !== undefined ? { correct: record.correct } : {}),
+      ...(absoluteError !== undefined ? { absoluteError } : {}),
+    });
+    const outcome =
+      record.correct === undefined ? 'unjudged' : record.correct ? 'correct' : 'incorrect';
+    this.#feedbackTotal.inc({ model: record.model, outcome });
+  }
+
+  /**
+   * `GET /mscr/models/{m}/signals`. `manifestOf(version)` gives the manifest of the version
+   * the window is about (for its training reference), or undefined when it is not loaded.
+   */
+  signalsOf(
+    model: string,
+    manifestOf: (version: number) => ModelManifest | undefined,
+  ): ModelSignals {
+    const version = this.signals.versionOf(model);
+    return this.signals.snapshot(model, version === undefined ? undefined : manifestOf(version));
+  }
+}
+
+/**
+ * Each row of a `[rows, ...]` input, copied, when rows are small enough to keep. Call it
+ * before inference: the engine moves the input's buffer to a worker thread.
+ */
+export function tensorRows(data: Float32Array, shape: readonly number[]): LoggedInput[] {
+  const rowShape = shape.slice(1);
+  const size = rowShape.reduce((a, b) => a * b, 1);
+  const rows = shape[0] ?? 0;
+  if (size > MAX_LOGGED_ROW_ELEMENTS || rows * size > MAX_LOGGED_ELEMENTS) return [];
+  if (rows * size > data.length) return [];
+  return Array.from({ length: rows }, (_, row) => ({
+    kind: 'tensor' as const,
+    shape: rowShape,
+    data: data.slice(row * size, (row + 1) * size),
+  }));
+}

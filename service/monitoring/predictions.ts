@@ -1,0 +1,61 @@
+/**
+ * What a model predicted, row by row, read from its output the same way for every protocol:
+ * a classifier's top class and its confidence, a forecaster's value in the data's units.
+ * The monitoring (prediction log, signals, metrics) is built on this.
+ */
+import type { ModelManifest } from '../../connectors/ms/manifest.ts';
+import { forecastFromOutput } from '../protocols/index.ts';
+
+export type Predicted =
+  | { kind: 'class'; index: number; label: string; confidence: number }
+  | { kind: 'value'; value: number };
+
+/** The part of an inference result the monitoring reads. */
+export interface Prediction {
+  model: string;
+  version: number;
+  manifest: ModelManifest;
+  output: Float32Array;
+  shape: number[];
+}
+
+/** Whether a model's answers are classes: labels, and one output per label. */
+export function isClassifier(manifest: ModelManifest): boolean {
+  return (manifest.labels?.length ?? 0) > 0;
+}
+
+/**
+ * One `Predicted` per row of the output, or undefined when the output is neither a
+ * classifier's `[rows, labels]` nor a forecaster's `[rows, 1]` (nothing to monitor then).
+ */
+export function predictionsOf(result: Prediction): Predicted[] | undefined {
+  const { manifest, output, shape } = result;
+  const rows = shape[0] ?? 0;
+  if (rows <= 0 || output.length % rows !== 0) return undefined;
+  const width = output.length / rows;
+  const labels = manifest.labels ?? [];
+  if (labels.length > 0) {
+    if (width !== labels.length) return undefined;
+    const predicted: Predicted[] = [];
+    for (let row = 0; row < rows; row++) {
+      const offset = row * width;
+      let best = 0;
+      for (let c = 1; c < width; c++)
+        if ((output[offset + c] as number) > (output[offset + best] as number)) best = c;
+      predicted.push({
+        kind: 'class',
+        index: best,
+        label: labels[best] ?? String(best),
+        confidence: output[offset + best] as number,
+      });
+    }
+    return predicted;
+  }
+  if (width !== 1 || manifest.preprocessing.kind === 'image') return undefined;
+  const values: Predicted[] = [];
+  for (const raw of output) {
+    if (!Number.isFinite(raw)) return undefined;
+    values.push({ kind: 'value', value: forecastFromOutput(raw, manifest) });
+  }
+  return values;
+}
