@@ -10,6 +10,10 @@ import {
   type ServiceConfig,
 } from '../service/config.ts';
 import { createService, type Service } from '../service/server.ts';
+import { collectList } from './options.ts';
+import { createLocalLauncher, splitArgs } from './retrain-launcher.ts';
+
+const splitList = (text: string | undefined): string[] => (text ? collectList(text) : []);
 
 interface ServeFlags {
   store?: string;
@@ -150,13 +154,30 @@ export function registerServeCommand(program: Command): void {
       '--admin-token <token>',
       'bearer token of POST /mscr/models/{m}/retrain, 16+ characters; prefer the env var, flags show in ps [env MSCR_ADMIN_TOKEN] (default: retraining over HTTP off)',
     )
+    .option(
+      '--retrain-data <uri...>',
+      'enable POST /mscr/models/{m}/retrain here: each run is a child process of `mscr retrain` on this data [env MSCR_RETRAIN_DATA, comma-separated; more arguments in MSCR_RETRAIN_ARGS]',
+      collectList,
+    )
     .addHelpText(
       'after',
       '\nExample:\n  mscr serve --store file://./models --port 8080 --poll-interval 5\n  curl localhost:8080/v2/health/ready',
     )
-    .action(async (flags: ServeFlags) => {
+    .action(async (flags: ServeFlags & { retrainData?: string[] }) => {
       const config = configFromFlags(flags);
-      const service = await createService(config, webRootOption());
+      const retrainData = flags.retrainData ?? splitList(process.env.MSCR_RETRAIN_DATA);
+      const launcher =
+        retrainData.length > 0
+          ? createLocalLauncher({
+              store: config.store,
+              data: retrainData,
+              extraArgs: splitArgs(process.env.MSCR_RETRAIN_ARGS),
+            })
+          : undefined;
+      const service = await createService(config, {
+        ...webRootOption(),
+        ...(launcher ? { retrain: launcher } : {}),
+      });
       await serveUntilSignal(service, (url) =>
         process.stderr.write(`mscr serving ${config.store} at ${url}\n`),
       );

@@ -15,7 +15,12 @@ import { InferenceEngine } from './engine/index.ts';
 import { createApp } from './http/app.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { Monitoring } from './monitoring/index.ts';
-import { createMetrics, recordVersionState, type ServiceMetrics } from './observability/metrics.ts';
+import {
+  createMetrics,
+  recordVersionState,
+  registerRetrainMetrics,
+  type ServiceMetrics,
+} from './observability/metrics.ts';
 import { createManager, type Manager } from './reload/manager.ts';
 import { parsePolicy } from './reload/policy.ts';
 import { createStoreSource, type Source } from './reload/source.ts';
@@ -166,6 +171,14 @@ export async function createService(
     models: config.models,
     onInference: (result) => monitoring.observe(result),
   });
+  const retrain = options.retrain;
+  if (retrain !== undefined) {
+    registerRetrainMetrics(
+      metrics.registry,
+      () => dataPlane.listModels(),
+      (model) => retrain.runs(model, { limit: 100 }),
+    );
+  }
   const app = createApp({
     dataPlane,
     metrics,

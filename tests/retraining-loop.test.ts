@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import type { ClassifyResponse } from '../connectors/sc/index.ts';
 import type { FeedbackResponse, RetrainRun } from '../connectors/sr/index.ts';
 import { openStore } from '../connectors/store/index.ts';
+import { createLocalLauncher } from '../cli/retrain-launcher.ts';
 import type { Service } from '../service/server.ts';
 import { startService, waitUntil } from '../service/test-support.ts';
 import { runMscr } from './run-mscr.ts';
@@ -191,8 +192,12 @@ describe('the retraining loop', { timeout: 900_000 }, () => {
       '--data',
       sharedData('cifar10/train'),
       '--no-feedback',
+      // 150 held-out images: enough that an untrained candidate (about 10 %) cannot tie
+      // version 2 (about 25 %) by luck.
       '--limit',
-      '60',
+      '300',
+      '--test-fraction',
+      '0.5',
       '--epochs',
       '1',
       '--learning-rate',
@@ -207,5 +212,95 @@ describe('the retraining loop', { timeout: 900_000 }, () => {
     assert.deepEqual(await openStore(store).listVersions('cifar10-cnn'), [1, 2]);
     const status = service.manager.status('cifar10-cnn').versions;
     assert.ok(status.some((v) => v.version === 2 && v.state === 'AVAILABLE'));
+  });
+});
+
+describe('retraining on request, through the Service', { timeout: 300_000 }, () => {
+  let dir: string;
+  let store: string;
+  let service: Service;
+  let url: string;
+  const token = 'test-admin-token-0123456789';
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mscr-request-'));
+    store = `file://${join(dir, 'models')}`;
+    const data = sharedData('stock/goog_daily.csv');
+    const trained = await runMscr([
+      'train',
+      '--model',
+      'prices',
+      '--arch',
+      'linear',
+      '--data',
+      data,
+      '--epochs',
+      '2',
+      '--store',
+      store,
+      '--quiet',
+    ]);
+    assert.equal(trained.code, 0, trained.stderr);
+    // The real launcher `mscr serve --retrain-data` builds: each run a child `mscr retrain`.
+    const launcher = createLocalLauncher({
+      store,
+      data: [data],
+      extraArgs: ['--epochs', '2', '--backend', 'wasm'],
+      logDir: join(dir, 'logs'),
+    });
+    ({ service, url } = await startService(
+      store,
+      { models: 'prices', adminToken: token },
+      { retrain: launcher },
+    ));
+    await waitUntil(
+      async () => (await fetch(`${url}/v2/health/ready`)).status === 200,
+      'readiness',
+      60_000,
+    );
+  });
+  after(async () => {
+    await service?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('POST retrain starts a child job, a second POST meanwhile is a 409, the run is recorded and on /metrics', async () => {
+    const post = () =>
+      fetch(`${url}/mscr/models/prices/retrain`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ reason: 'test' }),
+      });
+    const started = await post();
+    assert.equal(started.status, 202, await started.clone().text());
+    const { runId } = (await started.json()) as { runId: string };
+    const again = await post();
+    assert.equal(again.status, 409);
+    assert.match(((await again.json()) as { error: string }).error, /already (running|starting)/);
+
+    let run: RetrainRun | undefined;
+    await waitUntil(
+      async () => {
+        const runs = (await (await fetch(`${url}/mscr/models/prices/runs`)).json()) as RetrainRun[];
+        run = runs.find((r) => r.id === runId);
+        return run !== undefined && run.outcome !== 'running';
+      },
+      'the run to finish',
+      240_000,
+    );
+    assert.ok(run);
+    assert.equal(run.trigger.kind, 'request');
+    assert.equal(run.trigger.reason, 'test');
+    assert.ok(['published', 'rejected'].includes(run.outcome), `${run.outcome}: ${run.message}`);
+    assert.equal(run.baseline?.version, 1);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    assert.match(
+      metrics,
+      new RegExp(`mscr_retrain_runs\\{model="prices",outcome="${run.outcome}"\\} 1`),
+    );
+    assert.match(
+      metrics,
+      /mscr_retrain_last_duration_seconds\{model="prices",outcome="\w+"\} [\d.]+/,
+    );
   });
 });

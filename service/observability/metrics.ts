@@ -5,6 +5,7 @@
  * protocol, status code, predicted class.
  */
 import client from 'prom-client';
+import type { RetrainRun } from '../../connectors/sr/index.ts';
 import type { Predicted } from '../monitoring/predictions.ts';
 
 /** `sr`: feedback, signals and retraining (`/mscr/models/{m}/feedback` and the like). */
@@ -141,4 +142,69 @@ export function recordPredictions(
       metrics.forecast.observe(labels, p.value);
     }
   }
+}
+
+/**
+ * Retraining metrics, read from the run records at scrape time (the records are the truth,
+ * wherever the runs happened: a child process, a Kubernetes Job, a cron on another machine).
+ * Registered only when the service has a retraining launcher.
+ */
+export function registerRetrainMetrics(
+  registry: client.Registry,
+  models: () => readonly string[],
+  runs: (model: string) => Promise<RetrainRun[]>,
+): void {
+  const registers = [registry];
+  // One read per scrape feeds all three gauges.
+  let latest: Promise<Map<string, RetrainRun[]>> | undefined;
+  const read = (): Promise<Map<string, RetrainRun[]>> =>
+    (latest ??= (async () => {
+      const byModel = new Map<string, RetrainRun[]>();
+      for (const model of models()) byModel.set(model, await runs(model).catch(() => []));
+      setTimeout(() => (latest = undefined), 1000).unref();
+      return byModel;
+    })());
+  new client.Gauge({
+    name: 'mscr_retrain_runs',
+    help: 'Retraining runs among the last 100 recorded, by outcome (running, published, rejected, failed)',
+    labelNames: ['model', 'outcome'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const [model, list] of await read()) {
+        for (const outcome of ['running', 'published', 'rejected', 'failed'] as const)
+          this.set({ model, outcome }, list.filter((run) => run.outcome === outcome).length);
+      }
+    },
+  });
+  new client.Gauge({
+    name: 'mscr_retrain_last_success_timestamp_seconds',
+    help: 'When the last retraining run that published a version finished (Unix time)',
+    labelNames: ['model'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const [model, list] of await read()) {
+        const last = list.find((run) => run.outcome === 'published' && run.finishedAt);
+        if (last?.finishedAt) this.set({ model }, Date.parse(last.finishedAt) / 1000);
+      }
+    },
+  });
+  new client.Gauge({
+    name: 'mscr_retrain_last_duration_seconds',
+    help: 'Duration of the last finished retraining run',
+    labelNames: ['model', 'outcome'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const [model, list] of await read()) {
+        const last = list.find((run) => run.finishedAt !== undefined);
+        if (last?.finishedAt)
+          this.set(
+            { model, outcome: last.outcome },
+            (Date.parse(last.finishedAt) - Date.parse(last.startedAt)) / 1000,
+          );
+      }
+    },
+  });
 }

@@ -1,0 +1,56 @@
+/**
+ * The retraining launcher `mscr serve` gives the Service (SR connector), chosen from the
+ * configuration: none (the endpoint answers 501), a child process of `mscr retrain` on this
+ * machine (`MSCR_RETRAIN_DATA`), or in a cluster a Job from the chart's retraining CronJob
+ * (`MSCR_RETRAIN_CRONJOB`).
+ */
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RetrainLauncher } from '../connectors/sr/index.ts';
+import { createRunStore } from '../connectors/sr/run-store.ts';
+import { openObjectStore } from '../connectors/store/index.ts';
+import { createProcessLauncher } from '../retraining/launcher.ts';
+
+export interface LauncherSettings {
+  store: string;
+  /** Base training data of every run (paths or URIs). */
+  data: string[];
+  /** More `mscr retrain` arguments, e.g. `--epochs 5 --alias stable`. */
+  extraArgs: string[];
+  logDir?: string;
+}
+
+const BIN = fileURLToPath(new URL('../bin/mscr.js', import.meta.url));
+
+/** Splits `MSCR_RETRAIN_ARGS` on whitespace (no quoting: arguments with spaces need flags). */
+export function splitArgs(text: string | undefined): string[] {
+  return (text ?? '').split(/\s+/).filter((arg) => arg !== '');
+}
+
+export function createLocalLauncher(settings: LauncherSettings): RetrainLauncher {
+  return createProcessLauncher({
+    runs: createRunStore(openObjectStore(settings.store)),
+    logDir: settings.logDir ?? path.join(tmpdir(), 'mscr-retrain-logs'),
+    command: (model, runId, trigger) => ({
+      file: process.execPath,
+      args: [
+        BIN,
+        'retrain',
+        '--model',
+        model,
+        '--store',
+        settings.store,
+        '--data',
+        settings.data.join(','),
+        '--trigger',
+        trigger.kind,
+        '--run-id',
+        runId,
+        ...(trigger.reason ? ['--reason', trigger.reason] : []),
+        ...settings.extraArgs,
+        '--quiet',
+      ],
+    }),
+  });
+}
