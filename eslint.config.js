@@ -11,6 +11,7 @@ export default tseslint.config(
       'models/**',
       'results/**',
       'bench/results/**',
+      'client/web/public/app.js', // built by client/web/build.mjs
     ],
   },
   js.configs.recommended,

@@ -11,6 +11,8 @@ import { registerTrainCommands } from './train.ts';
 import { registerModelsCommand } from './models.ts';
 import { registerQuickstartCommand } from './quickstart.ts';
 import { registerServeCommand } from './serve.ts';
+import { registerRetrainCommands } from './retrain.ts';
+import { registerClientCommands } from './client-commands.ts';
 
 /** The version in package.json: one folder up from the sources, two up from dist/. */
 function packageVersion(): string {
@@ -36,6 +38,8 @@ export function buildProgram(): Command {
   registerModelsCommand(program);
   registerQuickstartCommand(program);
   registerServeCommand(program);
+  registerRetrainCommands(program);
+  registerClientCommands(program);
   return program;
 }
 

@@ -1,0 +1,80 @@
+/**
+ * `mscr feedback --url <service> --model <m> --prediction-id <id> --label <l> | --actual <x>`:
+ * tell the service what the right answer of a prediction was (the SR connector's labelled
+ * feedback, which observers turn into accuracy and retraining turns into data).
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { MscrError } from '../connectors/errors.ts';
+import type { FeedbackRequest } from '../connectors/sc/index.ts';
+import { addClientOptions, clientFor, type ClientFlags } from './client-options.ts';
+import { formatTable, printJson } from './output.ts';
+
+interface FeedbackFlags extends ClientFlags {
+  model: string;
+  predictionId: string;
+  label?: string;
+  actual?: number;
+}
+
+function finiteNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) {
+    throw new InvalidArgumentError(`expected a number, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+export function feedbackRequestOf(
+  flags: Pick<FeedbackFlags, 'predictionId' | 'label' | 'actual'>,
+): FeedbackRequest {
+  if ((flags.label === undefined) === (flags.actual === undefined)) {
+    throw new MscrError(
+      'config',
+      'give the true answer with exactly one of --label <class> (classifiers) or --actual <value> (forecasters)',
+    );
+  }
+  return {
+    predictionId: flags.predictionId,
+    ...(flags.label !== undefined ? { label: flags.label } : {}),
+    ...(flags.actual !== undefined ? { actual: flags.actual } : {}),
+  };
+}
+
+export function registerFeedbackCommand(program: Command): void {
+  const command = program
+    .command('feedback')
+    .description(
+      'send the true label (or value) of a prediction, so accuracy is known and retraining can learn from it',
+    )
+    .requiredOption('--model <name>', 'the model that made the prediction')
+    .requiredOption(
+      '--prediction-id <id>',
+      'the id a classify or forecast answer gave (see mscr predict)',
+    )
+    .option('--label <class>', 'classifiers: the true class name')
+    .option('--actual <value>', 'forecasters: the true value, in the data units', finiteNumber);
+  addClientOptions(command)
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mscr feedback --url http://localhost:8080 --model cifar10-cnn --prediction-id 7f3c... --label cat\n  mscr feedback --model stock-lstm --prediction-id 91ab... --actual 831.66',
+    )
+    .action(async (flags: FeedbackFlags) => {
+      const request = feedbackRequestOf(flags);
+      const answer = await clientFor(flags).feedback(flags.model, request);
+      if (flags.json) return printJson(answer);
+      console.log(
+        formatTable(
+          ['FEEDBACK ID', 'MODEL', 'VERSION', 'TRUTH', 'PREDICTION WAS'],
+          [
+            [
+              answer.id,
+              answer.model,
+              answer.version !== undefined ? String(answer.version) : '-',
+              answer.label ?? (answer.actual !== undefined ? String(answer.actual) : '-'),
+              answer.correct === undefined ? '-' : answer.correct ? 'right' : 'wrong',
+            ],
+          ],
+        ),
+      );
+    });
+}
