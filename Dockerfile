@@ -20,6 +20,9 @@ COPY connectors ./connectors
 COPY runtime ./runtime
 COPY model ./model
 COPY service ./service
+COPY client ./client
+COPY retraining ./retraining
+COPY k8s ./k8s
 COPY cli ./cli
 RUN npm run build
 
@@ -47,6 +50,8 @@ RUN groupadd --system --gid 10001 mscr \
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The web page is static: served from beside the compiled CLI (cli/serve.ts webRootOption).
+COPY client/web/public ./dist/client/web/public
 COPY package.json ./
 COPY bin ./bin
 COPY docker/healthcheck.mjs ./docker/healthcheck.mjs

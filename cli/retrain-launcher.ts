@@ -4,6 +4,7 @@
  * machine (`MSCR_RETRAIN_DATA`), or in a cluster a Job from the chart's retraining CronJob
  * (`MSCR_RETRAIN_CRONJOB`).
  */
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +22,11 @@ export interface LauncherSettings {
   logDir?: string;
 }
 
-const BIN = fileURLToPath(new URL('../bin/mscr.js', import.meta.url));
+/** bin/mscr.js: one folder up from the sources, two up from dist/cli. */
+const BIN =
+  ['../bin/mscr.js', '../../bin/mscr.js']
+    .map((candidate) => fileURLToPath(new URL(candidate, import.meta.url)))
+    .find((file) => existsSync(file)) ?? 'mscr';
 
 /** Splits `MSCR_RETRAIN_ARGS` on whitespace (no quoting: arguments with spaces need flags). */
 export function splitArgs(text: string | undefined): string[] {
