@@ -466,6 +466,9 @@ spec:
 Environment of the retraining container besides the ConfigMap.
 */}}
 {{- define "mscr.retrainEnv" -}}
+{{- /* The run record's trigger: cron here; a Job the k8s/ trigger creates from this template says kubernetes. */}}
+- name: MSCR_RETRAIN_TRIGGER
+  value: cron
 {{- if .Values.gpu.retraining.enabled }}
 - name: MSCR_BACKEND
   value: tensorflow
