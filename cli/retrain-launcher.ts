@@ -11,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 import type { RetrainLauncher } from '../connectors/sr/index.ts';
 import { createRunStore } from '../connectors/sr/run-store.ts';
 import { openObjectStore } from '../connectors/store/index.ts';
+import { createKubernetesTrigger } from '../k8s/index.ts';
 import { createProcessLauncher } from '../retraining/launcher.ts';
+import { newRunId } from '../connectors/sr/run-store.ts';
 
 export interface LauncherSettings {
   store: string;
@@ -58,4 +60,36 @@ export function createLocalLauncher(settings: LauncherSettings): RetrainLauncher
       ],
     }),
   });
+}
+
+/**
+ * In a cluster: each run is a Job created from the chart's retraining CronJob (with the
+ * chart's least-privilege Role), recorded like any other run in the store's run records.
+ */
+export function createKubernetesLauncher(settings: {
+  store: string;
+  cronJobName: string;
+  namespace?: string;
+  /** Default: $KUBECONFIG, else the pod's ServiceAccount. */
+  kubeconfig?: string;
+}): RetrainLauncher {
+  const kube = createKubernetesTrigger({
+    cronJobName: settings.cronJobName,
+    ...(settings.namespace ? { namespace: settings.namespace } : {}),
+    ...(settings.kubeconfig ? { kubeconfig: settings.kubeconfig } : {}),
+  });
+  const runs = createRunStore(openObjectStore(settings.store));
+  return {
+    async start(model, trigger) {
+      const runId = newRunId();
+      await kube.trigger({
+        model,
+        runId,
+        trigger: trigger.kind,
+        ...(trigger.reason ? { reason: trigger.reason } : {}),
+      });
+      return { runId };
+    },
+    runs: (model, options) => runs.list(model, options),
+  };
 }

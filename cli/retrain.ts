@@ -22,7 +22,8 @@ import type {
   TriggerKind,
 } from '../connectors/sr/index.ts';
 import { createFeedbackStore } from '../connectors/sr/feedback-store.ts';
-import { createRunStore } from '../connectors/sr/run-store.ts';
+import { createRunStore, newRunId } from '../connectors/sr/run-store.ts';
+import { createKubernetesTrigger } from '../k8s/index.ts';
 import { createModelStore, openObjectStore } from '../connectors/store/index.ts';
 import { createCandidateTrainer } from '../model/pipeline/index.ts';
 import { runRetrain, type RetrainOptions } from '../retraining/job/index.ts';
@@ -334,28 +335,76 @@ export function registerRetrainCommands(program: Command): void {
   retrain
     .command('trigger')
     .description(
-      "ask a running Service to start a retraining run (needs the Service's admin token)",
+      'start a retraining run: through a running Service (--url, needs its admin token) or, in a cluster, as a Job from the retraining CronJob (--cronjob)',
     )
-    .requiredOption('--url <url>', 'the Service, e.g. http://localhost:8080', serviceUrl)
     .requiredOption('--model <name>', 'model')
+    .option('--url <url>', 'the Service, e.g. http://localhost:8080', serviceUrl)
     .option('--token <token>', 'admin token [env MSCR_ADMIN_TOKEN]')
+    .option('--cronjob <name>', "the chart's retraining CronJob, e.g. mscr-retrain")
+    .option('--namespace <ns>', "its namespace (default: the kubeconfig context's, or the pod's)")
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)')
+    .option('--wait', 'with --cronjob: follow the Job to its end and exit with its outcome')
+    .option('--timeout <duration>', 'with --wait: give up after this long', duration, 3_600_000)
     .option('--reason <text>', 'why, for the record')
-    .action(async (flags: { url: string; model: string; token?: string; reason?: string }) => {
-      const token = flags.token ?? process.env.MSCR_ADMIN_TOKEN;
-      if (!token)
-        throw new MscrError('config', 'no admin token: pass --token or set MSCR_ADMIN_TOKEN');
-      const { body } = await fetchJson<RetrainResponse>(
-        `${flags.url}${mscrRetrainPath(flags.model)}`,
-        {
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify(flags.reason ? { reason: flags.reason } : {}),
-        },
-      );
-      console.log(
-        `started retraining run ${body.runId} of ${body.model}; see: mscr retrain history --model ${body.model}`,
-      );
-    });
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mscr retrain trigger --url http://localhost:8080 --model cifar10-cnn --reason drift\n  mscr retrain trigger --cronjob mscr-retrain --namespace ml --model cifar10-cnn --wait',
+    )
+    .action(
+      async (flags: {
+        url?: string;
+        model: string;
+        token?: string;
+        cronjob?: string;
+        namespace?: string;
+        kubeconfig?: string;
+        wait?: boolean;
+        timeout: number;
+        reason?: string;
+      }) => {
+        if ((flags.url === undefined) === (flags.cronjob === undefined)) {
+          throw new MscrError(
+            'config',
+            'pass either --url (a running Service) or --cronjob (a cluster)',
+          );
+        }
+        if (flags.cronjob !== undefined) {
+          const kube = createKubernetesTrigger({
+            cronJobName: flags.cronjob,
+            ...(flags.namespace ? { namespace: flags.namespace } : {}),
+            ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+          });
+          const job = await kube.trigger({
+            model: flags.model,
+            runId: newRunId(),
+            trigger: 'kubernetes',
+            ...(flags.reason ? { reason: flags.reason } : {}),
+          });
+          console.log(`created Job ${job.namespace}/${job.jobName} from CronJob ${flags.cronjob}`);
+          if (!flags.wait) return;
+          const result = await kube.wait(job.jobName, { timeoutMs: flags.timeout });
+          console.log(
+            `Job ${result.jobName}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}${result.message ? `: ${result.message}` : ''}`,
+          );
+          if (result.outcome !== 'succeeded') process.exitCode = result.podFailure?.exitCode ?? 1;
+          return;
+        }
+        const token = flags.token ?? process.env.MSCR_ADMIN_TOKEN;
+        if (!token)
+          throw new MscrError('config', 'no admin token: pass --token or set MSCR_ADMIN_TOKEN');
+        const { body } = await fetchJson<RetrainResponse>(
+          `${flags.url}${mscrRetrainPath(flags.model)}`,
+          {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: JSON.stringify(flags.reason ? { reason: flags.reason } : {}),
+          },
+        );
+        console.log(
+          `started retraining run ${body.runId} of ${body.model}; see: mscr retrain history --model ${body.model}`,
+        );
+      },
+    );
 
   addJobOptions(
     retrain

@@ -11,7 +11,7 @@ import {
 } from '../service/config.ts';
 import { createService, type Service } from '../service/server.ts';
 import { collectList } from './options.ts';
-import { createLocalLauncher, splitArgs } from './retrain-launcher.ts';
+import { createKubernetesLauncher, createLocalLauncher, splitArgs } from './retrain-launcher.ts';
 
 const splitList = (text: string | undefined): string[] => (text ? collectList(text) : []);
 
@@ -166,8 +166,17 @@ export function registerServeCommand(program: Command): void {
     .action(async (flags: ServeFlags & { retrainData?: string[] }) => {
       const config = configFromFlags(flags);
       const retrainData = flags.retrainData ?? splitList(process.env.MSCR_RETRAIN_DATA);
-      const launcher =
-        retrainData.length > 0
+      const cronJob = process.env.MSCR_RETRAIN_CRONJOB;
+      // In a cluster the chart sets MSCR_RETRAIN_CRONJOB: runs are Jobs from that CronJob.
+      const launcher = cronJob
+        ? createKubernetesLauncher({
+            store: config.store,
+            cronJobName: cronJob,
+            ...(process.env.MSCR_RETRAIN_NAMESPACE
+              ? { namespace: process.env.MSCR_RETRAIN_NAMESPACE }
+              : {}),
+          })
+        : retrainData.length > 0
           ? createLocalLauncher({
               store: config.store,
               data: retrainData,

@@ -1,0 +1,145 @@
+/**
+ * Retraining in a cluster, from mscr's own entry points, against a real kube-apiserver with
+ * the chart installed (k8s/testing: etcd and kube-apiserver built by scripts/setup-kube.mjs;
+ * no nodes, so the Jobs never run: what is checked is what mscr asks the cluster for):
+ * `mscr retrain trigger --cronjob` and the Service's Kubernetes launcher (MSCR_RETRAIN_CRONJOB)
+ * create a Job from the retraining CronJob as the chart's ServiceAccount, with the run id,
+ * trigger kind and reason the run record will carry.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { BatchV1Api, KubeConfig, type V1Job } from '@kubernetes/client-node';
+import { createKubernetesLauncher } from '../cli/retrain-launcher.ts';
+import { RUN_ID_ANNOTATION } from '../k8s/index.ts';
+import { clusterForTests } from '../k8s/testing/cluster-for-tests.ts';
+import { runMscr } from './run-mscr.ts';
+
+const root = resolve(import.meta.dirname, '..');
+const NS = 'retrain';
+const RELEASE = 'prod';
+const CRON = `${RELEASE}-mscr-retrain`;
+const SA_USER = `system:serviceaccount:${NS}:${RELEASE}-mscr`;
+
+const cluster = await clusterForTests();
+after(() => cluster.plane?.stop());
+
+describe('retraining runs as Kubernetes Jobs', { skip: cluster.skip }, () => {
+  let asChart: string;
+  let dir: string;
+  let batch: BatchV1Api;
+
+  const job = async (name: string): Promise<V1Job> =>
+    batch.readNamespacedJob({ name, namespace: NS });
+  const envOf = (j: V1Job) =>
+    Object.fromEntries(
+      (j.spec?.template.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]),
+    );
+
+  before(async () => {
+    assert.ok(cluster.plane);
+    dir = await mkdtemp(join(tmpdir(), 'mscr-k8s-retrain-'));
+    const helm = spawnSync(
+      join(root, '.tools', 'bin', 'helm'),
+      [
+        'install',
+        RELEASE,
+        join(root, 'helm', 'mscr'),
+        '-n',
+        NS,
+        '--create-namespace',
+        '--kubeconfig',
+        cluster.plane.kubeconfig,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(helm.status, 0, `helm install: ${helm.stderr}`);
+    asChart = cluster.plane.writeKubeconfig(
+      'chart-sa',
+      { kind: 'admin', impersonate: SA_USER },
+      NS,
+    );
+    const admin = new KubeConfig();
+    admin.loadFromFile(cluster.plane.kubeconfig);
+    batch = admin.makeApiClient(BatchV1Api);
+  });
+  after(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
+
+  test('mscr retrain trigger --cronjob creates the Job as the chart ServiceAccount', async () => {
+    const run = await runMscr([
+      'retrain',
+      'trigger',
+      '--cronjob',
+      CRON,
+      '--namespace',
+      NS,
+      '--kubeconfig',
+      asChart,
+      '--model',
+      'cifar10-cnn',
+      '--reason',
+      'drift seen by an operator',
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const name = /created Job retrain\/(\S+) from CronJob/.exec(run.stdout)?.[1];
+    assert.ok(name, run.stdout);
+    const created = await job(name);
+    assert.equal(created.metadata?.ownerReferences?.[0]?.name, CRON);
+    assert.equal(envOf(created).MSCR_RETRAIN_TRIGGER, 'kubernetes');
+    const args = created.spec?.template.spec?.containers[0]?.args ?? [];
+    assert.deepEqual(args.slice(0, 3), ['retrain', '--model', 'cifar10-cnn']);
+    assert.ok(
+      args.includes('--reason') && args.includes('drift seen by an operator'),
+      args.join(' '),
+    );
+    assert.match(
+      created.metadata?.annotations?.[RUN_ID_ANNOTATION] ?? '',
+      /^\d{8}T\d{6}Z-[0-9a-f]{8}$/,
+    );
+  });
+
+  test("the Service's Kubernetes launcher starts a run as a Job with its run id; a second one for the model is a conflict", async () => {
+    const launcher = createKubernetesLauncher({
+      store: `file://${join(dir, 'models')}`,
+      cronJobName: CRON,
+      namespace: NS,
+      kubeconfig: asChart,
+    });
+    const { runId } = await launcher.start('prices', { kind: 'request', reason: 'POST retrain' });
+    const jobs = await batch.listNamespacedJob({ namespace: NS });
+    const created = jobs.items.find((j) => j.metadata?.annotations?.[RUN_ID_ANNOTATION] === runId);
+    assert.ok(created, `no Job carries run id ${runId}`);
+    assert.equal(envOf(created).MSCR_RETRAIN_TRIGGER, 'request');
+    const args = created.spec?.template.spec?.containers[0]?.args ?? [];
+    assert.ok(args.includes('--run-id') && args.includes(runId), args.join(' '));
+    await assert.rejects(launcher.start('prices', { kind: 'request' }), { code: 'conflict' });
+    // Nothing ran yet (no nodes), so there is no run record.
+    assert.deepEqual(await launcher.runs('prices'), []);
+  });
+
+  test('a denied verb says what the ServiceAccount lacks', async () => {
+    assert.ok(cluster.plane);
+    const intruder = cluster.plane.writeKubeconfig(
+      'intruder',
+      { kind: 'admin', impersonate: `system:serviceaccount:${NS}:default` },
+      NS,
+    );
+    const run = await runMscr([
+      'retrain',
+      'trigger',
+      '--cronjob',
+      CRON,
+      '--namespace',
+      NS,
+      '--kubeconfig',
+      intruder,
+      '--model',
+      'cifar10-cnn',
+    ]);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /forbidden|cannot get/i);
+  });
+});
