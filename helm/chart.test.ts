@@ -476,6 +476,32 @@ describe('the retraining CronJob and its RBAC', () => {
     assert.equal(podSpec(cron).serviceAccountName, FULL);
   });
 
+  test('the HTTP retrain trigger: the Service gets the CronJob, its namespace and the admin token Secret', () => {
+    const objects = render(
+      [],
+      [
+        'retraining.httpTrigger.enabled=true',
+        'retraining.httpTrigger.adminTokenSecret.name=mscr-admin',
+      ],
+    );
+    const e = env(container(get(objects, 'Deployment', FULL)));
+    assert.equal(e.get('MSCR_RETRAIN_CRONJOB')?.value, `${FULL}-retrain`);
+    assert.ok(e.get('MSCR_RETRAIN_NAMESPACE')?.value);
+    assert.deepEqual(e.get('MSCR_ADMIN_TOKEN')?.valueFrom.secretKeyRef, {
+      name: 'mscr-admin',
+      key: 'token',
+    });
+    // Off by default, and a Secret is required when on.
+    assert.equal(
+      env(container(get(render(), 'Deployment', FULL))).get('MSCR_RETRAIN_CRONJOB'),
+      undefined,
+    );
+    assert.match(
+      renderError(['retraining.httpTrigger.enabled=true']),
+      /retraining\.httpTrigger\.adminTokenSecret\.name is required/,
+    );
+  });
+
   test('the Role grants only what `create job --from=cronjob` needs, bound to the ServiceAccount', () => {
     const objects = render(
       [],

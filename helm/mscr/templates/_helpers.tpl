@@ -255,6 +255,18 @@ Environment of a serving container besides the ConfigMap: GPU settings, store cr
   value: "true"
 {{- end }}
 {{- include "mscr.storeEnv" .ctx }}
+{{- if and $v.retraining.enabled $v.retraining.httpTrigger.enabled }}
+# POST /mscr/models/{m}/retrain starts a Job from the retraining CronJob (the chart's Role).
+- name: MSCR_RETRAIN_CRONJOB
+  value: {{ include "mscr.retrainName" .ctx | quote }}
+- name: MSCR_RETRAIN_NAMESPACE
+  value: {{ .ctx.Release.Namespace | quote }}
+- name: MSCR_ADMIN_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "retraining.httpTrigger.adminTokenSecret.name is required when retraining.httpTrigger.enabled" $v.retraining.httpTrigger.adminTokenSecret.name | quote }}
+      key: {{ $v.retraining.httpTrigger.adminTokenSecret.key | quote }}
+{{- end }}
 {{- with $v.extraEnv }}
 {{ toYaml . }}
 {{- end }}
