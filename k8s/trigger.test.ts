@@ -7,9 +7,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { BatchV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import type { V1Job } from '@kubernetes/client-node';
 import { isMscrError } from '../connectors/errors.ts';
@@ -17,8 +16,8 @@ import { kubernetesError } from './errors.ts';
 import { INSTANTIATE_ANNOTATION, REASON_ANNOTATION, createKubernetesTrigger } from './index.ts';
 import type { JobProgress, KubernetesTrigger } from './index.ts';
 import { clusterForTests } from './testing/cluster-for-tests.ts';
+import { installChart } from './testing/helm.ts';
 
-const root = resolve(import.meta.dirname, '..');
 const NS = 'ml';
 const RELEASE = 'demo';
 const CRON = `${RELEASE}-mscr-retrain`;
@@ -156,21 +155,7 @@ describe('the retraining trigger against a real kube-apiserver', { skip: cluster
 
   before(async () => {
     assert.ok(cluster.plane);
-    const helm = spawnSync(
-      join(root, '.tools', 'bin', 'helm'),
-      [
-        'install',
-        RELEASE,
-        join(root, 'helm', 'mscr'),
-        '-n',
-        NS,
-        '--create-namespace',
-        '--kubeconfig',
-        cluster.plane.kubeconfig,
-      ],
-      { encoding: 'utf8' },
-    );
-    assert.equal(helm.status, 0, `helm install: ${helm.stderr}`);
+    installChart(cluster.plane.kubeconfig, RELEASE, NS);
     // A ServiceAccount the chart's RoleBinding does not name, and one with a Role that lacks create.
     const config = admin();
     const core = config.makeApiClient(CoreV1Api);

@@ -7,18 +7,17 @@
  * trigger kind and reason the run record will carry.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BatchV1Api, KubeConfig, type V1Job } from '@kubernetes/client-node';
 import { createKubernetesLauncher } from '../cli/retrain-launcher.ts';
 import { RUN_ID_ANNOTATION } from '../k8s/index.ts';
 import { clusterForTests } from '../k8s/testing/cluster-for-tests.ts';
+import { installChart } from '../k8s/testing/helm.ts';
 import { runMscr } from './run-mscr.ts';
 
-const root = resolve(import.meta.dirname, '..');
 const NS = 'retrain';
 const RELEASE = 'prod';
 const CRON = `${RELEASE}-mscr-retrain`;
@@ -42,21 +41,7 @@ describe('retraining runs as Kubernetes Jobs', { skip: cluster.skip }, () => {
   before(async () => {
     assert.ok(cluster.plane);
     dir = await mkdtemp(join(tmpdir(), 'mscr-k8s-retrain-'));
-    const helm = spawnSync(
-      join(root, '.tools', 'bin', 'helm'),
-      [
-        'install',
-        RELEASE,
-        join(root, 'helm', 'mscr'),
-        '-n',
-        NS,
-        '--create-namespace',
-        '--kubeconfig',
-        cluster.plane.kubeconfig,
-      ],
-      { encoding: 'utf8' },
-    );
-    assert.equal(helm.status, 0, `helm install: ${helm.stderr}`);
+    installChart(cluster.plane.kubeconfig, RELEASE, NS);
     asChart = cluster.plane.writeKubeconfig(
       'chart-sa',
       { kind: 'admin', impersonate: SA_USER },
