@@ -14,7 +14,7 @@ import { openStore, type ModelStore } from '../../connectors/store/index.ts';
 import { sharedData } from '../../tests/shared-data.ts';
 import { syntheticImages, writeImageFolder } from '../data/index.ts';
 import type { TrainingEvent } from '../training/index.ts';
-import { createCandidateTrainer, evaluateModel, trainModel } from './index.ts';
+import { createCandidateTrainer, evaluateModel, trainCandidate, trainModel } from './index.ts';
 
 let dir: string;
 let store: ModelStore;
@@ -270,6 +270,45 @@ describe('candidates (the MR connector)', () => {
     } finally {
       candidate.dispose();
     }
+  });
+
+  test("a candidate can start from the serving version's weights; one that does not fit is refused", async () => {
+    const trainer = createCandidateTrainer();
+    const data = [sharedData('stock/goog_daily.csv')];
+    const base = await trainer.train({
+      model: 'warm',
+      architecture: 'linear',
+      data,
+      epochs: 3,
+      backend: 'wasm',
+    });
+    const published = await store.publish(base.draft, base.files);
+    base.dispose();
+    const serving = await store.readVersion('warm', published.version);
+    // One epoch at a tiny learning rate barely moves the weights: starting from version 1
+    // keeps its quality, starting from scratch does not.
+    const slow = {
+      model: 'warm',
+      architecture: 'linear',
+      data,
+      epochs: 1,
+      learningRate: 1e-6,
+      backend: 'wasm' as const,
+    };
+    const warm = await trainer.train({ ...slow, startFrom: serving });
+    const cold = await trainer.train(slow);
+    assert.equal(warm.draft.training.startedFrom, published.version);
+    assert.ok(
+      (warm.metrics.rmse ?? Infinity) < (cold.metrics.rmse ?? 0),
+      `warm ${warm.metrics.rmse} vs cold ${cold.metrics.rmse}`,
+    );
+    warm.dispose();
+    cold.dispose();
+    await assert.rejects(
+      trainCandidate({ ...slow, window: 5, startFrom: serving }),
+      (error: unknown) =>
+        isMscrError(error, 'bad_data') && /cannot start from version 1 of warm/.test(error.message),
+    );
   });
 
   test('feedback images join the data; a label the data lacks is refused by name', async () => {
