@@ -60,6 +60,7 @@ interface JobFlags {
   feedbackSince?: string;
   metric?: string;
   tolerance?: number;
+  minHeldOut?: number;
   arch?: string;
   epochs?: number;
   batchSize?: number;
@@ -118,6 +119,11 @@ function addJobOptions(command: Command): Command {
       'gate: how much worse the candidate may be and still pass (absolute)',
       nonNegative,
     )
+    .option(
+      '--min-held-out <n>',
+      'gate: fewest held-out samples a comparison with the serving version may rest on (default 30)',
+      positiveInt,
+    )
     .option('--arch <architecture>', "model builder (default: the serving version's)")
     .option('--epochs <n>', 'training epochs', positiveInt)
     .option('--batch-size <n>', 'mini-batch size', positiveInt)
@@ -162,6 +168,7 @@ function jobOptions(
     gate: {
       ...(flags.metric ? { metric: flags.metric } : {}),
       ...(flags.tolerance !== undefined ? { tolerance: flags.tolerance } : {}),
+      ...(flags.minHeldOut !== undefined ? { minHeldOut: flags.minHeldOut } : {}),
     },
     training,
     ...(flags.runId ? { runId: flags.runId } : {}),

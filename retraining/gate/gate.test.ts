@@ -29,3 +29,16 @@ test('no serving version passes; a candidate without the metric fails', () => {
   assert.match(missing.reason, /no finite accuracy/);
   assert.equal(decide({ accuracy: NaN }, undefined, accuracy).pass, false);
 });
+
+test('too few held-out samples keep the serving version, whatever the scores', () => {
+  const baseline = { version: 2, metrics: { accuracy: 0.2 } };
+  const small = decide({ accuracy: 0.9 }, baseline, accuracy, 12);
+  assert.equal(small.pass, false);
+  assert.match(
+    small.reason,
+    /only 12 held-out samples to compare with version 2 \(fewer than 30\)/,
+  );
+  assert.equal(decide({ accuracy: 0.9 }, baseline, { ...accuracy, minHeldOut: 10 }, 12).pass, true);
+  // With nothing serving there is nothing to compare: the size does not matter.
+  assert.equal(decide({ accuracy: 0.9 }, undefined, accuracy, 12).pass, true);
+});

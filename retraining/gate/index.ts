@@ -9,7 +9,15 @@ export interface GatePolicy {
   higherIsBetter: boolean;
   /** How much worse (absolute, in the metric's units) the candidate may be and still pass. */
   tolerance: number;
+  /**
+   * Fewest held-out samples a comparison with a serving version may rest on: below it the
+   * two scores differ by luck as much as by quality, and the serving version stays.
+   */
+  minHeldOut?: number;
 }
+
+/** 30 held-out samples: one sample moves accuracy by ~3 points, still above that noise floor. */
+export const DEFAULT_MIN_HELD_OUT = 30;
 
 export interface GateDecision {
   pass: boolean;
@@ -24,6 +32,7 @@ export function decide(
   candidate: Readonly<Record<string, number>>,
   baseline: { version: number; metrics: Readonly<Record<string, number>> } | undefined,
   policy: GatePolicy,
+  heldOut?: number,
 ): GateDecision {
   const { metric, higherIsBetter, tolerance } = policy;
   const mine = candidate[metric];
@@ -34,6 +43,13 @@ export function decide(
     return {
       pass: true,
       reason: `no version is serving; the candidate's ${metric} is ${show(mine)}`,
+    };
+  }
+  const minimum = policy.minHeldOut ?? DEFAULT_MIN_HELD_OUT;
+  if (heldOut !== undefined && heldOut < minimum) {
+    return {
+      pass: false,
+      reason: `only ${heldOut} held-out samples to compare with version ${baseline.version} (fewer than ${minimum}): more data or a larger --test-fraction, or lower --min-held-out`,
     };
   }
   const theirs = baseline.metrics[metric];

@@ -172,6 +172,7 @@ export async function runRetrain(options: RetrainOptions): Promise<RetrainRun> {
             ? primary.higherIsBetter
             : true),
         tolerance: options.gate?.tolerance ?? 0,
+        ...(options.gate?.minHeldOut !== undefined ? { minHeldOut: options.gate.minHeldOut } : {}),
       };
       let baseline: { version: number; metrics: Record<string, number> } | undefined;
       if (serving) {
@@ -181,7 +182,8 @@ export async function runRetrain(options: RetrainOptions): Promise<RetrainRun> {
         baseline = { version: serving.manifest.version, metrics };
         run.baseline = baseline;
       }
-      const decision = decide(candidate.metrics, baseline, policy);
+      const heldOut = candidate.draft.training.testSamples;
+      const decision = decide(candidate.metrics, baseline, policy, heldOut);
       say(`gate: ${decision.reason}`);
       run.message = decision.reason;
       if (decision.pass) {
