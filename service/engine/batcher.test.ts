@@ -96,11 +96,12 @@ describe('checkInput', () => {
 
 describe('Batcher', () => {
   test('a full batch leaves at once; the rest after the queue delay', async (t) => {
-    // The delay timer is mocked: on a loaded machine a real 10 ms timer can fire before the
-    // end of the turn, and the test would no longer show which batches waited for it.
+    // The delay timer is mocked and long: on a loaded machine a real short delay can run out
+    // (the batcher reads performance.now(), which the mock does not move) before the end of
+    // the turn, and the test would no longer show which batches waited for it.
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const { run, calls } = fakeRun();
-    const batcher = new Batcher(run, { maxBatchSize: 4, maxQueueDelayMs: 10 });
+    const batcher = new Batcher(run, { maxBatchSize: 4, maxQueueDelayMs: 10_000 });
     const seen: BatchStats[] = [];
     batcher.onBatch((s) => seen.push(s));
     const results = Array.from({ length: 10 }, (_, i) => batcher.submit(row(i), [1, 2]));
@@ -110,7 +111,7 @@ describe('Batcher', () => {
     assert.deepEqual(sizes(seen), [4, 4]);
     await endOfTurn();
     assert.deepEqual(sizes(seen), [4, 4], 'the partial batch waits for its delay');
-    t.mock.timers.tick(10);
+    t.mock.timers.tick(10_000);
     const outputs = await Promise.all(results);
     assert.deepEqual(sizes(seen), [4, 4, 2]);
     assert.deepEqual(calls, [
