@@ -14,13 +14,8 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { MscrError, errorMessage } from '../connectors/errors.ts';
-import { mscrRetrainPath, mscrSignalsPath } from '../connectors/sc/routes.ts';
-import type {
-  ModelSignals,
-  RetrainResponse,
-  RetrainRun,
-  TriggerKind,
-} from '../connectors/sr/index.ts';
+import { createClient } from '../client/index.ts';
+import type { RetrainRun, TriggerKind } from '../connectors/sr/index.ts';
 import { createFeedbackStore } from '../connectors/sr/feedback-store.ts';
 import { createRunStore, newRunId } from '../connectors/sr/run-store.ts';
 import { createKubernetesTrigger } from '../k8s/index.ts';
@@ -214,40 +209,6 @@ function formatRun(run: RetrainRun): string {
   ].join('\n');
 }
 
-async function fetchJson<T>(
-  url: string,
-  init: RequestInit = {},
-): Promise<{ status: number; body: T }> {
-  let response: Response;
-  try {
-    response = await fetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
-  } catch (error) {
-    throw new MscrError('unavailable', `cannot reach ${url}: ${errorMessage(error)}`, {
-      cause: error,
-    });
-  }
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = text === '' ? {} : JSON.parse(text);
-  } catch {
-    body = { error: text.slice(0, 200) };
-  }
-  if (!response.ok) {
-    const message = (body as { error?: string }).error ?? `HTTP ${response.status}`;
-    const code =
-      response.status === 404
-        ? 'not_found'
-        : response.status === 409
-          ? 'conflict'
-          : response.status >= 500
-            ? 'unavailable'
-            : 'config';
-    throw new MscrError(code, `${init.method ?? 'GET'} ${url}: ${response.status} ${message}`);
-  }
-  return { status: response.status, body: body as T };
-}
-
 function serviceUrl(value: string): string {
   try {
     const url = new URL(value);
@@ -399,14 +360,10 @@ export function registerRetrainCommands(program: Command): void {
         const token = flags.token ?? process.env.MSCR_ADMIN_TOKEN;
         if (!token)
           throw new MscrError('config', 'no admin token: pass --token or set MSCR_ADMIN_TOKEN');
-        const { body } = await fetchJson<RetrainResponse>(
-          `${flags.url}${mscrRetrainPath(flags.model)}`,
-          {
-            method: 'POST',
-            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-            body: JSON.stringify(flags.reason ? { reason: flags.reason } : {}),
-          },
-        );
+        const body = await createClient({
+          baseUrl: flags.url as string,
+          timeoutMs: 15_000,
+        }).retrain(flags.model, { token, ...(flags.reason ? { reason: flags.reason } : {}) });
         console.log(
           `started retraining run ${body.runId} of ${body.model}; see: mscr retrain history --model ${body.model}`,
         );
@@ -515,11 +472,12 @@ export function registerRetrainCommands(program: Command): void {
         ...(flags.maxAge !== undefined ? { maxDataAgeDays: flags.maxAge / 86_400_000 } : {}),
       };
       const url = flags.url;
+      // The Service's signals through the SDK (retries on 503 and refused connections).
+      const service = url ? createClient({ baseUrl: url, timeoutMs: 15_000 }) : undefined;
       const threshold =
-        thresholds && url
+        thresholds && service
           ? startThresholdTrigger({
-              signals: async () =>
-                (await fetchJson<ModelSignals>(`${url}${mscrSignalsPath(flags.model)}`)).body,
+              signals: () => service.signals(flags.model),
               context: async (signals) => {
                 if (signals.version === undefined) return {};
                 const manifest = await store.readManifest(flags.model, signals.version);

@@ -302,5 +302,40 @@ describe('retraining on request, through the Service', { timeout: 300_000 }, () 
       metrics,
       /mscr_retrain_last_duration_seconds\{model="prices",outcome="\w+"\} [\d.]+/,
     );
+
+    // The same endpoint from the CLI: a wrong token is refused (exit 2), the right one starts a run.
+    const refused = await runMscr([
+      'retrain',
+      'trigger',
+      '--url',
+      url,
+      '--model',
+      'prices',
+      '--token',
+      'wrong-token-0123456789',
+    ]);
+    assert.equal(refused.code, 2, refused.stderr);
+    const triggered = await runMscr([
+      'retrain',
+      'trigger',
+      '--url',
+      url,
+      '--model',
+      'prices',
+      '--token',
+      token,
+    ]);
+    assert.equal(triggered.code, 0, triggered.stderr);
+    const second = /started retraining run (\S+) of prices/.exec(triggered.stdout)?.[1];
+    assert.ok(second, triggered.stdout);
+    // Let that run end before the store goes away.
+    await waitUntil(
+      async () => {
+        const runs = (await (await fetch(`${url}/mscr/models/prices/runs`)).json()) as RetrainRun[];
+        return runs.some((r) => r.id === second && r.outcome !== 'running');
+      },
+      'the second run to finish',
+      240_000,
+    );
   });
 });
