@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { openStore } from '../connectors/store/index.ts';
-import { freePort } from '../connectors/store/testing/fake-gcs.ts';
+import { freePort } from '../tests/loopback.ts';
 import { publishToyClassifier, toyInfer } from '../service/test-support.ts';
 
 const root = resolve(import.meta.dirname, '..');

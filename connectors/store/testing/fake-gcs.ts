@@ -16,10 +16,10 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../../tests/loopback.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const FAKE_GCS_BINARY = path.join(repoRoot, '.tools', 'bin', 'fake-gcs-server');
@@ -53,20 +53,6 @@ export interface FakeGcsOptions {
   backend?: 'filesystem' | 'memory';
   /** fake-gcs-server's `-log-level` (default `warn`: `info` logs every request). */
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
-}
-
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return await new Promise<number>((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no port assigned'))));
-    });
-  });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
