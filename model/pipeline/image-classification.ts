@@ -127,20 +127,10 @@ async function withExtraImages(
   return { ...merged, fingerprint: fingerprintImages(merged) };
 }
 
-/** Images as tensors for a version: its size and normalization, its class numbering. */
+/** Images as tensors for a version: its normalization (toImageTensor checks the size), its class numbering. */
 function expressImages(dataset: ImageDataset, manifest: ModelManifest) {
   const spec = manifest.preprocessing as ImagePreprocessing;
   const labels = manifest.labels ?? [];
-  if (
-    dataset.height !== spec.height ||
-    dataset.width !== spec.width ||
-    dataset.channels !== spec.channels
-  ) {
-    throw new MscrError(
-      'bad_data',
-      `version ${manifest.version} of ${manifest.name} takes ${spec.height}x${spec.width}x${spec.channels} images, the data is ${dataset.height}x${dataset.width}x${dataset.channels}`,
-    );
-  }
   // The data may number its classes differently: match them to the model's by name.
   const indexInModel = dataset.classNames.map((name) => {
     const index = labels.indexOf(name);
