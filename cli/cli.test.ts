@@ -69,7 +69,7 @@ describe('train and evaluate on real data', () => {
       store,
       '--quiet',
     ];
-    const first = await mscr([...train, '--epochs', '3', '--limit', '1500']);
+    const first = await mscr([...train, '--epochs', '5', '--limit', '1500']);
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /published cifar10-cnn version 1/);
     assert.match(first.stdout, /confusion matrix/);
@@ -102,7 +102,7 @@ describe('train and evaluate on real data', () => {
     };
     assert.equal(report.version, 1);
     assert.equal(report.report.samples, 200);
-    // Chance is 10 %; three epochs on 1,200 real images give about 30 %.
+    // Chance is 10 %; five epochs on 1,200 real images give about 30 % (three gave 0.195 once).
     assert.ok(
       report.metrics.accuracy >= 0.2,
       `accuracy ${report.metrics.accuracy} is not well above chance`,

@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { generatePki } from './certs.ts';
 import type { CertPair, Pki } from './certs.ts';
 import { freePort } from '../../tests/loopback.ts';
+import { errorMessage } from '../../connectors/errors.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 export const KUBE_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager'] as const;
@@ -112,7 +113,22 @@ function userEntry(pki: Pki, user: KubeUser): object {
   };
 }
 
+/**
+ * Starts the control plane, again (up to three times) when a component finds its port taken:
+ * a port is free when chosen, but until the component binds it, the kernel may hand it out
+ * as the source port of another connection (etcd's clients, for one).
+ */
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startControlPlaneOnce(options);
+    } catch (error) {
+      if (attempt >= 3 || !/address already in use/.test(errorMessage(error))) throw error;
+    }
+  }
+}
+
+async function startControlPlaneOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
   const missing = missingBinaries();
   if (missing.length > 0) {
     throw new Error(
