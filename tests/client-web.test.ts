@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type FileChooser, type Page } from 'playwright-core';
 import { createClient } from '../client/index.ts';
 import type { Service } from '../service/server.ts';
 import { CIFAR10_CLASS_NAMES } from '../model/data/cifar-binary.ts';
@@ -252,10 +252,17 @@ describe('the web page in headless Chromium', { skip }, () => {
     let guard = 0;
     while ((await focused()) !== 'csv-input' && guard++ < 20) await page.keyboard.press('Tab');
     assert.equal(await focused(), 'csv-input');
-    const [chooser] = await Promise.all([
-      page.waitForEvent('filechooser'),
-      page.keyboard.press('Space'),
-    ]);
+    // Headless Chromium now and then ignores the first key press on a file input (seen once in
+    // a full run): press again while the input keeps the focus, a few times at most.
+    let chooser: FileChooser | undefined;
+    for (let attempt = 1; chooser === undefined && attempt <= 3; attempt++) {
+      assert.equal(await focused(), 'csv-input');
+      [chooser] = await Promise.all([
+        page.waitForEvent('filechooser', { timeout: 10_000 }).catch(() => undefined),
+        page.keyboard.press('Space'),
+      ]);
+    }
+    assert.ok(chooser, 'the space bar on the CSV input opens the file chooser');
     await chooser.setFiles(sharedData('stock/goog_daily.csv'));
     await page.keyboard.press('Tab');
     assert.equal(await focused(), 'csv-order');
