@@ -31,8 +31,10 @@ const ENVIRONMENTS = [
       'onnx==1.23.2',
       'skl2onnx==1.20.0',
       'onnxmltools==1.16.0',
+      // onnxmltools imports it without declaring it.
+      'packaging==26.4',
     ],
-    check: 'import numpy, sklearn, xgboost, onnx, skl2onnx, onnxmltools',
+    check: 'import numpy, sklearn, xgboost, onnx, skl2onnx, onnxmltools.convert',
   },
 ];
 const root = new URL('..', import.meta.url).pathname;

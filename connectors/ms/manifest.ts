@@ -44,7 +44,8 @@ export const ENGINE_NAMES: readonly EngineName[] = ['tfjs', 'onnx'];
 /**
  * What made the version's primary artifact. `tfjs`: TensorFlow.js (`version` = tfjs version;
  * layers or graph model). `onnx`: an ONNX model (`version` = the onnxruntime that accepted it
- * at import, `opset` = its default-domain opset, `producer` = e.g. `skl2onnx 1.20.0`).
+ * at import, `opset` = its default-domain (`ai.onnx`) opset, 0 for a graph of ONNX-ML
+ * operators only, `producer` = e.g. `skl2onnx 1.20.0`).
  */
 export type ModelFramework =
   | { name: 'tfjs'; version: string; format: 'layers-model' | 'graph-model' }
@@ -352,11 +353,11 @@ function checkFramework(framework: unknown, problems: string[]): void {
       typeof framework.version !== 'string' ||
       framework.format !== 'onnx' ||
       !Number.isInteger(framework.opset) ||
-      (framework.opset as number) < 1 ||
+      (framework.opset as number) < 0 ||
       (framework.producer !== undefined && typeof framework.producer !== 'string')
     ) {
       problems.push(
-        'framework must be {name: "onnx", version, format: "onnx", opset: positive integer, producer?}',
+        'framework must be {name: "onnx", version, format: "onnx", opset: integer >= 0, producer?}',
       );
     }
     return;

@@ -5,7 +5,7 @@
  *
  * Only the header is interpreted: opsets, producer, graph inputs and outputs (element type
  * and dimensions, a named or missing dimension being dynamic), and the class labels that the
- * ONNX-ML classifiers carry (`classlabels_strings` / `classlabels_int64s`).
+ * ONNX-ML classifiers carry (`classlabels_strings`, `classlabels_int64s`, `classlabels_ints`).
  */
 import onnxProto from 'onnx-proto';
 import { MscrError, errorMessage } from '../errors.ts';
@@ -94,7 +94,8 @@ function valueInfo(info: onnxProto.onnx.IValueInfoProto): OnnxValueInfo {
   return { name, kind };
 }
 
-const LABEL_ATTRIBUTES = new Set(['classlabels_strings', 'classlabels_int64s']);
+// TreeEnsembleClassifier and SVMClassifier say int64s, LinearClassifier ints.
+const LABEL_ATTRIBUTES = new Set(['classlabels_strings', 'classlabels_int64s', 'classlabels_ints']);
 
 function classLabels(graph: onnxProto.onnx.IGraphProto): string[] | undefined {
   for (const node of graph.node ?? []) {

@@ -47,6 +47,7 @@ export type {
 } from './v2.ts';
 export {
   MSCR_PLATFORM,
+  platformOf,
   V2_ACCEPTED_DATATYPES,
   V2_DATATYPES,
   isV2Datatype,

@@ -143,9 +143,9 @@ function seriesSpecOf(manifest: ModelManifest): SeriesPreprocessing {
 
 function scaledSpecOf(manifest: ModelManifest): ScaledSpec {
   const spec = manifest.preprocessing;
-  if (spec.kind === 'image') {
+  if (spec.kind !== 'series' && spec.kind !== 'tabular') {
     throw badRequest(
-      `model ${quote(manifest.name)} is an image model; it makes no forecast in original units`,
+      `model ${quote(manifest.name)} takes ${spec.kind} input; it makes no forecast in original units`,
     );
   }
   return spec;
