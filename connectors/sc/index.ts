@@ -60,12 +60,15 @@ export type {
   ErrorResponse,
   ForecastResponse,
   LabelScore,
+  TabularPrediction,
+  TabularResponse,
   VersionState,
   VersionStateReport,
 } from './mscr.ts';
 
 export type { Route, RouteKind, VersionSelector } from './routes.ts';
 export {
+  mscrPredictPath,
   MSCR_MODELS_PATH,
   V1_MODELS_PATH,
   V2_LIVE_PATH,

@@ -12,8 +12,8 @@ import type {
 
 /** The preprocessing flags of `mscr models import`. */
 export interface ImageOptions {
-  /** `--image-size N` (square) */
-  size?: number;
+  /** `--image-size 224` or `--image-size 224x160` (height x width). */
+  size?: { height: number; width: number };
   layout?: 'NHWC' | 'NCHW';
   /** `--scale 1/255`: the factor pixels 0..255 are multiplied by. */
   scale?: number;
@@ -93,14 +93,14 @@ function imageShape(
     }
     if (dim !== -1 && dim !== value) {
       throw refuse(
-        `--image-size ${value} does not fit the model, whose ${what} is ${dim} (${layout} [${shape.join(', ')}])`,
+        `--image-size gives ${what} ${value}, which does not fit the model, whose ${what} is ${dim} (${layout} [${shape.join(', ')}])`,
       );
     }
     out[axis] = value;
     return value;
   };
-  const height = fill(axes.h, options.size, 'height');
-  const width = fill(axes.w, options.size, 'width');
+  const height = fill(axes.h, options.size?.height, 'height');
+  const width = fill(axes.w, options.size?.width, 'width');
   const channels = shape[axes.c] === -1 ? 3 : (shape[axes.c] as number);
   out[axes.c] = channels;
   if (channels !== 1 && channels !== 3) {
