@@ -37,15 +37,17 @@ function pickOutput(outputs: OnnxValueInfo[], wanted: string | undefined): OnnxV
     }
     return found;
   }
+  const zipmap = `a scikit-learn classifier converted with ZipMap gives its probabilities as a sequence of maps, which mscr cannot serve: convert with options={id(model): {"zipmap": False}}`;
+  const named = outputs.find((o) => PROBABILITY_OUTPUTS.includes(o.name));
+  if (named !== undefined && named.kind !== 'tensor') {
+    throw new MscrError('bad_data', `output ${named.name} is a ${named.kind}: ${zipmap}`);
+  }
   const tensors = outputs.filter((o) => o.kind === 'tensor');
   const probabilities = tensors.find((o) => PROBABILITY_OUTPUTS.includes(o.name));
   const first = probabilities ?? tensors[0];
   if (first === undefined) {
     const kinds = outputs.map((o) => `${o.name} (${o.kind})`).join(', ');
-    throw new MscrError(
-      'bad_data',
-      `the model has no tensor output (${kinds}); a scikit-learn classifier converted with ZipMap gives a sequence of maps: convert with options={id(model): {"zipmap": False}}`,
-    );
+    throw new MscrError('bad_data', `the model has no tensor output (${kinds}); ${zipmap}`);
   }
   return first;
 }

@@ -42,6 +42,8 @@ export interface DenseOnnxOptions {
   opset?: number;
   /** Dimension names or sizes of the input after the batch (default [features]). */
   inputDims?: (number | string)[];
+  /** The batch dimension: a name (dynamic, the default `N`) or a fixed size. */
+  batch?: number | string;
 }
 
 /** `softmax(x W + b)`: input `[N, features]`, output `[N, classes]`. */
@@ -76,8 +78,8 @@ export function denseOnnx(options: DenseOnnxOptions): Uint8Array {
         tensor('W', [features, classes], options.weights ?? new Array(features * classes).fill(0)),
         tensor('B', [classes], options.bias),
       ],
-      input: [valueInfo(input, ['N', ...(options.inputDims ?? [features])])],
-      output: [valueInfo(output, ['N', classes])],
+      input: [valueInfo(input, [options.batch ?? 'N', ...(options.inputDims ?? [features])])],
+      output: [valueInfo(output, [options.batch ?? 'N', classes])],
     },
   });
   return onnx.ModelProto.encode(model).finish();

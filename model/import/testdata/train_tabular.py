@@ -71,6 +71,14 @@ for name, model in [
     write(name, onx, features, x_test, classifier_predictions(model, x_test),
           {"accuracy": float(model.score(x_test, y_test))})
 
+# The converter's default for classifiers: probabilities as a sequence of maps (ZipMap), which
+# mscr cannot serve; the import test checks that it is refused with the fix in the message.
+zipmap = LogisticRegression(max_iter=2000).fit(x_train, y_train)
+(out / "zipmap.onnx").write_bytes(
+    skl2onnx.to_onnx(zipmap, initial_types=[("input", FloatTensorType([None, n]))],
+                     target_opset={"": 17, "ai.onnx.ml": 3}).SerializeToString()
+)
+
 booster = xgboost.XGBClassifier(n_estimators=40, max_depth=4, learning_rate=0.2, random_state=7)
 booster.fit(x_train, y_train)
 onx = onnxmltools.convert_xgboost(
