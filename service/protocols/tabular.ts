@@ -15,7 +15,13 @@ import type { ModelManifest } from '../../connectors/ms/manifest.ts';
 import type { TabularPrediction, TabularResponse } from '../../connectors/sc/mscr.ts';
 import { badRequest, checkOutput, float32ToJson, quote, shapeText } from './tensor.ts';
 import type { OutputTensor } from './tensor.ts';
-import { csvCells, csvLines, CsvLimitExceeded, parseDecimal, REQUEST_CSV_LIMITS } from './csv.ts';
+import {
+  csvCells,
+  csvLines,
+  CsvLimitExceeded,
+  parseDecimal,
+  REQUEST_CSV_LIMITS,
+} from '../../connectors/csv/index.ts';
 
 /** The feature names of a tabular model, in input column order. */
 export function featuresOf(manifest: ModelManifest): string[] {
