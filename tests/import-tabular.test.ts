@@ -20,9 +20,9 @@ import { openStore } from '../connectors/store/index.ts';
 import { denseOnnx } from '../service/engine/onnx-fixtures.ts';
 import type { Service } from '../service/server.ts';
 import { postJson, startService, waitUntil } from '../service/test-support.ts';
+import { ML_PYTHON } from './python.ts';
 import { runMscr } from './run-mscr.ts';
 
-export const ML_PYTHON = new URL('../.tools/venv-ml/bin/python', import.meta.url).pathname;
 const TRAIN = new URL('../model/import/testdata/train_tabular.py', import.meta.url).pathname;
 
 interface Reference {
