@@ -7,7 +7,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sampleDraft } from '../../connectors/store/contract-fixtures.ts';
 import { chooseRuntime, filesFor } from './engine-choice.ts';
-import { engineArtifacts, validateManifest, type ModelManifest } from '../../connectors/ms/manifest.ts';
+import {
+  engineArtifacts,
+  validateManifest,
+  type ModelManifest,
+} from '../../connectors/ms/manifest.ts';
 
 const FILE = { sha256: 'a'.repeat(64), size: 10 };
 
