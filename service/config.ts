@@ -81,7 +81,8 @@ export const DEFAULTS: ServiceConfig = {
   logLevel: 'info',
   backend: 'auto',
   engine: 'auto',
-  onnxThreads: 1, // replaced by max(1, floor(cores / workers)) in resolveConfig
+  // max(1, floor(cores / workers)): 1 with the default one worker per core.
+  onnxThreads: 1,
   adminToken: '',
   predictionLog: { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 },
 };
