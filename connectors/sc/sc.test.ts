@@ -6,6 +6,7 @@ import {
   matchRoute,
   mscrClassifyPath,
   mscrForecastPath,
+  mscrPredictPath,
   v1ModelPath,
   v1PredictPath,
   v2InferPath,
@@ -165,6 +166,12 @@ describe('routes', () => {
         method: 'GET',
         ...ref,
       });
+      assert.deepEqual(matchRoute(mscrPredictPath('m.1_x', selector)), {
+        api: 'mscr',
+        kind: 'tabular',
+        method: 'POST',
+        ...ref,
+      });
       assert.deepEqual(matchRoute(v2InferPath('m.1_x', selector)), {
         api: 'v2',
         kind: 'infer',
@@ -207,7 +214,7 @@ describe('routes', () => {
       '/v2/models/m/versions',
       '/v2/models/m/versions/1/infer/more',
       '/mscr/models/m',
-      '/mscr/models/m/predict',
+      '/mscr/models/m/score',
     ]) {
       assert.equal(matchRoute(path), undefined, path);
     }
