@@ -87,6 +87,15 @@ export function applyActivation(context: ConvertContext, value: Value, activatio
       out = graph.op('Mul', [graph.op('Mul', [x, scalar(0.5)], base), onePlus], base);
       break;
     }
+    case 'gelunew': {
+      // TF.js 'gelu_new' is the tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+      const cube = graph.op('Mul', [graph.op('Mul', [x, x], base), x], base);
+      const inner = graph.op('Add', [x, graph.op('Mul', [cube, scalar(0.044715)], base)], base);
+      const scaled = graph.op('Mul', [inner, scalar(Math.sqrt(2 / Math.PI))], base);
+      const onePlus = graph.op('Add', [graph.op('Tanh', [scaled], base), scalar(1)], base);
+      out = graph.op('Mul', [graph.op('Mul', [x, scalar(0.5)], base), onePlus], base);
+      break;
+    }
     default:
       throw context.unsupported(`activation '${String(activation)}'`);
   }

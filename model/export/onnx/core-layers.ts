@@ -106,7 +106,7 @@ const elu: Converter = (context) => {
 
 const softmax: Converter = (context) => {
   const input = keep(context, onlyInput(context));
-  const axis = numberConfig(context, 'axis', -1);
+  const axis = numberConfig(context, 'axis', 1); // TF.js's Softmax layer defaults to axis 1
   const rank = input.shape.length;
   const onnxAxis =
     input.layout === 'channels-first' ? channelsFirstAxis(axis, rank) : normaliseAxis(axis, rank);
@@ -119,9 +119,11 @@ const softmax: Converter = (context) => {
 
 /**
  * Inference-form batch normalisation, y = gamma (x - mean) / sqrt(var + eps) + beta, over
- * the Keras axis. Where that axis can be ONNX's channel axis 1 (rank 2, or a rank-4 value
- * carried channels-first) it is one BatchNormalization node, which runtimes fold into the
- * preceding convolution; otherwise a broadcast multiply-add with the folded scale and shift.
+ * the last (channel) axis. On rank 2, and on rank 4 carried channels-first, that axis is
+ * ONNX's channel axis 1: one BatchNormalization node, which runtimes fold into the preceding
+ * convolution. On other ranks: a broadcast multiply-add with the folded scale and shift.
+ * Another axis is refused: TF.js's batch-norm kernels (cpu and wasm) index the statistics
+ * along the last axis whatever the layer's axis, so no faithful export of that exists.
  */
 const batchNormalization: Converter = (context) => {
   const input = onlyInput(context);
@@ -140,8 +142,12 @@ const batchNormalization: Converter = (context) => {
   const gamma = context.weight('gamma')?.values ?? new Float32Array(channels).fill(1);
   const beta = context.weight('beta')?.values ?? new Float32Array(channels);
   const epsilon = numberConfig(context, 'epsilon', 1e-3);
-  const channelAxisIsOne = rank === 2 ? kerasAxis === 1 : rank === 4 && kerasAxis === 3;
-  if (channelAxisIsOne) {
+  if (kerasAxis !== rank - 1) {
+    throw context.unsupported(
+      `axis ${String(axisConfig)} of a rank-${rank} input (TF.js normalises along the last axis only)`,
+    );
+  }
+  if (rank === 2 || rank === 4) {
     const x = rank === 4 ? context.channelsFirst(input) : input.name;
     const inputs = [
       x,
@@ -166,8 +172,8 @@ const batchNormalization: Converter = (context) => {
     scale[c] = (gamma[c] as number) / Math.sqrt((variance.values[c] as number) + epsilon);
     shift[c] = (beta[c] as number) - (mean.values[c] as number) * (scale[c] as number);
   }
-  // Broadcast shape (without the batch axis): the channel count at the Keras axis, 1 elsewhere.
-  const dims = Array.from({ length: rank - 1 }, (_, i) => (i + 1 === kerasAxis ? channels : 1));
+  // Broadcasts along the last axis.
+  const dims = [channels];
   const x = context.channelsLast(input);
   const scaled = graph.op('Mul', [x, graph.floatInitializer(`${name}/scale`, dims, scale)], {
     name,
@@ -209,12 +215,10 @@ const concatenate: Converter = (context) => {
 };
 
 /** Element-wise merges: a chain of binary ONNX ops (average divides the sum). */
-function elementwise(op: 'Add' | 'Mul' | 'Sub' | 'Max' | 'Min', average = false): Converter {
+function elementwise(op: 'Add' | 'Mul' | 'Max' | 'Min', average = false): Converter {
   return (context) => {
     const { names, layout } = alignedInputs(context);
     const { graph, name } = context;
-    if (op === 'Sub' && names.length !== 2)
-      throw context.unsupported(`${names.length} inputs (Subtract takes two)`);
     let out = names.reduce((acc, next) => graph.op(op, [acc, next], { name }));
     if (average) {
       const count = graph.floatInitializer(`${name}/count`, [], Float32Array.of(names.length));
@@ -244,7 +248,6 @@ export const coreConverters: Record<string, Converter> = {
   Concatenate: concatenate,
   Add: elementwise('Add'),
   Multiply: elementwise('Mul'),
-  Subtract: elementwise('Sub'),
   Maximum: elementwise('Max'),
   Minimum: elementwise('Min'),
   Average: elementwise('Add', true),
