@@ -91,7 +91,7 @@ async function main(): Promise<void> {
     const x = images.slice([0, 0, 0, 0], [batch, -1, -1, -1]);
     const feed = { image: new ort.Tensor('float32', Float32Array.from(x.dataSync()), x.shape) };
 
-    const reference = tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync().slice());
+    const reference = tf.tidy(() => Float32Array.from((model.predict(x) as tf.Tensor).dataSync()));
     const onnxOut = (await sessions[0]!.session.run(feed)).probabilities!.data as Float32Array;
     agreement[`batch ${batch}`] = reference.reduce(
       (max, v, i) => Math.max(max, Math.abs(v - (onnxOut[i] as number))),

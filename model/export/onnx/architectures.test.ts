@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import type { onnx as OnnxTypes } from 'onnx-proto';
 import { modelFromFiles } from '../../../connectors/ms/artifacts.ts';
 import { openStore } from '../../../connectors/store/index.ts';
 import { initBackend } from '../../../runtime/backend/index.ts';
@@ -65,9 +66,7 @@ after(async () => {
 /** The graph's declared input/output: names, symbolic batch, static rest. */
 function signature(bytes: Uint8Array) {
   const model = decodeModel(bytes);
-  const dims = (v: {
-    type?: { tensorType?: { shape?: { dim?: { dimValue?: unknown; dimParam?: string }[] } } };
-  }) =>
+  const dims = (v: OnnxTypes.IValueInfoProto) =>
     (v.type?.tensorType?.shape?.dim ?? []).map((d) =>
       d.dimParam ? d.dimParam : Number(d.dimValue),
     );

@@ -56,12 +56,12 @@ export async function compareWithTfjs(
 export function randomizeWeights(model: tf.LayersModel, seed: number): void {
   const weights = model.weights.map((variable, i) => {
     const role = variable.originalName ?? variable.name;
+    const shape = variable.shape as number[]; // a variable's shape is fully known
     if (role.includes('moving_variance')) {
-      return tf.randomUniform(variable.shape, 0.5, 1.5, 'float32', seed + i);
+      return tf.randomUniform(shape, 0.5, 1.5, 'float32', seed + i);
     }
-    if (role.includes('gamma'))
-      return tf.randomUniform(variable.shape, 0.5, 1.5, 'float32', seed + i);
-    return tf.randomNormal(variable.shape, 0, 0.2, 'float32', seed + i);
+    if (role.includes('gamma')) return tf.randomUniform(shape, 0.5, 1.5, 'float32', seed + i);
+    return tf.randomNormal(shape, 0, 0.2, 'float32', seed + i);
   });
   model.setWeights(weights);
   tf.dispose(weights);
