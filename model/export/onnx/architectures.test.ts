@@ -26,6 +26,7 @@ import {
   exportModelFilesToOnnx,
   ONNX_OPSET,
   onnxArtifactName,
+  signatureNames,
 } from './index.ts';
 import { compareWithTfjs, randomizeWeights, runOnnx } from './testing.ts';
 
@@ -89,11 +90,7 @@ describe('cifar10-cnn, trained and published by the pipeline', () => {
       backend: 'wasm',
     });
     const { manifest, files } = await store.readVersion('cifar10-cnn', 1);
-    const names = {
-      inputNames: manifest.inputs.map((i) => i.name),
-      outputNames: manifest.outputs.map((o) => o.name),
-    };
-    const bytes = await exportModelFilesToOnnx(files, names);
+    const bytes = await exportModelFilesToOnnx(files, signatureNames(manifest));
     assert.equal(onnxArtifactName, 'model.onnx');
 
     // The served signature is unchanged: the manifest's names, NHWC, dynamic batch.

@@ -228,7 +228,80 @@ function elementwise(op: 'Add' | 'Mul' | 'Max' | 'Min', average = false): Conver
   };
 }
 
+/** PReLU: a learned slope per element (shared axes have extent 1), broadcast channels-last. */
+const prelu: Converter = (context) => {
+  const input = onlyInput(context);
+  const { graph, name } = context;
+  const alpha = context.requireWeight('alpha');
+  const slope = graph.floatInitializer(`${name}/alpha`, alpha.shape, alpha.values);
+  const out = graph.op('PRelu', [context.channelsLast(input), slope], { name });
+  return { name: out, layout: 'channels-last', shape: context.outputShape };
+};
+
+/**
+ * LayerNormalization over trailing axes (the usual last axis): ONNX's LayerNormalization
+ * (opset 17) normalises over every axis from `axis` on, so other axis sets are refused.
+ */
+const layerNormalization: Converter = (context) => {
+  const input = onlyInput(context);
+  const { graph, name } = context;
+  const rank = input.shape.length;
+  const axisConfig = context.config.axis ?? -1;
+  const axes = (Array.isArray(axisConfig) ? axisConfig : [axisConfig]).map((a) =>
+    normaliseAxis(a as number, rank),
+  );
+  axes.sort((a, b) => a - b);
+  const first = axes[0] as number;
+  if (axes.some((a, i) => a !== first + i) || axes[axes.length - 1] !== rank - 1) {
+    throw context.unsupported(`axis ${JSON.stringify(axisConfig)} (only trailing axes)`);
+  }
+  const normalised = input.shape.slice(first) as number[];
+  const size = normalised.reduce((a, b) => a * b, 1);
+  const gamma = context.weight('gamma')?.values ?? new Float32Array(size).fill(1);
+  const beta = context.weight('beta')?.values ?? new Float32Array(size);
+  const out = graph.op(
+    'LayerNormalization',
+    [
+      context.channelsLast(input),
+      graph.floatInitializer(`${name}/gamma`, normalised, gamma),
+      graph.floatInitializer(`${name}/beta`, normalised, beta),
+    ],
+    { name, attributes: { axis: first, epsilon: float(numberConfig(context, 'epsilon', 1e-3)) } },
+  );
+  return { name: out, layout: 'channels-last', shape: context.outputShape };
+};
+
+/** Permute: Keras's 1-based dims (batch excluded) as a Transpose of the TF.js layout. */
+const permuteLayer: Converter = (context) => {
+  const input = onlyInput(context);
+  const dims = context.config.dims;
+  if (!Array.isArray(dims) || !dims.every((d) => typeof d === 'number')) {
+    throw context.unsupported(`dims ${JSON.stringify(dims)}`);
+  }
+  const out = context.graph.op('Transpose', [context.channelsLast(input)], {
+    name: context.name,
+    attributes: { perm: [0, ...(dims as number[])] },
+  });
+  return { name: out, layout: 'channels-last', shape: context.outputShape };
+};
+
+/** RepeatVector: (N, F) -> (N, n, F). */
+const repeatVector: Converter = (context) => {
+  const input = onlyInput(context);
+  const { graph, name } = context;
+  const n = numberConfig(context, 'n');
+  const axes = graph.int64Initializer(`${name}/axes`, [1]);
+  const expanded = graph.op('Unsqueeze', [context.channelsLast(input), axes], { name });
+  const repeats = graph.int64Initializer(`${name}/repeats`, [1, n, 1]);
+  const out = graph.op('Tile', [expanded, repeats], { name });
+  return { name: out, layout: 'channels-last', shape: context.outputShape };
+};
+
 export const coreConverters: Record<string, Converter> = {
+  PReLU: prelu,
+  LayerNormalization: layerNormalization,
+  Permute: permuteLayer,
+  RepeatVector: repeatVector,
   InputLayer: identity,
   Dropout: identity,
   SpatialDropout1D: identity,

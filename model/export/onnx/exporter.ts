@@ -1,6 +1,6 @@
 /**
  * TF.js layers model -> ONNX ModelProto bytes. Walks the model's topology, converts each
- * layer with the converter for its class (conv-layers, core-layers, lstm-layer), and keeps
+ * layer with the converter for its class (conv-layers, core-layers, recurrent-layers), and keeps
  * the TF.js signature: inputs and outputs channels-last with a dynamic batch dimension,
  * named after the Keras input and output layers unless the caller names them.
  */
@@ -15,7 +15,7 @@ import {
   type GraphBuilder,
   type GraphValueInfo,
 } from './graph-builder.ts';
-import { recurrentConverters } from './lstm-layer.ts';
+import { recurrentConverters } from './recurrent-layers.ts';
 import { TO_CHANNELS_FIRST, TO_CHANNELS_LAST } from './tensor-layout.ts';
 import { readTopology } from './topology.ts';
 

@@ -218,7 +218,72 @@ describe('merges, reshapes and normalisation', () => {
   });
 });
 
-describe('LSTM', () => {
+describe('more image and sequence layers', () => {
+  test('separable convolution, nearest and bilinear up-sampling, cropping', async () => {
+    await assertSameAsTfjs(
+      sequential(
+        [7, 6, 3],
+        [
+          tf.layers.separableConv2d({
+            filters: 5,
+            kernelSize: 3,
+            depthMultiplier: 2,
+            padding: 'same',
+            activation: 'relu',
+          }),
+          tf.layers.upSampling2d({ size: [2, 3] }),
+          tf.layers.cropping2D({
+            cropping: [
+              [1, 2],
+              [3, 0],
+            ],
+          }),
+          tf.layers.separableConv2d({ filters: 2, kernelSize: 2, strides: 2, useBias: false }),
+          tf.layers.upSampling2d({ size: [2, 2], interpolation: 'bilinear' }),
+          tf.layers.flatten(),
+        ],
+      ),
+      40,
+    );
+  });
+
+  test('Conv1D: valid, same with stride 2, dilated', async () => {
+    await assertSameAsTfjs(
+      sequential(
+        [11, 3],
+        [
+          tf.layers.conv1d({ filters: 4, kernelSize: 3, activation: 'tanh' }),
+          tf.layers.conv1d({ filters: 4, kernelSize: 2, strides: 2, padding: 'same' }),
+          tf.layers.conv1d({ filters: 2, kernelSize: 2, dilationRate: 2 }),
+          tf.layers.flatten(),
+        ],
+      ),
+      41,
+    );
+  });
+
+  test('PReLU (shared over space), layer normalisation, permute, repeat vector', async () => {
+    await assertSameAsTfjs(
+      sequential(
+        [4, 5, 3],
+        [
+          tf.layers.conv2d({ filters: 4, kernelSize: 1 }),
+          tf.layers.prelu({ sharedAxes: [1, 2], alphaInitializer: 'glorotNormal' }),
+          tf.layers.reshape({ targetShape: [20, 4] }),
+          tf.layers.layerNormalization({ epsilon: 0.01 }),
+          tf.layers.permute({ dims: [2, 1] }),
+          tf.layers.flatten(),
+          tf.layers.dense({ units: 3 }),
+          tf.layers.repeatVector({ n: 4 }),
+          tf.layers.flatten(),
+        ],
+      ),
+      42,
+    );
+  });
+});
+
+describe('recurrent layers', () => {
   test('stacked: return sequences with sigmoid gates and relu cells, then the last step', async () => {
     await assertSameAsTfjs(
       sequential(
@@ -234,6 +299,20 @@ describe('LSTM', () => {
         ],
       ),
       30,
+    );
+  });
+
+  test('GRU (hard-sigmoid gates) stacked on a SimpleRNN (relu), both returning sequences', async () => {
+    await assertSameAsTfjs(
+      sequential(
+        [6, 3],
+        [
+          tf.layers.simpleRNN({ units: 4, returnSequences: true, activation: 'relu' }),
+          tf.layers.gru({ units: 5, returnSequences: true }),
+          tf.layers.gru({ units: 2, recurrentActivation: 'sigmoid', useBias: false }),
+        ],
+      ),
+      32,
     );
   });
 
