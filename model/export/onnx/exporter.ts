@@ -135,7 +135,7 @@ export function exportLayersModelToOnnx(
 
   const graph = createGraphBuilder();
   // Reserve the signature's names so no intermediate tensor takes them.
-  for (const name of [...inputNames, ...outputNames]) graph.uniqueName(name);
+  for (const name of [...inputNames, ...outputNames]) graph.reserve(name);
   const layouts = layoutCache(graph);
   const values = new Map<string, Value>();
   const graphInputs: GraphValueInfo[] = topology.inputs.map((input, i) => {

@@ -41,6 +41,8 @@ export interface GraphValueInfo {
 export interface GraphBuilder {
   /** A name not used yet in this graph, from a readable base. */
   uniqueName(base: string): string;
+  /** Claims an exact name (a graph input or output); throws if it is taken. */
+  reserve(name: string): void;
   /** Adds a node; returns its output names (fresh ones derived from the op unless given). */
   node(
     opType: string,
@@ -137,6 +139,10 @@ export function createGraphBuilder(): GraphBuilder {
 
   return {
     uniqueName,
+    reserve(name) {
+      if (used.has(name)) throw new Error(`the name ${JSON.stringify(name)} is used twice`);
+      used.add(name);
+    },
     node,
     op(opType, inputs, options) {
       return node(opType, inputs, 1, options)[0] as string;

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../runtime/backend/index.ts';
 import { exportLayersModelToOnnx } from './index.ts';
-import { compareWithTfjs, randomizeWeights } from './testing.ts';
+import { compareWithTfjs, randomizeWeights, runOnnx } from './testing.ts';
 
 const TOLERANCE = 1e-4;
 
@@ -216,6 +216,36 @@ describe('merges, reshapes and normalisation', () => {
       21,
     );
   });
+});
+
+test('a functional model with two inputs (an image and a vector), named by the caller', async () => {
+  const image = tf.input({ shape: [6, 6, 2], name: 'pixels' });
+  const extra = tf.input({ shape: [4], name: 'extra' });
+  const conv = tf.layers.conv2d({ filters: 3, kernelSize: 3 }).apply(image) as tf.SymbolicTensor;
+  const flat = tf.layers.flatten().apply(conv) as tf.SymbolicTensor;
+  const side = tf.layers.dense({ units: 5, activation: 'relu' }).apply(extra) as tf.SymbolicTensor;
+  const joined = tf.layers.concatenate().apply([side, flat]) as tf.SymbolicTensor;
+  const out = tf.layers
+    .dense({ units: 2, activation: 'softmax' })
+    .apply(joined) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: [image, extra], outputs: out });
+  randomizeWeights(model, 50);
+  const x = [
+    tf.randomNormal([3, 6, 6, 2], 0, 1, 'float32', 1),
+    tf.randomNormal([3, 4], 0, 1, 'float32', 2),
+  ];
+  const bytes = exportLayersModelToOnnx(model, {
+    inputNames: ['image', 'features'],
+    outputNames: ['p'],
+  });
+  const result = await compareWithTfjs(model, bytes, x);
+  assert.ok(result.maxAbsDiff < TOLERANCE, `max abs difference ${result.maxAbsDiff}`);
+  const { session } = await runOnnx(bytes, x);
+  assert.deepEqual(session.inputNames, ['image', 'features']);
+  assert.deepEqual(session.outputNames, ['p']);
+  await session.release();
+  tf.dispose(x);
+  model.dispose();
 });
 
 describe('more image and sequence layers', () => {

@@ -12,16 +12,27 @@ export interface Comparison {
   onnxShape: readonly number[];
 }
 
-/** Runs `bytes` on ONNX Runtime with input `x` (channels-last, as TF.js takes it). */
+/**
+ * Runs `bytes` on ONNX Runtime with input `x` (channels-last, as TF.js takes it; several
+ * inputs in the model's input order) and returns the first output.
+ */
 export async function runOnnx(
   bytes: Uint8Array,
-  x: tf.Tensor,
+  x: tf.Tensor | tf.Tensor[],
 ): Promise<{ data: Float32Array; dims: readonly number[]; session: ort.InferenceSession }> {
   const session = await ort.InferenceSession.create(bytes);
-  const inputName = session.inputNames[0] as string;
+  const inputs = Array.isArray(x) ? x : [x];
+  if (inputs.length !== session.inputNames.length) {
+    throw new Error(`${inputs.length} inputs for a graph with ${session.inputNames.length}`);
+  }
+  const feeds = Object.fromEntries(
+    inputs.map((t, i) => [
+      session.inputNames[i] as string,
+      new ort.Tensor('float32', Float32Array.from(t.dataSync()), t.shape),
+    ]),
+  );
   const outputName = session.outputNames[0] as string;
-  const input = new ort.Tensor('float32', Float32Array.from(x.dataSync()), x.shape);
-  const result = await session.run({ [inputName]: input });
+  const result = await session.run(feeds);
   const output = result[outputName] as ort.Tensor;
   return { data: output.data as Float32Array, dims: output.dims, session };
 }
@@ -30,7 +41,7 @@ export async function runOnnx(
 export async function compareWithTfjs(
   model: tf.LayersModel,
   bytes: Uint8Array,
-  x: tf.Tensor,
+  x: tf.Tensor | tf.Tensor[],
 ): Promise<Comparison> {
   const predicted = model.predict(x) as tf.Tensor;
   const tfjs = Float32Array.from(predicted.dataSync());
