@@ -45,11 +45,17 @@ function layerWeights(layer: tf.layers.Layer): Map<string, LayerWeight> {
     // originalName is 'layer/kernel'; the name may carry a uniqueness suffix ('kernel_2')
     // when the same model was loaded twice in one process.
     const full = variable.originalName ?? variable.name;
-    const role = (full.split('/').pop() ?? full).replace(/_\d+$/, '');
-    byRole.set(role, {
+    const segments = full.split('/');
+    const role = (segments.pop() ?? full).replace(/_\d+$/, '');
+    const weight = {
       shape: [...tensor.shape],
       values: Float32Array.from(tensor.dataSync() as Float32Array),
-    });
+    };
+    byRole.set(role, weight);
+    // A wrapper's inner layers: 'bidirectional/forward_lstm_LSTM1/kernel' is also
+    // 'forward/kernel'.
+    const inner = segments.length >= 2 ? segments[segments.length - 1] : undefined;
+    if (inner) byRole.set(`${inner.split('_')[0]}/${role}`, weight);
   });
   return byRole;
 }

@@ -346,6 +346,38 @@ describe('recurrent layers', () => {
     );
   });
 
+  test('Bidirectional LSTM, concatenated, last step', async () => {
+    await assertSameAsTfjs(
+      sequential(
+        [6, 3],
+        [tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 4 }) as tf.RNN })],
+      ),
+      33,
+    );
+  });
+
+  test('Bidirectional GRU sequences averaged, then Bidirectional SimpleRNN summed and multiplied', async () => {
+    const input = tf.input({ shape: [5, 3] });
+    const seq = tf.layers
+      .bidirectional({
+        layer: tf.layers.gru({ units: 4, returnSequences: true }) as tf.RNN,
+        mergeMode: 'ave',
+      })
+      .apply(input) as tf.SymbolicTensor;
+    const summed = tf.layers
+      .bidirectional({ layer: tf.layers.simpleRNN({ units: 3 }) as tf.RNN, mergeMode: 'sum' })
+      .apply(seq) as tf.SymbolicTensor;
+    const multiplied = tf.layers
+      .bidirectional({
+        layer: tf.layers.lstm({ units: 3, returnSequences: true }) as tf.RNN,
+        mergeMode: 'mul',
+      })
+      .apply(seq) as tf.SymbolicTensor;
+    const flat = tf.layers.flatten().apply(multiplied) as tf.SymbolicTensor;
+    const out = tf.layers.concatenate().apply([summed, flat]) as tf.SymbolicTensor;
+    await assertSameAsTfjs(tf.model({ inputs: input, outputs: out }), 34);
+  });
+
   test('return sequences into a dense layer over time; linear cell activation', async () => {
     await assertSameAsTfjs(
       sequential(

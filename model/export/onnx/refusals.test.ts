@@ -33,19 +33,19 @@ function assertRefused(run: () => unknown, code: string, pattern: RegExp): void 
 }
 
 describe('unsupported layers and options', () => {
-  test('a Bidirectional wrapper is refused by name and type, listing what is supported', () => {
-    const wrapped = tf.layers.bidirectional({
-      layer: tf.layers.lstm({ units: 4 }) as tf.RNN,
-      name: 'both_ways',
+  test('a TimeDistributed wrapper is refused by name and type, listing what is supported', () => {
+    const wrapped = tf.layers.timeDistributed({
+      layer: tf.layers.dense({ units: 2 }),
+      name: 'per_step',
     });
-    const model = sequential([5, 3], [wrapped, tf.layers.dense({ units: 1 })]);
+    const model = sequential([5, 3], [wrapped]);
     assertRefused(
       () => exportLayersModelToOnnx(model),
       'bad_request',
-      /layer 'both_ways' of type Bidirectional cannot be exported to ONNX; supported layer types: .*Conv2D.*LSTM/,
+      /layer 'per_step' of type TimeDistributed cannot be exported to ONNX; supported layer types: .*Conv2D.*LSTM/,
     );
     assert.ok(supportedLayerClasses.includes('LSTM'));
-    assert.ok(!supportedLayerClasses.includes('Bidirectional'));
+    assert.ok(!supportedLayerClasses.includes('TimeDistributed'));
   });
 
   test('an Embedding layer is refused', () => {
@@ -68,7 +68,7 @@ describe('unsupported layers and options', () => {
     );
   });
 
-  test('LSTM options the ONNX graph would not honour: goBackwards, stateful outputs, swish cells', () => {
+  test('recurrent options the ONNX graph would not honour: goBackwards, state outputs, unmerged directions, swish cells', () => {
     const backwards = sequential(
       [4, 2],
       [tf.layers.lstm({ units: 3, goBackwards: true, name: 'back' })],
@@ -88,6 +88,21 @@ describe('unsupported layers and options', () => {
       () => exportLayersModelToOnnx(withState),
       'bad_request',
       /'stateful_out'.*several outputs/,
+    );
+
+    const seq = tf.input({ shape: [4, 2] });
+    const split = tf.layers
+      .bidirectional({
+        layer: tf.layers.lstm({ units: 3 }) as tf.RNN,
+        mergeMode: null as never,
+        name: 'split',
+      })
+      .apply(seq) as tf.SymbolicTensor[];
+    const bothWays = tf.model({ inputs: seq, outputs: split[0] as tf.SymbolicTensor });
+    assertRefused(
+      () => exportLayersModelToOnnx(bothWays),
+      'bad_request',
+      /'split'.*several outputs/,
     );
 
     const swish = sequential(
