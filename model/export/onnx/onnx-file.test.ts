@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { initBackend } from '../../../runtime/backend/index.ts';
 import { listArchitectures } from '../../architectures/index.ts';
@@ -54,6 +55,38 @@ before(async () => {
     model.dispose();
     files.push(path);
   }
+  // Beyond the architectures: the other ops the exporter writes, in one more file.
+  const image = tf.input({ shape: [9, 8, 3], name: 'image' });
+  let x = tf.layers
+    .separableConv2d({ filters: 4, kernelSize: 3, padding: 'same' })
+    .apply(image) as tf.SymbolicTensor;
+  x = tf.layers.depthwiseConv2d({ kernelSize: 2 }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.zeroPadding2d({ padding: 1 }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.cropping2D({ cropping: 1 }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .upSampling2d({ size: [2, 2], interpolation: 'bilinear' })
+    .apply(x) as tf.SymbolicTensor;
+  x = tf.layers.prelu({}).apply(x) as tf.SymbolicTensor;
+  const pooled = tf.layers.globalMaxPooling2d({}).apply(x) as tf.SymbolicTensor;
+  const normed = tf.layers.layerNormalization().apply(pooled) as tf.SymbolicTensor;
+  const repeated = tf.layers.repeatVector({ n: 3 }).apply(normed) as tf.SymbolicTensor;
+  const both = tf.layers
+    .bidirectional({
+      layer: tf.layers.gru({ units: 2, returnSequences: true }) as tf.RNN,
+      mergeMode: 'sum',
+    })
+    .apply(repeated) as tf.SymbolicTensor;
+  const permuted = tf.layers.permute({ dims: [2, 1] }).apply(both) as tf.SymbolicTensor;
+  const conv1 = tf.layers
+    .conv1d({ filters: 2, kernelSize: 2 })
+    .apply(permuted) as tf.SymbolicTensor;
+  const rnn = tf.layers.simpleRNN({ units: 2 }).apply(conv1) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 3, activation: 'gelu_new' }).apply(rnn) as tf.SymbolicTensor;
+  const extras = tf.model({ inputs: image, outputs: out });
+  const path = join(dir, 'extra-layers.onnx');
+  await writeFile(path, exportLayersModelToOnnx(extras));
+  extras.dispose();
+  files.push(path);
 });
 after(() => rm(dir, { recursive: true, force: true }));
 
