@@ -79,7 +79,7 @@ function signature(bytes: Uint8Array) {
 }
 
 describe('cifar10-cnn, trained and published by the pipeline', () => {
-  test('exported from the version files, ONNX Runtime matches TF.js on real CIFAR-10 images', async () => {
+  test('exported from the version files, matches TF.js on real CIFAR-10 images, republished with model.onnx', async () => {
     const store = openStore(`file://${join(dir, 'models')}`);
     await trainModel({
       model: 'cifar10-cnn',
@@ -122,6 +122,26 @@ describe('cifar10-cnn, trained and published by the pipeline', () => {
       single.dispose();
       assert.deepEqual(one.onnxShape, [1, 10]);
       assert.ok(one.maxAbsDiff < TOLERANCE, `batch 1: max abs difference ${one.maxAbsDiff}`);
+
+      // The publish path as the lead wires it: model.onnx as one more checksummed file of a
+      // version; the store verifies it on read, and the bytes read back serve the same answers.
+      const { version: _v, files: _f, createdAt: _c, schemaVersion: _s, ...draft } = manifest;
+      const withOnnx = new Map(files).set(onnxArtifactName, bytes);
+      const published = await store.publish(draft, withOnnx);
+      assert.equal(published.version, 2);
+      const entry = published.files[onnxArtifactName];
+      assert.equal(entry?.size, bytes.length);
+      assert.match(entry?.sha256 ?? '', /^[0-9a-f]{64}$/);
+      const readBack = await store.readVersion('cifar10-cnn', 2);
+      const served = await compareWithTfjs(
+        model,
+        readBack.files.get(onnxArtifactName) as Uint8Array,
+        evaluation.x,
+      );
+      assert.ok(
+        served.maxAbsDiff < TOLERANCE,
+        `read back: max abs difference ${served.maxAbsDiff}`,
+      );
     } finally {
       model.dispose();
       tf.dispose([evaluation.x, evaluation.y]);
