@@ -31,6 +31,18 @@ export interface ServiceConfig {
   port: number;
   /** Inference worker threads (the wasm backend is single-threaded in Node). */
   workers: number;
+  /**
+   * Which engine serves a version that has several forms: `auto` (ONNX Runtime when the
+   * version has an ONNX form), `tfjs` or `onnx`. A version with one form serves on it.
+   */
+  engine: 'auto' | 'tfjs' | 'onnx';
+  /**
+   * ONNX Runtime intra-op threads per session; every worker has its own sessions, so the
+   * threads computing at once are `workers x onnxThreads`. Default `max(1, floor(cores /
+   * workers))`: that product fits the cores. More threads per worker and fewer workers
+   * favour single-request latency on big models; more workers favour many small requests.
+   */
+  onnxThreads: number;
   batching: { maxBatchSize: number; maxQueueDelayMs: number };
   limits: {
     /** Largest request body, JSON or image. */
@@ -68,6 +80,9 @@ export const DEFAULTS: ServiceConfig = {
   drainTimeoutMs: 25_000,
   logLevel: 'info',
   backend: 'auto',
+  engine: 'auto',
+  // max(1, floor(cores / workers)): 1 with the default one worker per core.
+  onnxThreads: 1,
   adminToken: '',
   predictionLog: { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 },
 };
@@ -86,6 +101,8 @@ export interface ConfigText {
   host?: string;
   port?: string;
   workers?: string;
+  engine?: string;
+  onnxThreads?: string;
   maxBatchSize?: string;
   maxQueueDelayMs?: string;
   maxBodyBytes?: string;
@@ -109,6 +126,8 @@ export const ENV_VARS: Record<keyof ConfigText, string> = {
   host: 'MSCR_HOST',
   port: 'MSCR_PORT',
   workers: 'MSCR_WORKERS',
+  engine: 'MSCR_ENGINE',
+  onnxThreads: 'MSCR_ONNX_THREADS',
   maxBatchSize: 'MSCR_MAX_BATCH_SIZE',
   maxQueueDelayMs: 'MSCR_MAX_QUEUE_DELAY_MS',
   maxBodyBytes: 'MSCR_MAX_BODY_BYTES',
@@ -190,6 +209,19 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
       `backend must be auto, tensorflow, wasm or cpu, got ${JSON.stringify(text.backend)}`,
     );
   }
+  const engine = (text.engine ?? DEFAULTS.engine) as ServiceConfig['engine'];
+  if (!['auto', 'tfjs', 'onnx'].includes(engine)) {
+    throw new MscrError(
+      'config',
+      `engine must be auto, tfjs or onnx, got ${JSON.stringify(text.engine)}`,
+    );
+  }
+  const workers = number(text.workers, DEFAULTS.workers, 'workers', {
+    min: 1,
+    max: 256,
+    integer: true,
+  });
+  const cores = Math.max(1, os.availableParallelism());
   const store = text.store ?? DEFAULTS.store;
   const adminToken = text.adminToken ?? DEFAULTS.adminToken;
   if (adminToken !== '' && (adminToken.length < MIN_ADMIN_TOKEN_LENGTH || /\s/.test(adminToken))) {
@@ -219,7 +251,14 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
       }) * 1000,
     host: text.host ?? DEFAULTS.host,
     port: number(text.port, DEFAULTS.port, 'port', { min: 0, max: 65_535, integer: true }),
-    workers: number(text.workers, DEFAULTS.workers, 'workers', { min: 1, max: 256, integer: true }),
+    workers,
+    engine,
+    onnxThreads: number(
+      text.onnxThreads,
+      Math.max(1, Math.floor(cores / workers)),
+      'ONNX threads per worker',
+      { min: 1, max: 256, integer: true },
+    ),
     batching: {
       maxBatchSize: number(text.maxBatchSize, DEFAULTS.batching.maxBatchSize, 'max batch size', {
         min: 1,

@@ -82,6 +82,7 @@ export async function createService(
   const engine = await InferenceEngine.start({
     workers: config.workers,
     backend: config.backend,
+    onnxThreads: config.onnxThreads,
     batching: {
       maxBatchSize: config.batching.maxBatchSize,
       maxQueueDelayMs: config.batching.maxQueueDelayMs,
@@ -115,7 +116,7 @@ export async function createService(
   });
 
   const manager = createManager<ServedVersion>({
-    loader: createEngineLoader(store, engine),
+    loader: createEngineLoader(store, engine, { engine: config.engine }),
     policy: parsePolicy(config.policy),
   });
   manager.on((event) => {

@@ -9,7 +9,7 @@ import type { RetrainRun } from '../../connectors/sr/index.ts';
 import type { Predicted } from '../monitoring/predictions.ts';
 
 /** `sr`: feedback, signals and retraining (`/mscr/models/{m}/feedback` and the like). */
-export type Protocol = 'v1' | 'v2' | 'image' | 'csv' | 'sr' | 'other';
+export type Protocol = 'v1' | 'v2' | 'image' | 'csv' | 'tabular' | 'sr' | 'other';
 
 export interface ServiceMetrics {
   registry: client.Registry;

@@ -157,9 +157,9 @@ function seriesSpecOf(manifest: ModelManifest): SeriesPreprocessing {
 
 function scaledSpecOf(manifest: ModelManifest): ScaledSpec {
   const spec = manifest.preprocessing;
-  if (spec.kind === 'image') {
+  if (spec.kind !== 'series' && spec.kind !== 'tabular') {
     throw badRequest(
-      `model ${quote(manifest.name)} is an image model; it makes no forecast in original units`,
+      `model ${quote(manifest.name)} takes ${spec.kind} input; it makes no forecast in original units`,
     );
   }
   return spec;
@@ -289,11 +289,13 @@ function headerPicks(fields: string[], spec: SeriesPreprocessing, lineNo: number
 
 /** A model output (scaled target) -> original units, e.g. a price. */
 export function forecastFromOutput(value: number, manifest: ModelManifest): number {
-  const spec = scaledSpecOf(manifest);
   if (!Number.isFinite(value)) {
     throw new MscrError('internal', `model output ${value} is not a finite number`);
   }
-  return unscaleTarget(value, spec);
+  const kind = manifest.preprocessing.kind;
+  // Imported models scale inside the graph: their output is in the data's units already.
+  if (kind === 'features' || kind === 'none') return value;
+  return unscaleTarget(value, scaledSpecOf(manifest));
 }
 
 /** A forecaster's output `[batch, 1]` -> `ForecastResponse` in original units, with prediction ids. */
