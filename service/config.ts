@@ -49,6 +49,35 @@ export interface ServiceConfig {
   adminToken: string;
   /** The recent predictions each replica remembers by id, for feedback (oldest go first). */
   predictionLog: { maxEntries: number; maxBytes: number };
+  feedback: FeedbackConfig;
+}
+
+/**
+ * Which feedback retraining may use without a review: `any` (everything), `prediction`
+ * (feedback with the feedback token, or about a prediction this replica remembers, whose
+ * input is the service's own record), `token` (only feedback with the feedback token),
+ * `review` (nothing: every piece waits in quarantine for `mscr feedback review`).
+ */
+export type FeedbackTrustThreshold = 'any' | 'prediction' | 'token' | 'review';
+const TRUST_THRESHOLDS: readonly FeedbackTrustThreshold[] = [
+  'any',
+  'prediction',
+  'token',
+  'review',
+];
+
+export interface FeedbackConfig {
+  /** Bearer token every feedback post must carry; `''`: feedback is open (and less trusted). */
+  token: string;
+  trust: FeedbackTrustThreshold;
+  /** Per model and replica: posts per second (a token bucket) and the burst it allows. */
+  ratePerSecond: number;
+  burst: number;
+  /** Per model and replica: records and stored bytes in any hour. */
+  maxRecordsPerHour: number;
+  maxBytesPerHour: number;
+  /** Largest feedback body (an image as base64 counts 4/3 of its size). */
+  maxBodyBytes: number;
 }
 
 export const DEFAULTS: ServiceConfig = {
@@ -70,6 +99,15 @@ export const DEFAULTS: ServiceConfig = {
   backend: 'auto',
   adminToken: '',
   predictionLog: { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 },
+  feedback: {
+    token: '',
+    trust: 'prediction',
+    ratePerSecond: 20,
+    burst: 400,
+    maxRecordsPerHour: 20_000,
+    maxBytesPerHour: 256 * 1024 * 1024,
+    maxBodyBytes: 2 * 1024 * 1024,
+  },
 };
 
 /** The shortest admin token accepted. */
@@ -96,6 +134,13 @@ export interface ConfigText {
   adminToken?: string;
   predictionLogEntries?: string;
   predictionLogBytes?: string;
+  feedbackToken?: string;
+  feedbackTrust?: string;
+  feedbackRate?: string;
+  feedbackBurst?: string;
+  feedbackMaxRecordsPerHour?: string;
+  feedbackMaxBytesPerHour?: string;
+  feedbackMaxBodyBytes?: string;
 }
 
 /** The environment variables the service reads, by setting. */
@@ -119,6 +164,13 @@ export const ENV_VARS: Record<keyof ConfigText, string> = {
   adminToken: 'MSCR_ADMIN_TOKEN',
   predictionLogEntries: 'MSCR_PREDICTION_LOG_ENTRIES',
   predictionLogBytes: 'MSCR_PREDICTION_LOG_BYTES',
+  feedbackToken: 'MSCR_FEEDBACK_TOKEN',
+  feedbackTrust: 'MSCR_FEEDBACK_TRUST',
+  feedbackRate: 'MSCR_FEEDBACK_RATE',
+  feedbackBurst: 'MSCR_FEEDBACK_BURST',
+  feedbackMaxRecordsPerHour: 'MSCR_FEEDBACK_MAX_RECORDS_PER_HOUR',
+  feedbackMaxBytesPerHour: 'MSCR_FEEDBACK_MAX_BYTES_PER_HOUR',
+  feedbackMaxBodyBytes: 'MSCR_FEEDBACK_MAX_BODY_BYTES',
 };
 
 export function configTextFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigText {
@@ -198,6 +250,55 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
       `the admin token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters without spaces (e.g. openssl rand -hex 32)`,
     );
   }
+  const feedbackToken = text.feedbackToken ?? DEFAULTS.feedback.token;
+  if (
+    feedbackToken !== '' &&
+    (feedbackToken.length < MIN_ADMIN_TOKEN_LENGTH || /\s/.test(feedbackToken))
+  ) {
+    throw new MscrError(
+      'config',
+      `the feedback token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters without spaces (e.g. openssl rand -hex 32)`,
+    );
+  }
+  const trust = (text.feedbackTrust ?? DEFAULTS.feedback.trust) as FeedbackTrustThreshold;
+  if (!TRUST_THRESHOLDS.includes(trust)) {
+    throw new MscrError(
+      'config',
+      `feedback trust must be one of ${TRUST_THRESHOLDS.join(', ')}, got ${JSON.stringify(text.feedbackTrust)}`,
+    );
+  }
+  const fb = DEFAULTS.feedback;
+  const feedback: FeedbackConfig = {
+    token: feedbackToken,
+    trust,
+    ratePerSecond: number(text.feedbackRate, fb.ratePerSecond, 'feedback rate (per second)', {
+      min: 0.001,
+      max: 1e6,
+      integer: false,
+    }),
+    burst: number(text.feedbackBurst, fb.burst, 'feedback burst', {
+      min: 1,
+      max: 1e7,
+      integer: true,
+    }),
+    maxRecordsPerHour: number(
+      text.feedbackMaxRecordsPerHour,
+      fb.maxRecordsPerHour,
+      'feedback max records per hour',
+      { min: 1, max: 1e9, integer: true },
+    ),
+    maxBytesPerHour: number(
+      text.feedbackMaxBytesPerHour,
+      fb.maxBytesPerHour,
+      'feedback max bytes per hour',
+      { min: 1024, max: Number.MAX_SAFE_INTEGER, integer: true },
+    ),
+    maxBodyBytes: number(text.feedbackMaxBodyBytes, fb.maxBodyBytes, 'feedback max body bytes', {
+      min: 1024,
+      max: 1024 ** 3,
+      integer: true,
+    }),
+  };
   return {
     store,
     cacheDir:
@@ -268,5 +369,6 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
         { min: 1024 * 1024, max: Number.MAX_SAFE_INTEGER, integer: true },
       ),
     },
+    feedback,
   };
 }

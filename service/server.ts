@@ -74,6 +74,7 @@ export async function createService(
     log: config.predictionLog,
     // Its own handle on the store's objects: a cloud SDK loads only when feedback arrives.
     feedbackStore: options.feedbackStore ?? createFeedbackStore(openObjectStore(config.store)),
+    feedbackTrust: config.feedback.trust,
   });
   const store = openStore(config.store, {
     cacheDir: config.cacheDir,
@@ -191,6 +192,7 @@ export async function createService(
     serverVersion: options.serverVersion ?? '0.1.0',
     monitoring,
     adminToken: config.adminToken,
+    feedback: config.feedback,
     ...(options.retrain !== undefined ? { retrain: options.retrain } : {}),
     ...(options.webRoot !== undefined ? { webRoot: options.webRoot } : {}),
   });

@@ -42,7 +42,14 @@ import {
   type DecodedTensor,
   type OutputTensor,
 } from '../protocols/index.ts';
-import { parseLimit, parseRetrainRequest, requireAdmin } from './admin.ts';
+import { FeedbackLimiter, RateLimited } from '../monitoring/feedback-limits.ts';
+import {
+  parseLimit,
+  parseRetrainRequest,
+  requireAdmin,
+  requireBearer,
+  requireJson,
+} from './admin.ts';
 import { imageFromBody, parseJsonBody } from './body.ts';
 import { serveStatic } from './static.ts';
 
@@ -56,6 +63,15 @@ export interface AppOptions {
   monitoring: Monitoring;
   /** Bearer token of the retrain endpoint; `''` turns it off. */
   adminToken: string;
+  /** Feedback: its bearer token (`''`: open), body limit, rate and quota per model. */
+  feedback?: {
+    token: string;
+    maxBodyBytes: number;
+    ratePerSecond: number;
+    burst: number;
+    maxRecordsPerHour: number;
+    maxBytesPerHour: number;
+  };
   /** Starts retraining runs and lists them; absent: those endpoints answer 501. */
   retrain?: RetrainLauncher;
   /** A folder of static files served at `/` (the web page); absent: none. */
@@ -120,6 +136,15 @@ function launcherOf(retrain: RetrainLauncher | undefined): RetrainLauncher {
 
 export function createApp(options: AppOptions): express.Express {
   const { dataPlane, metrics, logger, limits, monitoring } = options;
+  const feedbackOptions = options.feedback ?? {
+    token: '',
+    maxBodyBytes: 2 * 1024 * 1024,
+    ratePerSecond: 20,
+    burst: 400,
+    maxRecordsPerHour: 20_000,
+    maxBytesPerHour: 256 * 1024 * 1024,
+  };
+  const feedbackLimiter = new FeedbackLimiter(feedbackOptions);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -294,15 +319,29 @@ export function createApp(options: AppOptions): express.Express {
     },
 
     // SR connector: feedback in, signals out, retraining runs on request.
-    feedback: async ({ route, body, res }) => {
+    // Feedback becomes training data: the token (when configured), JSON only (no simple
+    // cross-site post), a smaller body limit, then a rate limit and quota per model.
+    feedback: async ({ route, body, req, res }) => {
       const model = modelOf(route);
       dataPlane.status(model); // an unknown model is a 404 before the body is read
+      const authenticated = feedbackOptions.token !== '';
+      if (authenticated) requireBearer(req, res, feedbackOptions.token, 'feedback');
+      requireJson(req, 'feedback');
+      if (body.length > feedbackOptions.maxBodyBytes) {
+        throw new MscrError(
+          'payload_too_large',
+          `the feedback body is larger than the limit of ${feedbackOptions.maxBodyBytes} bytes (MSCR_FEEDBACK_MAX_BODY_BYTES)`,
+        );
+      }
+      feedbackLimiter.admit(model);
       const response = await monitoring.feedback(
         model,
         parseJsonBody(body),
         (m) => dataPlane.manifest(m),
         limits,
+        { authenticated },
       );
+      feedbackLimiter.record(model, body.length);
       if (response.version !== undefined) setVersion(res, { version: response.version });
       res.status(201);
       return response;
@@ -451,6 +490,8 @@ export function createApp(options: AppOptions): express.Express {
     }
     const { status, body } = toErrorResponse(mapped);
     res.locals.error = body.error;
+    if (mapped instanceof RateLimited && !res.headersSent)
+      res.setHeader('Retry-After', String(mapped.retryAfterSeconds));
     if (status >= 500 && !(mapped instanceof MscrError)) {
       logger.error('unexpected error', {
         requestId: res.locals.requestId as string,
