@@ -73,7 +73,11 @@ export async function createService(
     logger,
     log: config.predictionLog,
     // Its own handle on the store's objects: a cloud SDK loads only when feedback arrives.
-    feedbackStore: options.feedbackStore ?? createFeedbackStore(openObjectStore(config.store)),
+    // Never creating a missing store root: a vanished local store must not come back with
+    // only feedback in it (the next poll would see no models and unload them all).
+    feedbackStore:
+      options.feedbackStore ??
+      createFeedbackStore(openObjectStore(config.store, process.env, { createRoot: false })),
     feedbackTrust: config.feedback.trust,
   });
   const store = openStore(config.store, {
