@@ -7,6 +7,11 @@ import path from 'node:path';
 import { MscrError } from '../connectors/errors.ts';
 import { validateModelName } from '../connectors/ms/manifest.ts';
 import { isRemoteStore } from '../connectors/store/index.ts';
+import {
+  DEFAULT_IMAGE_FORMATS,
+  parseImageFormats,
+  type ImageFormat,
+} from './protocols/image-policy.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -50,6 +55,16 @@ export interface ServiceConfig {
   /** The recent predictions each replica remembers by id, for feedback (oldest go first). */
   predictionLog: { maxEntries: number; maxBytes: number };
   feedback: FeedbackConfig;
+  images: {
+    /** Formats decoded (by magic bytes); never SVG. */
+    formats: ImageFormat[];
+    /** A fixed pixel cap; 0: derived from each model's input size (256x its pixels, 4-40 MP). */
+    maxPixels: number;
+    /** Most images in one request (V1 `{"b64"}` instances). */
+    maxPerRequest: number;
+    /** Image decodes at once over the process. */
+    decodeConcurrency: number;
+  };
 }
 
 /**
@@ -108,6 +123,12 @@ export const DEFAULTS: ServiceConfig = {
     maxBytesPerHour: 256 * 1024 * 1024,
     maxBodyBytes: 2 * 1024 * 1024,
   },
+  images: {
+    formats: [...DEFAULT_IMAGE_FORMATS],
+    maxPixels: 0,
+    maxPerRequest: 16,
+    decodeConcurrency: Math.max(1, os.availableParallelism()),
+  },
 };
 
 /** The shortest admin token accepted. */
@@ -141,6 +162,10 @@ export interface ConfigText {
   feedbackMaxRecordsPerHour?: string;
   feedbackMaxBytesPerHour?: string;
   feedbackMaxBodyBytes?: string;
+  imageFormats?: string;
+  maxImagePixels?: string;
+  maxImagesPerRequest?: string;
+  decodeConcurrency?: string;
 }
 
 /** The environment variables the service reads, by setting. */
@@ -171,6 +196,10 @@ export const ENV_VARS: Record<keyof ConfigText, string> = {
   feedbackMaxRecordsPerHour: 'MSCR_FEEDBACK_MAX_RECORDS_PER_HOUR',
   feedbackMaxBytesPerHour: 'MSCR_FEEDBACK_MAX_BYTES_PER_HOUR',
   feedbackMaxBodyBytes: 'MSCR_FEEDBACK_MAX_BODY_BYTES',
+  imageFormats: 'MSCR_IMAGE_FORMATS',
+  maxImagePixels: 'MSCR_MAX_IMAGE_PIXELS',
+  maxImagesPerRequest: 'MSCR_MAX_IMAGES_PER_REQUEST',
+  decodeConcurrency: 'MSCR_DECODE_CONCURRENCY',
 };
 
 export function configTextFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigText {
@@ -370,5 +399,28 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
       ),
     },
     feedback,
+    images: {
+      formats:
+        text.imageFormats === undefined
+          ? [...DEFAULT_IMAGE_FORMATS]
+          : parseImageFormats(text.imageFormats),
+      maxPixels: number(text.maxImagePixels, DEFAULTS.images.maxPixels, 'max image pixels', {
+        min: 0,
+        max: 1e9,
+        integer: true,
+      }),
+      maxPerRequest: number(
+        text.maxImagesPerRequest,
+        DEFAULTS.images.maxPerRequest,
+        'max images per request',
+        { min: 1, max: 1024, integer: true },
+      ),
+      decodeConcurrency: number(
+        text.decodeConcurrency,
+        DEFAULTS.images.decodeConcurrency,
+        'decode concurrency',
+        { min: 1, max: 256, integer: true },
+      ),
+    },
   };
 }

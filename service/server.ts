@@ -21,6 +21,7 @@ import {
   registerRetrainMetrics,
   type ServiceMetrics,
 } from './observability/metrics.ts';
+import { createImagePolicy } from './protocols/image-policy.ts';
 import { createManager, type Manager } from './reload/manager.ts';
 import { parsePolicy } from './reload/policy.ts';
 import { createStoreSource, type Source } from './reload/source.ts';
@@ -192,6 +193,12 @@ export async function createService(
       maxElements: config.limits.maxElements,
       maxBatch: 1024,
       maxBodyBytes: config.limits.maxBodyBytes,
+      images: createImagePolicy({
+        formats: config.images.formats,
+        maxPixels: config.images.maxPixels,
+        maxPerRequest: config.images.maxPerRequest,
+        concurrency: config.images.decodeConcurrency,
+      }),
     },
     serverVersion: options.serverVersion ?? '0.1.0',
     monitoring,

@@ -276,11 +276,10 @@ export function createApp(options: AppOptions): express.Express {
       const image = await imageFromBody(body, req.get('content-type'));
       let logged: LoggedInput | undefined;
       const result = await dataPlane.infer(modelOf(route), selectorOf(route), async (manifest) => {
-        const input = await decodeImageBody(
-          image.bytes,
-          manifest,
-          image.name ? { source: image.name } : {},
-        );
+        const input = await decodeImageBody(image.bytes, manifest, {
+          ...(image.name ? { source: image.name } : {}),
+          ...(limits.images ? { policy: limits.images } : {}),
+        });
         const spec = manifest.inputs[0]?.shape ?? [];
         const shape = [1, ...spec.slice(1)];
         logged = monitoring.imageInput(image.bytes, input, shape);

@@ -17,6 +17,7 @@ import type {
   ModelSignals,
 } from '../../connectors/sr/index.ts';
 import type { Logger } from '../observability/log.ts';
+import type { ImagePolicy } from '../protocols/index.ts';
 import { recordPredictions, type ServiceMetrics } from '../observability/metrics.ts';
 import { feedbackInputOf, imageExtensionOf, parseFeedbackRequest, truthOf } from './feedback.ts';
 import {
@@ -174,7 +175,7 @@ export class Monitoring {
     model: string,
     json: unknown,
     manifestOf: ManifestLookup,
-    limits: { maxElements: number },
+    limits: { maxElements: number; images?: ImagePolicy },
     context: { authenticated?: boolean } = {},
   ): Promise<FeedbackResponse> {
     const request = parseFeedbackRequest(json);
@@ -239,7 +240,7 @@ export class Monitoring {
     request: FeedbackRequest,
     logged: LoggedPrediction | undefined,
     manifestOf: ManifestLookup,
-    limits: { maxElements: number },
+    limits: { maxElements: number; images?: ImagePolicy },
     placement: { trust: FeedbackTrust; quarantine: boolean },
   ): Promise<FeedbackRecord> {
     const manifest = logged?.manifest ?? manifestOf(model).manifest;
@@ -247,7 +248,7 @@ export class Monitoring {
     let input: FeedbackInput | undefined;
     if (logged?.input !== undefined) input = toFeedbackInput(logged.input);
     else if (request.input !== undefined)
-      input = await feedbackInputOf(request.input, manifest, limits.maxElements);
+      input = await feedbackInputOf(request.input, manifest, limits.maxElements, limits.images);
     const record: FeedbackRecord = {
       id: randomUUID(),
       model,

@@ -36,3 +36,10 @@ export {
   inlineBinaryInputs,
   splitInferBody,
 } from './v2-binary.ts';
+export {
+  createImagePolicy,
+  DEFAULT_IMAGE_FORMATS,
+  parseImageFormats,
+  type ImageFormat,
+  type ImagePolicy,
+} from './image-policy.ts';
