@@ -72,6 +72,11 @@ export class DataPlane {
     return this.#draining;
   }
 
+  /** Whether `model` is configured or has a desired state (without throwing). */
+  knows(model: string): boolean {
+    return this.#models.includes(model) || this.#manager.models().includes(model);
+  }
+
   listModels(): string[] {
     const known = new Set([...this.#models, ...this.#manager.models()]);
     return [...known].sort();

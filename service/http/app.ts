@@ -17,7 +17,7 @@ import type { RetrainLauncher, RetrainResponse } from '../../connectors/sr/index
 import type { DataPlane, InferResult } from '../dataplane/index.ts';
 import { tensorRows, type LoggedInput, type Monitoring } from '../monitoring/index.ts';
 import type { Logger } from '../observability/log.ts';
-import type { Protocol, ServiceMetrics } from '../observability/metrics.ts';
+import { LabelCap, type Protocol, type ServiceMetrics } from '../observability/metrics.ts';
 import {
   decodeImageBody,
   decodeInferRequest,
@@ -77,6 +77,9 @@ export interface AppOptions {
   /** A folder of static files served at `/` (the web page); absent: none. */
   webRoot?: string;
 }
+
+/** Distinct model label values on the request metrics; later models are counted as `other`. */
+const MAX_MODEL_LABELS = 500;
 
 /** What a handler gets: the matched route, the body, and where to note model and version for metrics. */
 interface Call {
@@ -145,6 +148,9 @@ export function createApp(options: AppOptions): express.Express {
     maxBytesPerHour: 256 * 1024 * 1024,
   };
   const feedbackLimiter = new FeedbackLimiter(feedbackOptions);
+  // The model label comes from the path: a model this service does not know is `unknown`,
+  // and the known ones are capped too (a store can hold any number of models).
+  const modelLabels = new LabelCap(MAX_MODEL_LABELS);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -402,7 +408,12 @@ export function createApp(options: AppOptions): express.Express {
     res.on('close', () => {
       metrics.inFlight.dec({ protocol });
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const model = route && 'model' in route ? route.model : '';
+      const model =
+        route && 'model' in route
+          ? dataPlane.knows(route.model)
+            ? modelLabels.of(route.model)
+            : 'unknown'
+          : '';
       const labels = {
         model,
         version: (res.locals.version as string | undefined) ?? '',
@@ -416,7 +427,7 @@ export function createApp(options: AppOptions): express.Express {
       const fields = {
         requestId: id,
         method: req.method,
-        path: req.path,
+        path: req.path.length > 256 ? `${req.path.slice(0, 256)}...` : req.path,
         status: res.statusCode,
         ms: Math.round(seconds * 1e4) / 10,
         ...(res.locals.error ? { error: res.locals.error as string } : {}),
