@@ -360,6 +360,18 @@ function writeIndex(index) {
   renameSync(tmp, indexFile);
 }
 
+/**
+ * The host's CA bundle, mounted read-only over the image's during RUN steps (buildah's -v;
+ * nothing of it is committed): where outgoing TLS is intercepted by a proxy with its own CA,
+ * as here, `npm ci` inside the build trusts the registry exactly as the host does. Debian's
+ * node reads the system bundle. MSCR_BUILD_CA_BUNDLE picks another file; empty turns it off.
+ */
+function caBundleVolume() {
+  const bundle = process.env.MSCR_BUILD_CA_BUNDLE ?? '/etc/ssl/certs/ca-certificates.crt';
+  if (!bundle || !existsSync(bundle)) return [];
+  return ['--volume', `${bundle}:/etc/ssl/certs/ca-certificates.crt:ro`];
+}
+
 async function buildImage(name, key, log) {
   const image = IMAGES[name];
   const context = image.context();
@@ -375,6 +387,7 @@ async function buildImage(name, key, log) {
       '-f',
       join(root, image.dockerfile),
       ...(context.ignorefile ? ['--ignorefile', context.ignorefile] : []),
+      ...caBundleVolume(),
       ...Object.entries(image.buildArgs()).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
       '--label',
       `io.mscr.cache-key=${key}`,
