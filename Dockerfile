@@ -38,13 +38,18 @@ RUN npm run build
 # Production dependencies only, with the optional tfjs-node and its libtensorflow. This
 # image has python3, make and g++ in case a native addon has to be built from source.
 # .npmrc tells onnxruntime-node's install script not to download the CUDA provider (its CPU
-# library ships in the package).
+# library ships in the package, for every platform: only this one's is kept, -250 MB).
 FROM ${BUILD_IMAGE} AS deps
 ARG TFJS_NODE
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev --no-audit --no-fund \
     && if [ "$TFJS_NODE" = required ]; then node -e "require('@tensorflow/tfjs-node')"; fi \
+    && platform="$(node -p 'process.platform + "/" + process.arch')" \
+    && for dir in node_modules/onnxruntime-node/bin/napi-v*/*/*; do \
+         case "$dir" in */"$platform") ;; *) rm -rf "$dir" ;; esac; \
+       done \
+    && node -e "require('onnxruntime-node')" \
     && npm cache clean --force
 
 FROM ${BASE_IMAGE}

@@ -232,7 +232,7 @@ describe('images built with buildah', { skip }, () => {
       for (const path of [
         'bin/mscr.js',
         'dist/cli/main.js',
-        'dist/service/index.js',
+        'dist/service/server.js',
         'dist/client/web/public/index.html',
         'docker/healthcheck.mjs',
         'node_modules/express/package.json',
@@ -246,9 +246,19 @@ describe('images built with buildah', { skip }, () => {
       assert.equal(version.version, pkg.version);
       for (const dev of ['typescript', 'eslint', 'prettier', 'fast-check'])
         assert.ok(!existsSync(join(app, 'node_modules', dev)), `no dev dependency ${dev}`);
-      const stray = listFiles(join(app, 'dist')).filter((f) => /\.test\.|testdata/.test(f));
+      // No tests or test helpers (tsconfig.build.json leaves them out; tests/ is not sent).
+      const stray = listFiles(join(app, 'dist')).filter((f) =>
+        /\.test\.|testdata|(^|\/)testing\/|test-support|^tests\//.test(f),
+      );
       assert.deepEqual(stray, [], 'no tests in the image');
       assert.ok(!existsSync(join(app, 'connectors')), 'sources stay in the build stage');
+      const onnxBinaries = join(app, 'node_modules', 'onnxruntime-node', 'bin');
+      const platforms = listFiles(onnxBinaries).map((f) => f.split('/').slice(1, 3).join('/'));
+      assert.deepEqual(
+        [...new Set(platforms)],
+        [`${process.platform}/${process.arch}`],
+        'onnxruntime for this platform only',
+      );
       const passwd = readFileSync(join(bundle.rootfs, 'etc', 'passwd'), 'utf8');
       assert.match(passwd, /^mscr:x:10001:10001:/m);
       for (const dir of ['var/lib/mscr/models', 'var/cache/mscr'])
@@ -315,6 +325,9 @@ describe('images built with buildah', { skip }, () => {
         assert.equal(health.status, 0, health.stderr);
         const who = container.exec(['id', '-u']);
         assert.equal(who.stdout.trim(), '10001');
+        // onnxruntime-node's CPU library (the only platform the image keeps) loads.
+        const onnx = container.exec(['node', '-e', "require('onnxruntime-node')"]);
+        assert.equal(onnx.status, 0, onnx.stderr);
         const node = container.exec(['node', '--version']);
         assert.match(node.stdout, /^v20\.\d+\.\d+/);
         const write = container.exec(['sh', '-c', 'touch /app/x']);

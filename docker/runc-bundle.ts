@@ -5,7 +5,7 @@
  * For the tests in docker/built-images.test.ts.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface RunResult {
@@ -86,6 +86,20 @@ export function configure(bundle: Bundle, options: RunOptions): RuntimeSpec {
   // The host's network namespace: the server binds 127.0.0.1 and is reached on loopback.
   spec.linux.namespaces = spec.linux.namespaces.filter((ns) => ns.type !== 'network');
   spec.root.readonly = options.readonlyRoot ?? false;
+  // umoci turns each VOLUME into a fresh root-owned tmpfs (source "none"); a container
+  // engine (and a pod's fsGroup) gives a new volume the image folder's owner and mode, which
+  // the images rely on (MinIO writes /data as its own user). Tmpfs asked for below win.
+  spec.mounts = spec.mounts.flatMap((mount) => {
+    if (mount.type !== 'tmpfs' || mount.source !== 'none') return [mount];
+    if (options.tmpfs?.includes(mount.destination)) return [];
+    const folder = statSync(join(bundle.rootfs, mount.destination));
+    const owner = [
+      `uid=${folder.uid}`,
+      `gid=${folder.gid}`,
+      `mode=${(folder.mode & 0o7777).toString(8)}`,
+    ];
+    return [{ ...mount, options: [...(mount.options ?? []), ...owner] }];
+  });
   for (const [source, destination] of Object.entries(options.binds ?? {})) {
     mkdirSync(join(bundle.rootfs, destination), { recursive: true });
     spec.mounts.push({ destination, type: 'bind', source, options: ['rbind', 'rw'] });
