@@ -231,7 +231,9 @@ function normalizeBaseUrl(baseUrl: string): string {
       `invalid service URL ${JSON.stringify(baseUrl)}: only http:// and https:// are supported`,
     );
   }
-  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+  let end = url.pathname.length;
+  while (end > 0 && url.pathname[end - 1] === '/') end--; // a loop: /\/+$/ backtracks quadratically
+  return `${url.origin}${url.pathname.slice(0, end)}`;
 }
 
 function positive(name: string, value: number | undefined, fallback: number, min = 0): number {

@@ -12,6 +12,7 @@
  * endpoint is set) and `MSCR_GCS_ENDPOINT` (a GCS API endpoint, e.g. Private Service Connect).
  */
 import { MscrError } from '../errors.ts';
+import { trimTrailing } from '../text.ts';
 import { parseGcsUri, parseS3Uri } from './cloud-uri.ts';
 import { createContentCache } from './content-cache.ts';
 import { lazyObjectStore } from './lazy-store.ts';
@@ -144,6 +145,6 @@ export function isRemoteStore(uri: string): boolean {
  */
 export function storeUriOf(pathOrUri: string): string {
   const scheme = schemeOf(pathOrUri);
-  if (scheme !== undefined && scheme !== 'file') return pathOrUri.replace(/\/+$/, '');
+  if (scheme !== undefined && scheme !== 'file') return trimTrailing(pathOrUri, '/');
   return createLocalObjectStore(withLowerScheme(pathOrUri)).uri;
 }

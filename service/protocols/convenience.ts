@@ -3,6 +3,13 @@
  * scores, post a CSV window and get a forecast in the data's own units. The preprocessing is
  * the manifest's, applied by the MS connector's functions: the same math as in training.
  */
+import {
+  csvCells,
+  csvLines,
+  CsvLimitExceeded,
+  isDecimal,
+  REQUEST_CSV_LIMITS,
+} from '../../connectors/csv/index.ts';
 import { MscrError, isMscrError } from '../../connectors/errors.ts';
 import { decodeImage } from '../../connectors/ms/decode-image.ts';
 import type {
@@ -70,7 +77,14 @@ export async function decodeImageBody(
 
 /** A decoder's multi-line warnings as one line, each said once, cut to 300 characters. */
 function oneLine(message: string): string {
-  const parts = [...new Set(message.split(/\s*\n\s*/).filter((part) => part !== ''))];
+  const parts = [
+    ...new Set(
+      message
+        .split('\n')
+        .map((part) => part.trim())
+        .filter((part) => part !== ''),
+    ),
+  ];
   const text = parts.join('; ');
   return text.length > 300 ? `${text.slice(0, 300)}...` : text;
 }
@@ -162,15 +176,14 @@ export function parseCsvOrder(value: unknown): CsvOrder {
   );
 }
 
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-
-function cells(line: string): string[] {
-  return line.split(',').map((cell) => {
-    const trimmed = cell.trim();
-    return trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"')
-      ? trimmed.slice(1, -1).trim()
-      : trimmed;
-  });
+/** The request's lines, its size limits checked before any cell is parsed. */
+function requestCsvLines(text: string): string[] {
+  try {
+    return csvLines(text, REQUEST_CSV_LIMITS);
+  } catch (error) {
+    if (error instanceof CsvLimitExceeded) throw badRequest(error.message);
+    throw error;
+  }
 }
 
 /**
@@ -204,7 +217,7 @@ export function readCsvWindow(
 ): { rows: number[][]; input: Float32Array } {
   const spec = seriesSpecOf(manifest);
   const order = options.order ?? 'oldest-first';
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const lines = requestCsvLines(text);
   let picks: number[] | undefined; // file column of each manifest column
   let fieldCount: number | undefined;
   const rows: { line: number; values: number[] }[] = [];
@@ -214,10 +227,10 @@ export function readCsvWindow(
     const lineNo = i + 1;
     const trimmed = line.trim();
     if (trimmed === '' || trimmed.startsWith('#')) continue;
-    const fields = cells(line);
+    const fields = csvCells(line);
     if (fieldCount === undefined) {
       fieldCount = fields.length;
-      if (fields.some((cell) => !NUMBER.test(cell))) {
+      if (fields.some((cell) => !isDecimal(cell))) {
         picks = headerPicks(fields, spec, lineNo);
         continue;
       }
@@ -232,7 +245,7 @@ export function readCsvWindow(
     }
     const values = spec.columns.map((column, c) => {
       const cell = fields[picks === undefined ? c : (picks[c] as number)] as string;
-      if (!NUMBER.test(cell)) {
+      if (!isDecimal(cell)) {
         throw badRequest(
           `line ${lineNo}, column ${column}: ${cell === '' ? 'the cell is empty' : `${JSON.stringify(cell.slice(0, 32))} is not a number`}`,
         );
