@@ -128,13 +128,44 @@ async function waitFor(url: string, container: Container, deadline: number): Pro
   }
 }
 
+/** Containers and folders of an earlier run of this file that was killed. */
+function removeStaleRuns() {
+  for (const entry of readdirSync(cache)) {
+    const pid = /^image-test-(\d+)-/.exec(entry)?.[1];
+    if (!pid) continue;
+    try {
+      process.kill(Number(pid), 0);
+      continue; // still running
+    } catch {
+      // gone: clean up after it
+    }
+    const state = join(cache, entry, 'runc');
+    if (existsSync(state)) {
+      const listed = run('runc', ['--root', state, 'list', '-q']);
+      for (const id of listed.stdout.split('\n').filter(Boolean))
+        run('runc', ['--root', state, 'delete', '--force', id]);
+    }
+    // Its private containerd, if it was killed during the import test.
+    for (const sub of readdirSync(join(cache, entry)).filter((d) => d.startsWith('containerd-'))) {
+      const dir = join(cache, entry, sub);
+      const pidFile = join(dir, 'containerd.pid');
+      if (!existsSync(pidFile)) continue;
+      const daemonPid = Number(readFileSync(pidFile, 'utf8'));
+      const cmdline = run('cat', [`/proc/${daemonPid}/cmdline`]).stdout;
+      if (cmdline.includes(dir)) process.kill(daemonPid, 'SIGKILL');
+    }
+    rmSync(join(cache, entry), { recursive: true, force: true });
+  }
+}
+
 describe('images built with buildah', { skip }, () => {
   let index: Record<string, Entry>;
   let work: string;
   const runcState = () => join(work, 'runc');
 
   before(() => {
-    work = mkdtempSync(join(cache, 'image-test-'));
+    removeStaleRuns();
+    work = mkdtempSync(join(cache, `image-test-${process.pid}-`));
     const built = buildImages();
     assert.equal(built.status, 0, built.output);
     index = JSON.parse(readFileSync(indexFile, 'utf8')) as Record<string, Entry>;
@@ -405,6 +436,7 @@ describe('images built with buildah', { skip }, () => {
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
+    writeFileSync(join(dir, 'containerd.pid'), String(daemon.pid));
     let log = '';
     daemon.stderr.on('data', (d: Buffer) => (log += d.toString()));
     const exited = new Promise((resolve) => daemon.once('exit', resolve));

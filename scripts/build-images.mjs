@@ -479,8 +479,12 @@ function takeLock() {
 }
 
 async function buildAll(wanted, rebuild) {
-  // Working containers left by a killed run (the lock says no other run is using them).
+  // Working containers and folders left by a killed run (the lock says no other run is using them).
   await buildah(['rm', '--all']).catch(() => {});
+  for (const entry of readdirSync(cache)) {
+    if (/^(mmdebstrap|context)-/.test(entry))
+      rmSync(join(cache, entry), { recursive: true, force: true });
+  }
   if (rebuild) {
     for (const base of Object.values(BASES))
       await buildah(['rmi', '--force', base.ref]).catch(() => {});
