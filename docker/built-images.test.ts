@@ -197,6 +197,36 @@ describe('images built with buildah', { skip }, () => {
     assert.deepEqual(JSON.parse(readFileSync(indexFile, 'utf8')), index, 'nothing rebuilt');
   });
 
+  test('the mscr key changes with a file the context keeps, not with one it leaves out', () => {
+    const keys = () => {
+      const result = buildImages('--keys');
+      assert.equal(result.status, 0, result.output);
+      return JSON.parse(result.output) as Record<string, string>;
+    };
+    const before = keys();
+    assert.equal(before.mscr, index.mscr!.key, 'the index holds the current key');
+    // Files no test runner or compiler picks up: a text file in a kept folder, and two that
+    // the .dockerignore leaves out (top level, testdata).
+    const kept = join(root, 'service', `zz-key-probe-${process.pid}.txt`);
+    const left = [
+      join(root, `zz-key-probe-${process.pid}.txt`),
+      join(root, 'service', 'testdata', `zz-key-probe-${process.pid}.txt`),
+    ];
+    try {
+      for (const file of left) writeFileSync(file, 'probe');
+      assert.deepEqual(keys(), before, 'ignored files do not count');
+      writeFileSync(kept, 'probe');
+      const after = keys();
+      assert.notEqual(after.mscr, before.mscr);
+      assert.equal(after.minio, before.minio);
+      writeFileSync(kept, 'probe, edited');
+      assert.notEqual(keys().mscr, after.mscr, 'the content counts, not only the name');
+    } finally {
+      for (const file of [kept, ...left]) rmSync(file, { force: true });
+    }
+    assert.deepEqual(keys(), before);
+  });
+
   test('the mscr cache key covers exactly the files buildah sends as the build context', () => {
     const listed = buildImages('--list-context');
     assert.equal(listed.status, 0, listed.output);

@@ -13,6 +13,7 @@
 //
 // Usage: node scripts/build-images.mjs [--rebuild] [name...]   (no names = mscr, minio, k6)
 //        node scripts/build-images.mjs --list-context      (the files the mscr key covers)
+//        node scripts/build-images.mjs --keys              (each image's cache key, no build)
 //
 // Everything lives in ${XDG_CACHE_HOME:-~/.cache}/mscr/: buildah's storage in buildah/, the
 // archives and index.json (name -> ref, archive, size, build time, cache key) in images/.
@@ -421,6 +422,13 @@ async function main() {
   if (args.includes('--list-context')) {
     // The files the mscr image's cache key covers (the tests compare them with what buildah sends).
     console.log(JSON.stringify(contextFiles(join(root, 'Dockerfile.dockerignore'))));
+    return;
+  }
+  if (args.includes('--keys')) {
+    // Each image's cache key as a build now would compute it, without building.
+    console.log(
+      JSON.stringify(Object.fromEntries(Object.entries(IMAGES).map(([n, i]) => [n, i.key()]))),
+    );
     return;
   }
   const rebuild = args.includes('--rebuild');
