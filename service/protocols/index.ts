@@ -43,3 +43,10 @@ export {
   inlineBinaryInputs,
   splitInferBody,
 } from './v2-binary.ts';
+export {
+  createImagePolicy,
+  DEFAULT_IMAGE_FORMATS,
+  parseImageFormats,
+  type ImageFormat,
+  type ImagePolicy,
+} from './image-policy.ts';
