@@ -87,6 +87,7 @@ export function registerQuickstartCommand(program: Command): void {
           data: [demo.data],
           epochs: demo.epochs,
           alias: 'stable',
+          onnx: true,
         });
       }
       const models = await store.listModels();
