@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Installs the stock Open Inference Protocol client the tests talk to (tritonclient, pinned)
-// into a Python virtual environment cached outside the repository, and links it as
+// Installs the stock clients the tests talk to (tritonclient's HTTP and gRPC clients, and
+// grpcio-tools to compile the vendored TF Serving protos into a Python client at test time;
+// all pinned) into a Python virtual environment cached outside the repository, and links it as
 // .tools/venv. Plain Node, no npm dependencies. Skips all work when the pinned version is
 // already there.
 //
@@ -10,7 +11,13 @@ import { existsSync, mkdirSync, rmSync, symlinkSync, lstatSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-const PACKAGES = ['tritonclient[http]==2.73.0', 'numpy==2.4.6'];
+const PACKAGES = [
+  'tritonclient[http,grpc]==2.73.0',
+  'numpy==2.4.6',
+  'grpcio-tools==1.81.1',
+  'grpcio==1.81.1',
+  'protobuf==6.33.6',
+];
 const root = new URL('..', import.meta.url).pathname;
 const key = PACKAGES.join(' ').replace(/[^\w.=-]+/g, '_');
 const venv = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'mscr', 'python', key);
@@ -36,7 +43,11 @@ function run(command, args) {
 
 const installed =
   existsSync(python) &&
-  spawnSync(python, ['-c', 'import tritonclient.http, numpy'], { stdio: 'ignore' }).status === 0;
+  spawnSync(
+    python,
+    ['-c', 'import tritonclient.http, tritonclient.grpc, grpc_tools.protoc, numpy'],
+    { stdio: 'ignore' },
+  ).status === 0;
 if (installed) {
   console.log(`python ${PACKAGES.join(', ')}: already installed (${venv})`);
 } else {
