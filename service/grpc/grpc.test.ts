@@ -6,7 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -369,4 +370,65 @@ test('errors map to gRPC status codes in one place, internals stay hidden', () =
     code: grpc.status.INTERNAL,
     details: 'internal server error',
   });
+});
+
+test('SIGTERM on the real `mscr serve` drains queued gRPC calls and exits 0', async () => {
+  const temp = await tempStore();
+  await publishToyClassifier(temp.store, 'toy', 0);
+  const bin = new URL('../../bin/mscr.js', import.meta.url).pathname;
+  // A long batching delay keeps calls queued when the signal arrives.
+  const child = spawn(
+    process.execPath,
+    [
+      bin,
+      'serve',
+      '--store',
+      temp.dir,
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--workers',
+      '1',
+      '--max-batch-size',
+      '64',
+      '--max-queue-delay',
+      '400',
+      '--log-level',
+      'warn',
+      '--backend',
+      'wasm',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  let clients: ReturnType<typeof grpcClients> | undefined;
+  try {
+    await waitUntil(() => /gRPC on port (\d+)/.test(stderr), 'the listening line');
+    const port = /gRPC on port (\d+)/.exec(stderr)?.[1] as string;
+    const c = grpcClients(`127.0.0.1:${port}`);
+    clients = c;
+    await waitUntil(
+      async () => ((await callUnary(c.inference, 'ServerReady', {})) as { ready: boolean }).ready,
+      'readiness over gRPC',
+    );
+    const inFlight = Array.from({ length: 10 }, () =>
+      callUnary<{ model_version: string }>(c.inference, 'ModelInfer', toyModelInfer('toy')),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100)); // they are queued now
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const results = await Promise.all(inFlight);
+    assert.deepEqual(
+      results.map((r) => r.model_version),
+      Array.from({ length: 10 }, () => '1'),
+    );
+    const [code] = (await exited) as [number | null];
+    assert.equal(code, 0, stderr);
+  } finally {
+    clients?.close();
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await temp.cleanup();
+  }
 });
