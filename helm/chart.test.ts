@@ -888,6 +888,13 @@ describe('NOTES.txt', () => {
     return (parseObjects(result.stdout)[0] as K8sObject).data.notes as string;
   }
 
+  test('names the gRPC port with a port-forward line, and not when gRPC is off', () => {
+    const notes = renderNotes([]);
+    assert.match(notes, /h2c on port 8081 of service demo-mscr/);
+    assert.match(notes, /port-forward service\/demo-mscr 8081:8081/);
+    assert.doesNotMatch(renderNotes(['config.grpcPort=0']), /gRPC/);
+  });
+
   test('prints how to reach the Service and curl lines for V1 predict and V2 infer', () => {
     const notes = renderNotes(['config.models={shapes}']);
     assert.match(notes, /kubectl --namespace ml port-forward service\/demo-mscr 8080:80/);
