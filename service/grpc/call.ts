@@ -12,6 +12,7 @@ import {
   type ServerUnaryCall,
   type UntypedHandleCall,
 } from '@grpc/grpc-js';
+import { isMscrError } from '../../connectors/errors.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
 import { grpcStatusOf, statusName, toServiceError } from './status.ts';
@@ -87,7 +88,7 @@ export function unary<Req, Res>(
         },
         (error: unknown) => {
           const { code, details } = grpcStatusOf(error);
-          if (code === Status.INTERNAL && !(error instanceof Error && error.name === 'MscrError')) {
+          if (code === Status.INTERNAL && !isMscrError(error)) {
             logger.error('unexpected error', {
               requestId: ctx.requestId,
               error: (error as Error)?.stack ?? String(error),

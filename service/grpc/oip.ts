@@ -5,7 +5,6 @@
  * as `raw_output_contents` (little-endian FP32), as Triton answers.
  */
 import type { VersionSelector } from '../../connectors/sc/index.ts';
-import { MSCR_PLATFORM } from '../../connectors/sc/v2.ts';
 import type { DataPlane } from '../dataplane/index.ts';
 import { tensorRows, type LoggedInput, type Monitoring } from '../monitoring/index.ts';
 import {
@@ -96,22 +95,24 @@ export function versionSelector(
   return { version: Number(version) };
 }
 
+/** The typed-contents fields, each once (several datatypes share one). */
+const CONTENTS_FIELDS = [...new Set(Object.values(CONTENTS_FIELD))];
+
+/** The values of an input's typed contents, from the one field its datatype uses. */
 function typedData(input: WireInput, where: string): unknown[] {
   const contents = input.contents;
-  const field = CONTENTS_FIELD[input.datatype];
-  const filled = contents
-    ? (Object.keys(CONTENTS_FIELD).map((d) => CONTENTS_FIELD[d]) as (keyof WireContents)[]).filter(
-        (f, i, all) => all.indexOf(f) === i && (contents[f]?.length ?? 0) > 0,
-      )
-    : [];
+  if (contents === null) return [];
+  const filled = CONTENTS_FIELDS.filter((f) => (contents[f]?.length ?? 0) > 0);
   if (filled.length === 0) return [];
+  const field = Object.hasOwn(CONTENTS_FIELD, input.datatype)
+    ? CONTENTS_FIELD[input.datatype]
+    : undefined;
   if (field === undefined || filled.length > 1 || filled[0] !== field) {
     throw badRequest(
       `${where} (datatype ${quote(input.datatype)}) carries ${filled.join(', ')}; ${field ? `a ${input.datatype} tensor uses ${field}` : 'this datatype has no typed contents: send raw_input_contents'}`,
     );
   }
-  const values = (contents as WireContents)[field] as unknown[];
-  return values;
+  return contents[field] as unknown[];
 }
 
 /** A ModelInferRequest -> the `$inference_request` the one V2 validator checks. */
@@ -221,8 +222,7 @@ export function createOipHandlers(options: OipOptions) {
         .status(request.name)
         .versions.filter((v) => v.state === 'AVAILABLE')
         .map((v) => v.version);
-      const metadata = v2ModelMetadata(manifest, available);
-      return { ...metadata, platform: metadata.platform || MSCR_PLATFORM };
+      return v2ModelMetadata(manifest, available);
     },
     ModelInfer: async (request: ModelInferRequest, ctx: CallContext) => {
       ctx.model = request.model_name;

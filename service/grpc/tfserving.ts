@@ -86,7 +86,7 @@ function checkSignature(spec: ModelSpec): void {
 /** One TensorProto -> `{name, datatype, shape, data}` for the V2 validator. */
 export function tensorProtoInput(name: string, tensor: TensorProto, limits: DecodeLimits) {
   const where = `input ${quote(name)}`;
-  const kind = DTYPES[tensor.dtype];
+  const kind = Object.hasOwn(DTYPES, tensor.dtype) ? DTYPES[tensor.dtype] : undefined;
   if (kind === undefined) {
     throw badRequest(
       `${where} has dtype ${tensor.dtype}; send DT_FLOAT (or another numeric dtype the model accepts)`,
