@@ -245,10 +245,20 @@ test('a version switch under gRPC load fails no call', async () => {
   }
 });
 
-test('graceful drain: calls in flight at stop() finish; later calls are refused', async () => {
+test('graceful drain: calls in flight at stop() finish, health watchers see NOT_SERVING, later calls are refused', async () => {
   const { temp, service, address } = await readyService();
   const clients = grpcClients(address);
   try {
+    const statuses: string[] = [];
+    const watch = (
+      clients.health as unknown as {
+        Watch(request: { service: string }): grpc.ClientReadableStream<{ status: string }>;
+      }
+    ).Watch({ service: 'toy' });
+    watch.on('data', (m: { status: string }) => statuses.push(m.status));
+    watch.on('error', () => undefined);
+    const watchEnded = new Promise<void>((resolve) => watch.on('end', () => resolve()));
+    await waitUntil(() => statuses.length > 0, 'the first health status');
     const inFlight = Array.from({ length: 40 }, () =>
       callUnary<{ model_version: string }>(
         clients.inference,
@@ -274,6 +284,8 @@ test('graceful drain: calls in flight at stop() finish; later calls are refused'
       [],
     );
     await stopped;
+    await watchEnded;
+    assert.deepEqual(statuses, ['SERVING', 'NOT_SERVING']);
     await assert.rejects(
       callUnary(clients.inference, 'ServerLive', {}),
       (error: grpc.ServiceError) => error.code === grpc.status.UNAVAILABLE,

@@ -30,7 +30,7 @@ export function createHealthHandlers(options: { dataPlane: DataPlane; watchInter
   const { dataPlane } = options;
   const interval = options.watchIntervalMs ?? 250;
   type WatchCall = ServerWritableStream<{ service: string }, { status: ServingStatus }>;
-  const watches = new Map<WatchCall, () => void>();
+  const watches = new Map<WatchCall, { tick: () => void; end: () => void }>();
   return {
     Check: (request: { service: string }) => {
       const status = healthOf(dataPlane, request.service);
@@ -57,16 +57,19 @@ export function createHealthHandlers(options: { dataPlane: DataPlane; watchInter
         clearInterval(timer);
         watches.delete(call);
       };
-      watches.set(call, end);
+      watches.set(call, { tick, end });
       call.on('cancelled', end);
       call.on('close', end);
       call.on('error', end);
     },
-    /** Ends open watches with a last NOT_SERVING, so a graceful shutdown can finish. */
+    /**
+     * Ends open watches after a last status (NOT_SERVING once draining has begun), so a
+     * graceful shutdown can finish.
+     */
     endWatches: () => {
-      for (const [call, end] of [...watches]) {
+      for (const [call, { tick, end }] of [...watches]) {
+        tick();
         end();
-        call.write({ status: 'NOT_SERVING' });
         call.end();
       }
     },
