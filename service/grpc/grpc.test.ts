@@ -444,3 +444,40 @@ test('SIGTERM on the real `mscr serve` drains queued gRPC calls and exits 0', as
     await temp.cleanup();
   }
 });
+
+test('a configured model without a ready version: UNAVAILABLE, NOT_SERVING, server not ready', async () => {
+  const temp = await tempStore();
+  await publishToyClassifier(temp.store, 'toy', 1);
+  const { service, grpcPort } = await startService(temp.dir, { models: 'toy,ghost' });
+  const clients = grpcClients(`127.0.0.1:${String(grpcPort)}`);
+  try {
+    await waitUntil(() => service.dataPlane.modelReady('toy'), 'toy ready');
+    await assert.rejects(
+      callUnary(clients.inference, 'ModelInfer', toyModelInfer('ghost')),
+      (error: grpc.ServiceError) => error.code === grpc.status.UNAVAILABLE,
+    );
+    assert.deepEqual(await callUnary(clients.inference, 'ServerReady', {}), { ready: false });
+    assert.deepEqual(await callUnary(clients.inference, 'ModelReady', { name: 'ghost' }), {
+      ready: false,
+    });
+    assert.deepEqual(await callUnary(clients.health, 'Check', { service: 'ghost' }), {
+      status: 'NOT_SERVING',
+    });
+    assert.deepEqual(await callUnary(clients.health, 'Check', { service: 'toy' }), {
+      status: 'SERVING',
+    });
+    assert.deepEqual(await callUnary(clients.health, 'Check', { service: '' }), {
+      status: 'NOT_SERVING',
+    });
+    const served = await callUnary<{ model_version: string }>(
+      clients.inference,
+      'ModelInfer',
+      toyModelInfer('toy'),
+    );
+    assert.equal(served.model_version, '1', 'the ready model keeps serving');
+  } finally {
+    clients.close();
+    await service.stop();
+    await temp.cleanup();
+  }
+});
