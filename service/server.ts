@@ -235,7 +235,7 @@ export async function createService(
   let stopping: Promise<void> | undefined;
   let firstPoll: Promise<void> | undefined;
 
-  return {
+  const service: Service = {
     config,
     dataPlane,
     metrics,
@@ -261,7 +261,8 @@ export async function createService(
           grpcPort = await grpcServer.listen(config.host, config.grpc.port ?? 0);
           grpcListening = true;
         } catch (error) {
-          await new Promise<void>((resolve) => server?.close(() => resolve()));
+          // No half-started service: HTTP closes, the source, models and workers stop.
+          await service.stop();
           throw error;
         }
       }
@@ -320,4 +321,5 @@ export async function createService(
       return stopping;
     },
   };
+  return service;
 }

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import net from 'node:net';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -478,6 +479,22 @@ test('a configured model without a ready version: UNAVAILABLE, NOT_SERVING, serv
   } finally {
     clients.close();
     await service.stop();
+    await temp.cleanup();
+  }
+});
+
+test('a gRPC port already taken stops the start with a message naming it, nothing left running', async () => {
+  const temp = await tempStore();
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const taken = (blocker.address() as net.AddressInfo).port;
+  try {
+    await assert.rejects(
+      startService(temp.dir, { grpcPort: String(taken) }),
+      new RegExp(`gRPC cannot listen on 127\\.0\\.0\\.1:${taken}`),
+    );
+  } finally {
+    blocker.close();
     await temp.cleanup();
   }
 });
