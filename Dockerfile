@@ -56,6 +56,7 @@ FROM ${BASE_IMAGE}
 ENV NODE_ENV=production \
     MSCR_HOST=0.0.0.0 \
     MSCR_PORT=8080 \
+    MSCR_GRPC_PORT=8081 \
     MSCR_STORE=file:///var/lib/mscr/models \
     XDG_CACHE_HOME=/var/cache/mscr
 # An unprivileged user with fixed ids, so Kubernetes' runAsNonRoot can check them.
@@ -73,7 +74,7 @@ COPY package.json ./
 COPY bin ./bin
 COPY docker/healthcheck.mjs ./docker/healthcheck.mjs
 USER 10001:10001
-EXPOSE 8080
+EXPOSE 8080 8081
 VOLUME ["/var/lib/mscr", "/var/cache/mscr"]
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["node", "docker/healthcheck.mjs"]

@@ -119,7 +119,7 @@ describe('Dockerfiles', () => {
 
   const values = parse(readFileSync(join(root, 'helm', 'mscr', 'values.yaml'), 'utf8')) as {
     podSecurityContext: { runAsUser: number; runAsGroup: number };
-    config: { port: number };
+    config: { port: number; grpcPort: number };
     store: { uri: string };
     livenessProbe: { httpGet: { path: string } };
   };
@@ -135,7 +135,9 @@ describe('Dockerfiles', () => {
       assert.deepEqual(instructions(final, 'USER'), [
         `${values.podSecurityContext.runAsUser}:${values.podSecurityContext.runAsGroup}`,
       ]);
-      assert.deepEqual(instructions(final, 'EXPOSE'), [String(values.config.port)]);
+      assert.deepEqual(instructions(final, 'EXPOSE'), [
+        `${values.config.port} ${values.config.grpcPort}`,
+      ]);
       assert.deepEqual(instructions(final, 'ENTRYPOINT'), ['["node", "bin/mscr.js"]']);
       assert.deepEqual(instructions(final, 'CMD'), ['["serve"]']);
       const [healthcheck] = instructions(final, 'HEALTHCHECK');
@@ -143,6 +145,7 @@ describe('Dockerfiles', () => {
       const env = instructions(final, 'ENV').join(' ');
       assert.match(env, new RegExp(`MSCR_STORE=${values.store.uri}\\b`));
       assert.match(env, new RegExp(`MSCR_PORT=${values.config.port}\\b`));
+      assert.match(env, new RegExp(`MSCR_GRPC_PORT=${values.config.grpcPort}\\b`));
       assert.match(
         readFileSync(join(root, 'docker', 'healthcheck.mjs'), 'utf8'),
         new RegExp(values.livenessProbe.httpGet.path),
@@ -214,6 +217,14 @@ describe('the image entrypoint, run outside the image', () => {
       join(app, 'dist'),
     ]);
     assert.equal(build.status, 0, `npm run build: ${build.stdout}${build.stderr}`);
+    // The gRPC adapters load their .proto files from beside the compiled code, as `npm run build` copies them.
+    cpSync(
+      join(root, 'service', 'grpc', 'protos'),
+      join(app, 'dist', 'service', 'grpc', 'protos'),
+      {
+        recursive: true,
+      },
+    );
     cpSync(join(root, 'bin'), join(app, 'bin'), { recursive: true });
     cpSync(join(root, 'package.json'), join(app, 'package.json'));
     mkdirSync(join(app, 'docker'));
@@ -262,6 +273,7 @@ describe('the image entrypoint, run outside the image', () => {
       MSCR_STORE: `file://${store}`,
       MSCR_HOST: '127.0.0.1',
       MSCR_PORT: String(port),
+      MSCR_GRPC_PORT: String(await freePort()),
       MSCR_WORKERS: '1',
       MSCR_LOG_LEVEL: 'silent',
       MSCR_DRAIN_TIMEOUT: '5',
