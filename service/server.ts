@@ -15,6 +15,7 @@ import { createEngineLoader, DataPlane, type ServedVersion } from './dataplane/i
 import { InferenceEngine } from './engine/index.ts';
 import { createGrpcServer, type GrpcServer } from './grpc/index.ts';
 import { createApp } from './http/app.ts';
+import { trackConnections, type HttpDrain } from './http/drain.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { Monitoring } from './monitoring/index.ts';
 import {
@@ -231,6 +232,7 @@ export async function createService(
         });
 
   let server: Server | undefined;
+  let httpDrain: HttpDrain | undefined;
   let grpcListening = false;
   let stopping: Promise<void> | undefined;
   let firstPoll: Promise<void> | undefined;
@@ -250,6 +252,7 @@ export async function createService(
         const s = app.listen(config.port, config.host, () => resolve(s));
         s.once('error', reject);
       });
+      httpDrain = trackConnections(server);
       // Keep-alive must outlive a load balancer's idle timeout, or it races with our close.
       server.keepAliveTimeout = 65_000;
       server.headersTimeout = 66_000;
@@ -294,20 +297,10 @@ export async function createService(
                   });
               })
             : Promise.resolve();
-        if (server) {
-          const closed = new Promise<void>((resolve) => server?.close(() => resolve()));
-          // Close each kept-alive connection as soon as its in-flight request is answered.
-          const closeIdle = setInterval(() => server?.closeIdleConnections(), 25);
-          void closed.then(() => clearInterval(closeIdle));
-          const timeout = new Promise<'timeout'>((resolve) =>
-            setTimeout(() => resolve('timeout'), config.drainTimeoutMs).unref(),
-          );
-          if ((await Promise.race([closed, timeout])) === 'timeout') {
-            logger.warn('drain timeout: closing the remaining connections', {
-              drainTimeoutMs: config.drainTimeoutMs,
-            });
-            server.closeAllConnections();
-          }
+        if (httpDrain && (await httpDrain.drain(config.drainTimeoutMs)) === 'timeout') {
+          logger.warn('drain timeout: closed the remaining connections', {
+            drainTimeoutMs: config.drainTimeoutMs,
+          });
         }
         await grpcDrained;
         // Unload through the manager first (it waits for handles), then end the workers.
