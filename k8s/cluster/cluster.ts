@@ -238,7 +238,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         'DNS:kubernetes.default.svc.cluster.local',
       ],
       controllers: ['*'],
-      controllerArgs: [],
+      controllerArgs: [
+        // Token and kube-root-ca.crt controllers: the files generatePki wrote.
+        `--service-account-private-key-file=${join(layout.controlPlane, 'sa.key')}`,
+        `--root-ca-file=${join(layout.controlPlane, 'ca.crt')}`,
+      ],
       apiserverArgs: aggregatorArgs,
       scheduler: true,
       detached: true,

@@ -9,13 +9,15 @@
  * dummy interface, the iptables chains of kube-proxy and kubelet, sysctls, files, and the
  * guard last of all.
  */
-import { existsSync, readdirSync, readlinkSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CNI_BRIDGE, DUMMY_INTERFACE } from './layout.ts';
 import type { Layout } from './layout.ts';
 import { bridgePorts, commandLine, linkExists, mountsUnder, must, run, sleep } from './host.ts';
 import { writeSysctl, readSysctl } from './host.ts';
 import { removeGuard } from './guard.ts';
+import { CNI_NETWORK } from './containerd.ts';
 import { stopProcess } from './processes.ts';
 import { readState, removeState } from './state.ts';
 import type { HostState } from './state.ts';
@@ -76,7 +78,7 @@ function cgroupProcs(dir: string): number[] {
   const pids: number[] = [];
   for (const sub of subdirsDeepestFirst(dir)) {
     try {
-      for (const line of readFileText(join(sub, 'cgroup.procs')).split('\n')) {
+      for (const line of readFileSync(join(sub, 'cgroup.procs'), 'utf8').split('\n')) {
         if (line.trim()) pids.push(Number(line));
       }
     } catch {
@@ -84,10 +86,6 @@ function cgroupProcs(dir: string): number[] {
     }
   }
   return pids;
-}
-
-function readFileText(path: string): string {
-  return run('cat', [path]).stdout;
 }
 
 export interface TeardownReport {
@@ -250,6 +248,13 @@ export async function teardown(layout: Layout): Promise<TeardownReport> {
         } catch {
           // not a symlink
         }
+      }
+    }
+    // libcni's result cache, when /var/lib/cni was there before (else it goes below).
+    const results = '/var/lib/cni/results';
+    if (existsSync(results)) {
+      for (const entry of readdirSync(results)) {
+        if (entry.startsWith(`${CNI_NETWORK}-`)) rmSync(join(results, entry), { force: true });
       }
     }
     for (const path of HOST_PATHS) {
