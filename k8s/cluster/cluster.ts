@@ -208,7 +208,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 
     state.dummy = true;
     save();
-    must('ip', ['link', 'add', DUMMY_INTERFACE, 'type', 'dummy']);
+    // A bridge without ports as the dummy interface: this kernel has no dummy driver, and a
+    // portless bridge likewise delivers its address locally and drops what is routed into it.
+    must('ip', ['link', 'add', DUMMY_INTERFACE, 'type', 'bridge']);
     must('ip', ['addr', 'add', `${NODE_IP}/32`, 'dev', DUMMY_INTERFACE]);
     must('ip', ['link', 'set', DUMMY_INTERFACE, 'up']);
     // Cluster addresses without a more specific route (no pod, no Service rule) end here.

@@ -10,7 +10,10 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const NODE_NAME = 'mscr-node';
-/** The dummy interface that carries the node's address (a node IP on loopback is refused). */
+/**
+ * The dummy interface that carries the node's address (a node IP on loopback is refused): an
+ * empty bridge, since this kernel has no dummy driver.
+ */
 export const DUMMY_INTERFACE = 'mscr0';
 /** The node's address, on the dummy interface: the API server and the kubelet listen here. */
 export const NODE_IP = '172.30.213.1';
