@@ -11,6 +11,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
@@ -22,6 +24,7 @@ import {
   guardInstalled,
   missingPrerequisites,
   startCluster,
+  teardown,
 } from './index.ts';
 import type { Cluster } from './index.ts';
 import { hostSnapshot } from './host-snapshot.ts';
@@ -333,5 +336,38 @@ describe('single-node cluster', { skip: skip || undefined }, () => {
     assert.deepEqual(now, hostBefore);
     assert.equal(readState(layout.stateFile), null);
     assert.throws(() => readFileSync(layout.userKubeconfig));
+  });
+
+  test('a run killed half-way is cleaned up by the next start (teardown from the state file)', async () => {
+    // `cluster:up` in a child process, SIGKILLed once kubelet and kube-proxy run: its
+    // detached processes, guard, interfaces and chains stay behind, as after a killed test run.
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'cli.ts'), 'up'],
+      { stdio: 'ignore' },
+    );
+    try {
+      await until(
+        'the killed run got as far as kube-proxy',
+        async () => {
+          const state = readState(layout.stateFile);
+          return (
+            state?.processes['kube-proxy'] &&
+            run('iptables', ['-t', 'nat', '-S', 'KUBE-SERVICES']).status === 0
+          );
+        },
+        300_000,
+      );
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const left = hostSnapshot(layout);
+    assert.ok(left.processes.length > 0, 'the killed run left processes');
+    assert.ok(left.guardChains.length > 0, 'and its guard');
+    // What startCluster does first.
+    const report = await teardown(layout);
+    assert.equal(report.found, true);
+    assert.deepEqual(report.problems, []);
+    assert.deepEqual(hostSnapshot(layout), hostBefore);
   });
 });
