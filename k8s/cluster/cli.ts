@@ -6,26 +6,14 @@
  *         .tools/cluster/kubeconfig and prints how to use it; the processes keep running.
  *   down  stops the cluster and restores the host (also after a killed run).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 import { startCluster, stopCluster } from './cluster.ts';
-
-/** Archives listed by scripts/build-images.mjs in ~/.cache/mscr/images/index.json. */
-function builtImages(): string[] {
-  const cache = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  const index = join(cache, 'mscr', 'images', 'index.json');
-  if (!existsSync(index)) return [];
-  const entries = JSON.parse(readFileSync(index, 'utf8')) as Record<string, { archive?: string }>;
-  return Object.values(entries)
-    .map((e) => e.archive)
-    .filter((a): a is string => typeof a === 'string' && existsSync(a));
-}
+import { builtImages } from './journeys.ts';
 
 async function main(command: string | undefined): Promise<number> {
   if (command === 'up') {
     const started = Date.now();
-    const images = builtImages();
+    const images = Object.values(builtImages()).map((image) => image.archive);
     const cluster = await startCluster({
       images,
       log: (line) => console.log(`cluster: ${line}`),
@@ -44,6 +32,12 @@ async function main(command: string | undefined): Promise<number> {
     const report = await stopCluster();
     if (!report.found) console.log('cluster: nothing to tear down');
     for (const problem of report.problems) console.error(`cluster: teardown: ${problem}`);
+    const slow = Object.entries(report.seconds).filter(([, s]) => s >= 1);
+    if (slow.length > 0) {
+      console.log(
+        `cluster: slowest steps: ${slow.map(([n, s]) => `${n} ${s.toFixed(1)} s`).join(', ')}`,
+      );
+    }
     if (report.found && report.problems.length === 0) console.log('cluster: down, host restored');
     return report.problems.length === 0 ? 0 : 1;
   }

@@ -29,6 +29,12 @@ import {
 import type { Cluster } from './index.ts';
 import { hostSnapshot } from './host-snapshot.ts';
 import type { HostSnapshot } from './host-snapshot.ts';
+import { builtImages, deployMinio, runCommand, s3Env, s3Values } from './journeys.ts';
+import type { Minio } from './journeys.ts';
+import { repoRoot } from './layout.ts';
+import { installChart } from '../testing/helm.ts';
+import { sharedData } from '../../tests/shared-data.ts';
+import { CreateBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { externalInterfaces, run, sleep } from './host.ts';
 import { readState } from './state.ts';
 
@@ -86,7 +92,10 @@ async function start(): Promise<string | false> {
   } else {
     hostBefore = hostSnapshot(layout);
     try {
-      cluster = await startCluster({ log: (l) => console.log(`# cluster: ${l}`) });
+      cluster = await startCluster({
+        images: Object.values(images).map((i) => i.archive),
+        log: (l) => console.log(`# cluster: ${l}`),
+      });
       return false;
     } catch (error) {
       reason = `the cluster did not start: ${error instanceof Error ? error.message : String(error)}`;
@@ -98,6 +107,19 @@ async function start(): Promise<string | false> {
   return reason;
 }
 
+const STORE = 's3://mscr-models/prod';
+interface ModelMetadata {
+  inputs: { name: string; datatype: string; shape: number[] }[];
+}
+/** The images of scripts/build-images.mjs (the journeys need mscr and minio). */
+const images = builtImages();
+const missingImages = ['mscr', 'minio'].filter((name) => !images[name]);
+let journeySkip: string | false = false;
+if (missingImages.length > 0) {
+  journeySkip = `images ${missingImages.join(', ')} not built: run \`node scripts/build-images.mjs\``;
+  if (process.env.CI)
+    throw new Error(`CI is set, so the journeys cannot be skipped: ${journeySkip}`);
+}
 let cluster: Cluster | undefined;
 let hostBefore: HostSnapshot | undefined;
 const skip = await start();
@@ -325,7 +347,136 @@ describe('single-node cluster', { skip: skip || undefined }, () => {
       assert.notEqual(pod.spec?.nodeName, gpuNode, `${pod.metadata?.name} is not a GPU pod`);
     }
   });
+});
 
+describe('user journeys on the cluster', { skip: skip || journeySkip || undefined }, () => {
+  let minio: Minio;
+
+  test('MinIO runs in the cluster from the locally built image', async () => {
+    minio = await deployMinio(core, apps, images.minio!.ref);
+    await until(
+      'MinIO is ready',
+      async () => {
+        const d = await apps.readNamespacedDeployment({ name: 'minio', namespace: 'minio' });
+        return (d.status?.readyReplicas ?? 0) >= 1 || undefined;
+      },
+      180_000,
+    );
+    const s3 = new S3Client({
+      endpoint: minio.endpoint,
+      region: 'eu-west-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: minio.accessKey, secretAccessKey: minio.secretKey },
+    });
+    await until(
+      'the bucket is created',
+      async () => {
+        await s3.send(new CreateBucketCommand({ Bucket: 'mscr-models' }));
+        return true;
+      },
+      60_000,
+    );
+    const buckets = await s3.send(new ListBucketsCommand({}));
+    assert.deepEqual(
+      buckets.Buckets?.map((b) => b.Name),
+      ['mscr-models'],
+    );
+  });
+
+  test('a model trained on the host is published into the in-cluster MinIO', async () => {
+    const train = await runCommand(
+      process.execPath,
+      [
+        join(repoRoot, 'bin', 'mscr.js'),
+        'train',
+        '--model',
+        'stock-lstm',
+        '--data',
+        sharedData('stock/goog_daily.csv'),
+        '--store',
+        STORE,
+        '--epochs',
+        '1',
+      ],
+      s3Env(minio),
+      600_000,
+    );
+    assert.equal(train.code, 0, train.output);
+    const list = await runCommand(
+      process.execPath,
+      [join(repoRoot, 'bin', 'mscr.js'), 'models', 'list', '--store', STORE],
+      s3Env(minio),
+      120_000,
+    );
+    assert.equal(list.code, 0, list.output);
+    assert.match(list.output, /stock-lstm/);
+  });
+
+  test('helm install with S3 values: serving pods Ready, predict through the Service (V2, V1)', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'mscr' } } });
+    await core.createNamespacedSecret({
+      namespace: 'mscr',
+      body: {
+        metadata: { name: 'mscr-s3', namespace: 'mscr' },
+        stringData: {
+          AWS_ACCESS_KEY_ID: minio.accessKey,
+          AWS_SECRET_ACCESS_KEY: minio.secretKey,
+          AWS_SESSION_TOKEN: '',
+        },
+      },
+    });
+    installChart(cluster!.userKubeconfig, 'mscr', 'mscr', [
+      ...s3Values(images.mscr!.ref, STORE, minio),
+      '--wait',
+      '--timeout',
+      '600s',
+    ]);
+    const services = await core.listNamespacedService({ namespace: 'mscr' });
+    const service = services.items.find((s) => s.spec?.ports?.some((p) => p.port === 80));
+    assert.ok(service?.spec?.clusterIP, 'the serving Service has a ClusterIP');
+    const url = `http://${service.spec.clusterIP}`;
+    const meta = await until(
+      'the model is loaded',
+      async () => {
+        const res = await fetch(`${url}/v2/models/stock-lstm`, {
+          signal: AbortSignal.timeout(5000),
+        });
+        return res.ok ? ((await res.json()) as ModelMetadata) : undefined;
+      },
+      180_000,
+    );
+    const input = meta.inputs[0]!;
+    const shape = input.shape.map((d) => (d < 0 ? 1 : d));
+    const size = shape.reduce((a, b) => a * b, 1);
+    const v2 = await fetch(`${url}/v2/models/stock-lstm/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        inputs: [
+          { name: input.name, shape, datatype: input.datatype, data: Array(size).fill(0.5) },
+        ],
+      }),
+    });
+    const v2Body = (await v2.json()) as { outputs?: { data: number[] }[] };
+    assert.equal(v2.status, 200, JSON.stringify(v2Body));
+    assert.ok(v2Body.outputs?.[0]?.data.every((x) => Number.isFinite(x)));
+    const nested = (dims: number[]): unknown =>
+      dims.length === 0 ? 0.5 : Array.from({ length: dims[0]! }, () => nested(dims.slice(1)));
+    const v1 = await fetch(`${url}/v1/models/stock-lstm:predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ instances: [nested(shape.slice(1))] }),
+    });
+    const v1Body = (await v1.json()) as { predictions?: unknown[] };
+    assert.equal(v1.status, 200, JSON.stringify(v1Body));
+    assert.equal(v1Body.predictions?.length, 1);
+    const pods = await core.listNamespacedPod({ namespace: 'mscr' });
+    const serving = pods.items.filter((p) => p.status?.phase === 'Running');
+    assert.ok(serving.length >= 2, 'two serving replicas run');
+  });
+});
+
+describe('teardown', { skip: skip || undefined }, () => {
   test('teardown restores the host: no processes, interfaces, chains, mounts, cgroups or sysctls left', async () => {
     const during = hostSnapshot(layout);
     assert.ok(during.processes.length > 0 && during.interfaces.includes(addresses.CNI_BRIDGE));

@@ -93,14 +93,20 @@ export interface TeardownReport {
   problems: string[];
   /** Whether there was anything to tear down. */
   found: boolean;
+  /** Seconds each step took, by step (for finding a slow one). */
+  seconds: Record<string, number>;
 }
 
+let timings: Record<string, number> = {};
+
 async function step(problems: string[], what: string, action: () => unknown): Promise<void> {
+  const started = Date.now();
   try {
     await action();
   } catch (error) {
     problems.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
   }
+  timings[what] = (timings[what] ?? 0) + (Date.now() - started) / 1000;
 }
 
 /** Kills every process of the cluster's containerd: shims (found by our socket) and pods. */
@@ -185,10 +191,11 @@ function removeChains(chains: string[], problems: string[]): void {
 export async function teardown(layout: Layout): Promise<TeardownReport> {
   const state: HostState | null = readState(layout.stateFile);
   const problems: string[] = [];
+  timings = {};
   if (!state) {
     if (existsSync(layout.stateFile)) problems.push('unreadable state file; removed');
     removeState(layout.stateFile);
-    return { problems, found: false };
+    return { problems, found: false, seconds: {} };
   }
   const order = ['kwok', 'kubelet', 'kube-proxy', 'metrics', 'kube-scheduler'];
   const names = Object.keys(state.processes).sort((a, b) => {
@@ -272,5 +279,5 @@ export async function teardown(layout: Layout): Promise<TeardownReport> {
   });
   await step(problems, 'guard', () => removeGuard());
   removeState(layout.stateFile);
-  return { problems, found: true };
+  return { problems, found: true, seconds: timings };
 }
