@@ -90,6 +90,11 @@ async function start(): Promise<string | false> {
   if (missing) {
     reason = missing;
   } else {
+    // A killed earlier run is cleaned first (startCluster would too), so that the snapshot
+    // is of the host itself.
+    const previous = await teardown(layout);
+    if (previous.found)
+      console.log(`# cleaned up a killed run: ${previous.problems.join('; ') || 'ok'}`);
     hostBefore = hostSnapshot(layout);
     try {
       cluster = await startCluster({
@@ -351,6 +356,8 @@ describe('single-node cluster', { skip: skip || undefined }, () => {
 
 describe('user journeys on the cluster', { skip: skip || journeySkip || undefined }, () => {
   let minio: Minio;
+  let servingUrl = '';
+  let inferBody = '';
 
   test('MinIO runs in the cluster from the locally built image', async () => {
     minio = await deployMinio(core, apps, images.minio!.ref);
@@ -435,6 +442,7 @@ describe('user journeys on the cluster', { skip: skip || journeySkip || undefine
     const service = services.items.find((s) => s.spec?.ports?.some((p) => p.port === 80));
     assert.ok(service?.spec?.clusterIP, 'the serving Service has a ClusterIP');
     const url = `http://${service.spec.clusterIP}`;
+    servingUrl = url;
     const meta = await until(
       'the model is loaded',
       async () => {
@@ -448,14 +456,13 @@ describe('user journeys on the cluster', { skip: skip || journeySkip || undefine
     const input = meta.inputs[0]!;
     const shape = input.shape.map((d) => (d < 0 ? 1 : d));
     const size = shape.reduce((a, b) => a * b, 1);
+    inferBody = JSON.stringify({
+      inputs: [{ name: input.name, shape, datatype: input.datatype, data: Array(size).fill(0.5) }],
+    });
     const v2 = await fetch(`${url}/v2/models/stock-lstm/infer`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        inputs: [
-          { name: input.name, shape, datatype: input.datatype, data: Array(size).fill(0.5) },
-        ],
-      }),
+      body: inferBody,
     });
     const v2Body = (await v2.json()) as { outputs?: { data: number[] }[] };
     assert.equal(v2.status, 200, JSON.stringify(v2Body));
@@ -473,6 +480,71 @@ describe('user journeys on the cluster', { skip: skip || journeySkip || undefine
     const pods = await core.listNamespacedPod({ namespace: 'mscr' });
     const serving = pods.items.filter((p) => p.status?.phase === 'Running');
     assert.ok(serving.length >= 2, 'two serving replicas run');
+  });
+
+  test('a serving pod deleted under load: zero failed requests, a replacement becomes Ready', async () => {
+    const deployment = await apps.readNamespacedDeployment({ name: 'mscr', namespace: 'mscr' });
+    const selector = Object.entries(deployment.spec?.selector.matchLabels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    // Load from the host to the Service's ClusterIP (a cluster address, behind the guard).
+    let running = true;
+    let ok = 0;
+    const failures: string[] = [];
+    const worker = async () => {
+      while (running) {
+        try {
+          const res = await fetch(`${servingUrl}/v2/models/stock-lstm/infer`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: inferBody,
+            signal: AbortSignal.timeout(15_000),
+          });
+          await res.arrayBuffer();
+          if (res.status === 200) ok++;
+          else failures.push(`HTTP ${res.status}`);
+        } catch (error) {
+          failures.push(String((error as Error).cause ?? error));
+        }
+      }
+    };
+    const workers = Array.from({ length: 4 }, worker);
+    try {
+      await sleep(3000);
+      const before = await core.listNamespacedPod({ namespace: 'mscr', labelSelector: selector });
+      const victim = before.items[0]!.metadata!.name!;
+      const deletedAt = Date.now();
+      await core.deleteNamespacedPod({ name: victim, namespace: 'mscr' });
+      await until(
+        'a replacement pod is Ready',
+        async () => {
+          const pods = await core.listNamespacedPod({ namespace: 'mscr', labelSelector: selector });
+          const ready = pods.items.filter(
+            (p) =>
+              p.metadata?.name !== victim &&
+              !p.metadata?.deletionTimestamp &&
+              p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+          );
+          return ready.length >= 2 || undefined;
+        },
+        240_000,
+      );
+      // A figure, not an assertion (the thesis: a new instance in under 40 s).
+      console.log(
+        `# failover: replacement Ready ${((Date.now() - deletedAt) / 1000).toFixed(1)} s after the delete`,
+      );
+      await sleep(3000);
+    } finally {
+      running = false;
+      await Promise.all(workers);
+    }
+    console.log(`# failover: ${ok} requests answered, ${failures.length} failed`);
+    assert.deepEqual(
+      failures.slice(0, 5),
+      [],
+      `${failures.length} of ${ok + failures.length} failed`,
+    );
+    assert.ok(ok > 20, `only ${ok} requests answered`);
   });
 });
 
