@@ -566,7 +566,7 @@ describe('teardown', { skip: skip || undefined }, () => {
     // detached processes, guard, interfaces and chains stay behind, as after a killed test run.
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(import.meta.dirname, 'cli.ts'), 'up'],
+      ['--import', 'tsx', join(import.meta.dirname, 'cli.ts'), 'up', '--no-images'],
       { stdio: 'ignore' },
     );
     try {
