@@ -11,6 +11,7 @@
 // Usage: node scripts/setup-kube.mjs          (build what is missing, link into .tools/bin)
 //        node scripts/setup-kube.mjs --list   (pinned versions and what is installed)
 //        node scripts/setup-kube.mjs --node   (also apt-get the container runtime packages)
+//        node scripts/setup-kube.mjs --node-only   (only apt-get them, no Go builds)
 //
 // `go install module@version` refuses both modules: k8s.io/kubernetes and
 // go.etcd.io/etcd/server/v3 point their sibling modules (k8s.io/api, go.etcd.io/etcd/api/v3,
@@ -297,7 +298,7 @@ function installNodePackages() {
 
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
-  console.log('usage: node scripts/setup-kube.mjs [--list] [--node]');
+  console.log('usage: node scripts/setup-kube.mjs [--list] [--node | --node-only]');
   process.exit(0);
 }
 mkdirSync(binDir, { recursive: true });
@@ -312,7 +313,9 @@ if (args.includes('--list')) {
   }
   process.exit(0);
 }
-if (args.includes('--node')) installNodePackages();
+if (args.includes('--node') || args.includes('--node-only')) installNodePackages();
+// --node-only: the apt-get part alone (scripts/setup.mjs runs apt steps one at a time).
+if (args.includes('--node-only')) process.exit(0);
 
 const started = Date.now();
 // Group the missing binaries by module, so the Kubernetes binaries share one module setup.

@@ -62,5 +62,8 @@ test('--list names the Debian packages of the node and whether they are installe
 test('--help prints the usage', () => {
   const help = run(process.execPath, [join(root, 'scripts', 'setup-kube.mjs'), '--help']);
   assert.equal(help.status, 0);
-  assert.match(help.stdout, /usage: node scripts\/setup-kube.mjs \[--list\] \[--node\]/);
+  assert.match(
+    help.stdout,
+    /usage: node scripts\/setup-kube.mjs \[--list\] \[--node \| --node-only\]/,
+  );
 });

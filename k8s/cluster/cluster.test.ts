@@ -554,6 +554,8 @@ describe('teardown', { skip: skip || undefined }, () => {
     assert.ok(during.processes.length > 0 && during.interfaces.includes(addresses.CNI_BRIDGE));
     const report = await cluster!.stop();
     cluster = undefined;
+    const slow = Object.entries(report.seconds).filter(([, seconds]) => seconds >= 1);
+    console.log(`# teardown: ${slow.map(([n, sec]) => `${n} ${sec.toFixed(1)} s`).join(', ')}`);
     assert.deepEqual(report.problems, []);
     const now = hostSnapshot(layout);
     assert.deepEqual(now, hostBefore);
