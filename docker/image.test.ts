@@ -29,6 +29,8 @@ import { publishToyClassifier, toyInfer } from '../service/test-support.ts';
 const root = resolve(import.meta.dirname, '..');
 const hadolint = join(root, '.tools', 'bin', 'hadolint');
 const DOCKERFILES = ['Dockerfile', 'docker/Dockerfile.gpu'];
+// The MinIO and k6 images scripts/build-images.mjs builds for the cluster tests.
+const TOOL_DOCKERFILES = ['docker/minio.Dockerfile', 'docker/k6.Dockerfile'];
 
 interface Instruction {
   keyword: string;
@@ -94,7 +96,7 @@ before(() => {
 });
 
 describe('Dockerfiles', () => {
-  for (const file of DOCKERFILES) {
+  for (const file of [...DOCKERFILES, ...TOOL_DOCKERFILES]) {
     test(`${file}: hadolint finds nothing`, () => {
       const result = run(hadolint, ['--format', 'json', join(root, file)]);
       assert.equal(result.status, 0, result.stdout + result.stderr);
@@ -158,7 +160,13 @@ describe('Dockerfiles', () => {
           instructions(depsStage, 'RUN').join('\n'),
           /require\('@tensorflow\/tfjs-node'\)/,
         );
-        assert.match(final.from, /bookworm-slim$/);
+        // The stages start from build arguments (a build without a registry passes local
+        // images); their defaults are the public node images.
+        assert.equal(final.from, '${BASE_IMAGE}');
+        assert.ok(stages.slice(0, -1).every((s) => s.from === '${BUILD_IMAGE}'));
+        assert.match(text, /^ARG BASE_IMAGE=node:\$\{NODE_VERSION\}-bookworm-slim$/m);
+        assert.match(text, /^ARG BUILD_IMAGE=node:\$\{NODE_VERSION\}-bookworm$/m);
+        assert.match(text, /^ARG TFJS_NODE=required$/m);
       } else {
         assert.match(
           text,

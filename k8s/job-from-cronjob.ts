@@ -8,6 +8,7 @@
  * container's args, MSCR_RETRAIN_TRIGGER (the default of its `--trigger`) in its environment,
  * and the model, reason and run id as annotations for `kubectl describe job`.
  */
+import { trimTrailing } from '../connectors/text.ts';
 import { randomInt } from 'node:crypto';
 import type { V1Container, V1CronJob, V1EnvVar, V1Job } from '@kubernetes/client-node';
 import { MscrError } from '../connectors/errors.ts';
@@ -51,7 +52,7 @@ function randomSuffix(): string {
 /** `<cronjob>-manual-<suffix>`, with the CronJob's name cut so the whole fits 63 characters. */
 export function manualJobName(cronJobName: string, suffix: string = randomSuffix()): string {
   const tail = `-manual-${suffix}`;
-  const head = cronJobName.slice(0, MAX_NAME - tail.length).replace(/[-.]+$/, '');
+  const head = trimTrailing(cronJobName.slice(0, MAX_NAME - tail.length), '-.');
   return `${head}${tail}`;
 }
 

@@ -194,11 +194,14 @@ export interface MscrClient {
     csv: string,
     options?: SeriesForecastOptions,
   ): Promise<SeriesForecast>;
-  /** `POST /mscr/models/{m}/feedback`: the true label or value of a prediction. */
+  /**
+   * `POST /mscr/models/{m}/feedback`: the true label or value of a prediction. `token`: the
+   * service's feedback token, when it has one (`MSCR_FEEDBACK_TOKEN`).
+   */
   feedback(
     model: string,
     request: FeedbackRequest,
-    options?: CallOptions,
+    options?: CallOptions & { token?: string },
   ): Promise<FeedbackResponse>;
   /** `GET /mscr/models/{m}/signals`: what the observers read. */
   signals(model: string, options?: CallOptions): Promise<ModelSignals>;
@@ -231,7 +234,9 @@ function normalizeBaseUrl(baseUrl: string): string {
       `invalid service URL ${JSON.stringify(baseUrl)}: only http:// and https:// are supported`,
     );
   }
-  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+  let end = url.pathname.length;
+  while (end > 0 && url.pathname[end - 1] === '/') end--; // a loop: /\/+$/ backtracks quadratically
+  return `${url.origin}${url.pathname.slice(0, end)}`;
 }
 
 function positive(name: string, value: number | undefined, fallback: number, min = 0): number {
@@ -495,13 +500,18 @@ export function createClient(options: ClientOptions): MscrClient {
       };
     },
 
-    feedback: async (model, request, opts = {}) =>
-      postJson<FeedbackResponse>(
+    feedback: async (model, request, opts = {}) => {
+      const { token, ...callOptions } = opts;
+      return postJson<FeedbackResponse>(
         path(() => mscrFeedbackPath(model)),
         request,
         false,
-        opts,
-      ),
+        callOptions,
+        token !== undefined && token.trim() !== ''
+          ? { headers: { authorization: `Bearer ${token.trim()}` } }
+          : {},
+      );
+    },
 
     signals: async (model, opts = {}) =>
       getJson<ModelSignals>(

@@ -4,6 +4,13 @@
  * forecast endpoint takes one window per request and does the scaling itself; this module
  * only cuts the file into windows and reads the actual values to compare with.
  */
+import {
+  csvCells as cells,
+  csvLines,
+  CsvLimitExceeded,
+  FILE_CSV_LIMITS,
+  isDecimal,
+} from '../../connectors/csv/index.ts';
 import { MscrClientError } from './errors.ts';
 
 /** Row order of a CSV file, as the forecast endpoint's `order` parameter names it. */
@@ -18,24 +25,19 @@ export interface CsvSeries {
   lines?: { rows: number[]; header?: number };
 }
 
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-
-function cells(line: string): string[] {
-  return line.split(',').map((cell) => {
-    const trimmed = cell.trim();
-    return trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"')
-      ? trimmed.slice(1, -1).trim()
-      : trimmed;
-  });
-}
-
 /**
  * Reads a numeric CSV (`#` comments, optional header, CRLF or LF). A header is the first
  * non-comment line when one of its cells is not a number, else the last comment line before
  * the data whose names match the data's column count (the GOOG file's `# Open,...,Close`).
  */
 export function parseSeriesCsv(text: string, order: CsvOrder = 'oldest-first'): CsvSeries {
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  let lines: string[];
+  try {
+    lines = csvLines(text, FILE_CSV_LIMITS);
+  } catch (error) {
+    if (error instanceof CsvLimitExceeded) throw new MscrClientError('input', error.message);
+    throw error;
+  }
   let columns: string[] | undefined;
   let headerLine: number | undefined;
   let commentHeader: string[] | undefined;
@@ -47,13 +49,13 @@ export function parseSeriesCsv(text: string, order: CsvOrder = 'oldest-first'): 
     if (trimmed.startsWith('#')) {
       if (rows.length === 0 && columns === undefined) {
         const names = cells(trimmed.slice(1));
-        if (names.length > 1 && names.every((n) => n !== '' && !NUMBER.test(n)))
+        if (names.length > 1 && names.every((n) => n !== '' && !isDecimal(n)))
           commentHeader = names;
       }
       continue;
     }
     const fields = cells(trimmed);
-    if (rows.length === 0 && columns === undefined && fields.some((f) => !NUMBER.test(f))) {
+    if (rows.length === 0 && columns === undefined && fields.some((f) => !isDecimal(f))) {
       columns = fields;
       headerLine = i + 1;
       continue;
@@ -155,7 +157,7 @@ export function toFileLines(message: string, window: SeriesWindow): string {
 export function columnValues(series: CsvSeries, index: number): number[] {
   return series.rows.map((row) => {
     const cell = row[index] ?? '';
-    return NUMBER.test(cell) ? Number(cell) : Number.NaN;
+    return isDecimal(cell) ? Number(cell) : Number.NaN;
   });
 }
 

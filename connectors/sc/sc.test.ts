@@ -119,6 +119,10 @@ describe('routes', () => {
       route: { api: 'mscr', kind: 'forecast', method: 'POST', model: 'goog-lstm' },
     },
     {
+      path: '/mscr/models/breast-cancer/predict',
+      route: { api: 'mscr', kind: 'tabular', method: 'POST', model: 'breast-cancer' },
+    },
+    {
       path: '/mscr/models/cifar10-cnn/versions/2/classify',
       route: {
         api: 'mscr',
@@ -207,7 +211,8 @@ describe('routes', () => {
       '/v2/models/m/versions',
       '/v2/models/m/versions/1/infer/more',
       '/mscr/models/m',
-      '/mscr/models/m/predict',
+      '/mscr/models/m/predict/more',
+      '/mscr/models/m/explain',
     ]) {
       assert.equal(matchRoute(path), undefined, path);
     }

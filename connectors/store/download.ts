@@ -7,6 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MscrError } from '../errors.ts';
+import { trimTrailing } from '../text.ts';
 import { openObjectStore } from './index.ts';
 import type { ObjectStore } from './object-store.ts';
 
@@ -42,7 +43,7 @@ export async function downloadData(
   dir: string,
   env?: NodeJS.ProcessEnv,
 ): Promise<string> {
-  const trimmed = uri.replace(/\/+$/, '');
+  const trimmed = trimTrailing(uri, '/');
   const slash = trimmed.lastIndexOf('/');
   const parent = trimmed.slice(0, slash);
   const name = trimmed.slice(slash + 1);

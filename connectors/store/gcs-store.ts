@@ -59,6 +59,7 @@ import { PassThrough, Readable, pipeline } from 'node:stream';
 import { Storage } from '@google-cloud/storage';
 import type { Bucket, GetFilesOptions, StorageOptions } from '@google-cloud/storage';
 import { MscrError, errorMessage } from '../errors.ts';
+import { trimTrailing } from '../text.ts';
 import { validateObjectKey, validateObjectPrefix } from './local-store.ts';
 import { parseGcsUri } from './cloud-uri.ts';
 import type { ObjectStore } from './object-store.ts';
@@ -206,21 +207,27 @@ function isNetworkFailure(failure: Failure): boolean {
  * tokens, signed-URL and upload-session parameters, URL user-info. Also trims it.
  */
 export function scrub(text: string): string {
-  return text
-    .replace(/-----BEGIN [A-Z ]+-----[\s\S]*?(?:-----END [A-Z ]+-----|$)/g, '[redacted]')
-    .replace(
-      /("?(?:private_key(?:_id)?|client_secret|refresh_token|access_token|id_token)"?\s*[:=]\s*)("(?:[^"\\]|\\.)*"?|[^\s&,]+)/gi,
-      '$1[redacted]',
-    )
-    .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g, '$1 [redacted]')
-    .replace(
-      /([?&](?:access_token|key|upload_id|X-Goog-Signature|X-Goog-Credential|Signature|GoogleAccessId)=)[^&\s"']+/gi,
-      '$1[redacted]',
-    )
-    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s:]+(?::[^/@\s]*)?@/gi, '$1')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .slice(0, 500);
+  // SDK messages are short; the cut keeps the polynomial patterns below (user-info, PEM) cheap
+  // even on a hostile one, and the result is cut to 500 anyway.
+  return (
+    text
+      .slice(0, 8192)
+      .replace(/-----BEGIN [A-Z ]+-----[\s\S]*?(?:-----END [A-Z ]+-----|$)/g, '[redacted]')
+      .replace(
+        /("?(?:private_key(?:_id)?|client_secret|refresh_token|access_token|id_token)"?\s*[:=]\s*)("(?:[^"\\]|\\.)*"?|[^\s&,]+)/gi,
+        '$1[redacted]',
+      )
+      .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g, '$1 [redacted]')
+      .replace(
+        /([?&](?:access_token|key|upload_id|X-Goog-Signature|X-Goog-Credential|Signature|GoogleAccessId)=)[^&\s"']+/gi,
+        '$1[redacted]',
+      )
+      // eslint-disable-next-line redos/no-vulnerable -- input cut to 8 KiB above
+      .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s:]+(?::[^/@\s]*)?@/gi, '$1')
+      .replace(/\s+/g, ' ')
+      .trim()
+      .slice(0, 500)
+  );
 }
 
 export { parseGcsUri } from './cloud-uri.ts';
@@ -248,7 +255,7 @@ function resolveEndpoint(option: string | undefined): string | undefined {
       `invalid GCS endpoint ${JSON.stringify(scrub(raw))}: use http or https`,
     );
   }
-  return url.href.replace(/\/+$/, '').replace(/\/storage\/v1$/, '');
+  return trimTrailing(url.href, '/').replace(/\/storage\/v1$/, '');
 }
 
 function contentTypeOf(key: string): string {
@@ -389,7 +396,10 @@ class GcsStore implements GcsObjectStore {
     // The SDK's own text, unless it only repeats the status ("Not Found", "Request failed
     // with status code 404"); for network errors just the reason, not the whole URL again.
     const generic = /^(?:not found|forbidden|unauthorized|request failed with status code \d+)$/i;
-    const reason = /\breason: (.+)$/.exec(failure.message)?.[1] ?? failure.message;
+    const message = failure.message.slice(0, 8192);
+    const marker = message.indexOf('reason: ');
+    const after = marker >= 0 ? message.slice(marker + 'reason: '.length) : '';
+    const reason = after !== '' && !after.includes('\n') ? after : failure.message;
     const detail = reason === '' || generic.test(reason) ? '' : `: ${reason}`;
     // Only a scrubbed summary goes along as the cause: SDK errors carry request headers.
     const cause = new Error(

@@ -16,6 +16,13 @@
  *   naming the line (1-based, counting comment lines, as an editor shows it).
  */
 import { readFile } from 'node:fs/promises';
+import {
+  csvCells,
+  csvLines,
+  CsvLimitExceeded,
+  FILE_CSV_LIMITS,
+  isDecimal,
+} from '../../connectors/csv/index.ts';
 import { MscrError } from '../../connectors/errors.ts';
 import { fingerprintTable } from './fingerprint.ts';
 import { resolveDataPath } from './resolve-path.ts';
@@ -33,25 +40,9 @@ export interface NumericCsvOptions {
   order?: RowOrder;
 }
 
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 /** A name in a `# a,b,c` comment: a word or a few, no punctuation beyond `_` and `-`. */
 const COLUMN_NAME = /^[A-Za-z_][\w -]{0,39}$/;
 const TIME_COLUMN = /^(date|time|timestamp|day)$/i;
-
-function unquote(cell: string): string {
-  const trimmed = cell.trim();
-  return trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"')
-    ? trimmed.slice(1, -1).trim()
-    : trimmed;
-}
-
-function isNumber(cell: string): boolean {
-  return NUMBER.test(cell);
-}
-
-function splitCells(line: string): string[] {
-  return line.split(',').map(unquote);
-}
 
 function orderRows(
   rows: number[][],
@@ -83,7 +74,14 @@ export function parseNumericCsv(
   options: NumericCsvOptions = {},
   where = 'csv',
 ): { columns: string[]; rows: number[][] } {
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  let lines: string[];
+  try {
+    lines = csvLines(text, FILE_CSV_LIMITS);
+  } catch (error) {
+    if (error instanceof CsvLimitExceeded)
+      throw new MscrError('bad_data', `${where}: ${error.message}`);
+    throw error;
+  }
   let commentColumns: string[] | undefined;
   let header: string[] | undefined;
   let fieldCount: number | undefined;
@@ -96,16 +94,16 @@ export function parseNumericCsv(
     if (trimmed === '') return;
     if (trimmed.startsWith('#')) {
       if (fieldCount === undefined) {
-        const names = splitCells(trimmed.slice(1));
+        const names = csvCells(trimmed.slice(1));
         const looksLikeColumns = names.length >= 2 && names.every((name) => COLUMN_NAME.test(name));
         commentColumns = looksLikeColumns ? names : undefined;
       }
       return;
     }
-    const cells = splitCells(line);
+    const cells = csvCells(line);
     if (fieldCount === undefined) {
       fieldCount = cells.length;
-      const isHeader = hasHeader === 'auto' ? cells.some((cell) => !isNumber(cell)) : hasHeader;
+      const isHeader = hasHeader === 'auto' ? cells.some((cell) => !isDecimal(cell)) : hasHeader;
       if (isHeader) {
         const empty = cells.findIndex((cell) => cell === '');
         if (empty >= 0) {
@@ -127,7 +125,7 @@ export function parseNumericCsv(
     const names = header ?? commentColumns;
     rows.push(
       cells.map((cell, c) => {
-        if (!isNumber(cell)) {
+        if (!isDecimal(cell)) {
           const column = names?.[c] ?? `${c + 1}`;
           throw new MscrError(
             'bad_data',

@@ -25,41 +25,51 @@ export async function imageFromBody(
 ): Promise<{ bytes: Uint8Array; name?: string }> {
   if (!contentType?.toLowerCase().startsWith('multipart/form-data')) return { bytes: body };
   return new Promise((resolve, reject) => {
+    // Busboy reports a malformed body on the parser *and* on the open file stream; a stream
+    // 'error' with no listener would be thrown by Node and end the process (a 76-byte body
+    // ending inside a file part did exactly that), so every stream gets a listener and the
+    // first problem settles the promise.
+    let settled = false;
+    const fail = (message: string) => {
+      if (settled) return;
+      settled = true;
+      reject(new MscrError('bad_request', message));
+    };
+    const malformed = (error: unknown) =>
+      fail(`malformed multipart request: ${(error as Error).message}`);
     let parser: Busboy.Busboy;
     try {
       parser = Busboy({
         headers: { 'content-type': contentType },
-        limits: { files: 1, fields: 20 },
+        limits: { files: 1, fields: 20, parts: 21, headerPairs: 20 },
       });
     } catch (error) {
-      reject(
-        new MscrError('bad_request', `malformed multipart request: ${(error as Error).message}`),
-      );
+      malformed(error);
       return;
     }
     let found: { bytes: Uint8Array; name: string } | undefined;
     parser.on('file', (field, stream, info) => {
       const chunks: Buffer[] = [];
+      stream.on('error', malformed);
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
         found ??= {
           bytes: Buffer.concat(chunks),
-          name: `file ${JSON.stringify(info.filename ?? field)}`,
+          name: `file ${JSON.stringify((info.filename ?? field).slice(0, 64))}`,
         };
       });
     });
-    parser.on('error', (error: Error) =>
-      reject(new MscrError('bad_request', `malformed multipart request: ${error.message}`)),
-    );
+    parser.on('error', malformed);
     parser.on('close', () => {
-      if (found) resolve(found);
-      else
-        reject(
-          new MscrError(
-            'bad_request',
-            'the multipart request has no file part: send the image as a file field, e.g. curl -F image=@cat.jpg',
-          ),
-        );
+      if (settled) return;
+      if (found) {
+        settled = true;
+        resolve(found);
+        return;
+      }
+      fail(
+        'the multipart request has no file part: send the image as a file field, e.g. curl -F image=@cat.jpg',
+      );
     });
     parser.end(body);
   });

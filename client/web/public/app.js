@@ -330,16 +330,90 @@ function decodeInferResponse(body, headerLength) {
   return { ...response, outputs };
 }
 
-// client/sdk/series.ts
-var NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-function cells(line) {
+// connectors/csv/number.ts
+function isDigit(code) {
+  return code >= 48 && code <= 57;
+}
+function skipDigits(text, from) {
+  let i = from;
+  while (i < text.length && isDigit(text.charCodeAt(i))) i++;
+  return i;
+}
+function isDecimal(text) {
+  let i = 0;
+  const sign = text.charCodeAt(0);
+  if (sign === 43 || sign === 45) i++;
+  const integerEnd = skipDigits(text, i);
+  let hasDigits = integerEnd > i;
+  i = integerEnd;
+  if (text.charCodeAt(i) === 46) {
+    const fractionEnd = skipDigits(text, i + 1);
+    hasDigits ||= fractionEnd > i + 1;
+    i = fractionEnd;
+  }
+  if (!hasDigits) return false;
+  const e = text.charCodeAt(i);
+  if (e === 101 || e === 69) {
+    i++;
+    const expSign = text.charCodeAt(i);
+    if (expSign === 43 || expSign === 45) i++;
+    const exponentEnd = skipDigits(text, i);
+    if (exponentEnd === i) return false;
+    i = exponentEnd;
+  }
+  return i === text.length;
+}
+
+// connectors/csv/lines.ts
+var REQUEST_CSV_LIMITS = { maxLineLength: 64 * 1024, maxLines: 1e5 };
+var FILE_CSV_LIMITS = {
+  maxLineLength: 4 * 1024 * 1024,
+  maxLines: 5e7
+};
+var CsvLimitExceeded = class extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "CsvLimitExceeded";
+  }
+};
+function csvLines(text, limits) {
+  const lines = [];
+  let start2 = text.charCodeAt(0) === 65279 ? 1 : 0;
+  while (start2 <= text.length) {
+    if (lines.length === limits.maxLines) {
+      throw new CsvLimitExceeded(
+        `the CSV has more than ${limits.maxLines} lines; send at most ${limits.maxLines}`
+      );
+    }
+    let end = text.indexOf("\n", start2);
+    if (end < 0) end = text.length;
+    const contentEnd = end > start2 && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
+    if (contentEnd - start2 > limits.maxLineLength) {
+      throw new CsvLimitExceeded(
+        `line ${lines.length + 1} is ${contentEnd - start2} characters long; the limit is ${limits.maxLineLength}`
+      );
+    }
+    lines.push(text.slice(start2, contentEnd));
+    start2 = end + 1;
+  }
+  return lines;
+}
+function csvCells(line) {
   return line.split(",").map((cell) => {
     const trimmed = cell.trim();
     return trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"') ? trimmed.slice(1, -1).trim() : trimmed;
   });
 }
+
+// client/sdk/series.ts
 function parseSeriesCsv(text, order = "oldest-first") {
-  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+  let lines;
+  try {
+    lines = csvLines(text, FILE_CSV_LIMITS);
+  } catch (error) {
+    if (error instanceof CsvLimitExceeded) throw new MscrClientError("input", error.message);
+    throw error;
+  }
   let columns;
   let headerLine;
   let commentHeader;
@@ -350,14 +424,14 @@ function parseSeriesCsv(text, order = "oldest-first") {
     if (trimmed === "") continue;
     if (trimmed.startsWith("#")) {
       if (rows.length === 0 && columns === void 0) {
-        const names = cells(trimmed.slice(1));
-        if (names.length > 1 && names.every((n) => n !== "" && !NUMBER.test(n)))
+        const names = csvCells(trimmed.slice(1));
+        if (names.length > 1 && names.every((n) => n !== "" && !isDecimal(n)))
           commentHeader = names;
       }
       continue;
     }
-    const fields = cells(trimmed);
-    if (rows.length === 0 && columns === void 0 && fields.some((f) => !NUMBER.test(f))) {
+    const fields = csvCells(trimmed);
+    if (rows.length === 0 && columns === void 0 && fields.some((f) => !isDecimal(f))) {
       columns = fields;
       headerLine = i + 1;
       continue;
@@ -435,7 +509,7 @@ function toFileLines(message, window) {
 function columnValues(series, index) {
   return series.rows.map((row) => {
     const cell = row[index] ?? "";
-    return NUMBER.test(cell) ? Number(cell) : Number.NaN;
+    return isDecimal(cell) ? Number(cell) : Number.NaN;
   });
 }
 function rmse(pairs) {
@@ -954,12 +1028,16 @@ function createClient(options) {
         ...naiveRmse !== void 0 ? { naiveRmse } : {}
       };
     },
-    feedback: async (model, request, opts = {}) => postJson(
-      path(() => mscrFeedbackPath(model)),
-      request,
-      false,
-      opts
-    ),
+    feedback: async (model, request, opts = {}) => {
+      const { token, ...callOptions } = opts;
+      return postJson(
+        path(() => mscrFeedbackPath(model)),
+        request,
+        false,
+        callOptions,
+        token !== void 0 && token.trim() !== "" ? { headers: { authorization: `Bearer ${token.trim()}` } } : {}
+      );
+    },
     signals: async (model, opts = {}) => getJson(
       path(() => mscrSignalsPath(model)),
       opts
@@ -1510,12 +1588,21 @@ async function sendFeedback(client) {
   const actual = byId("feedback-actual").value.trim();
   busy(result, "Sending feedback…");
   try {
-    const answer = await client.feedback(model, {
-      predictionId,
-      ...state.kind === "image" ? { label } : { actual: Number(actual) }
-    });
+    const token = byId("feedback-token").value.trim();
+    const answer = await client.feedback(
+      model,
+      {
+        predictionId,
+        ...state.kind === "image" ? { label } : { actual: Number(actual) }
+      },
+      token !== "" ? { token } : {}
+    );
     const verdict = answer.correct === void 0 ? "" : answer.correct ? " The prediction was right." : " The prediction was wrong.";
-    done(result, el("p", { class: "ok" }, `Thank you: feedback ${answer.id} recorded.${verdict}`));
+    const held = answer.quarantined ? " It waits for a review before retraining uses it." : "";
+    done(
+      result,
+      el("p", { class: "ok" }, `Thank you: feedback ${answer.id} recorded.${verdict}${held}`)
+    );
     void refreshModelDetails(client, model);
   } catch (error) {
     showError(result, "Feedback not recorded", error);
