@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { openObjectStore, openStore } from '../connectors/store/index.ts';
 import { createFeedbackStore } from '../connectors/sr/feedback-store.ts';
 import type { FeedbackStore, RetrainLauncher } from '../connectors/sr/index.ts';
+import { createBrokerMetrics, createBrokers, type Brokers } from './brokers/index.ts';
 import type { ServiceConfig } from './config.ts';
 import { createEngineLoader, DataPlane, type ServedVersion } from './dataplane/index.ts';
 import { InferenceEngine } from './engine/index.ts';
@@ -33,6 +34,8 @@ export interface Service {
   readonly engine: InferenceEngine;
   /** Prediction log, signals and feedback. */
   readonly monitoring: Monitoring;
+  /** The broker adapters (AMQP, MQTT), each present when its URL is configured. */
+  readonly brokers: Brokers;
   /** Listens on the configured host and port (0 = any free port); resolves with the port. */
   start(): Promise<{ port: number; url: string }>;
   /** Resolves once the first poll of the store has been applied (models may still be loading). */
@@ -179,15 +182,27 @@ export async function createService(
       (model) => retrain.runs(model, { limit: 100 }),
     );
   }
+  const limits = {
+    maxElements: config.limits.maxElements,
+    maxBatch: 1024,
+    maxBodyBytes: config.limits.maxBodyBytes,
+  };
+  // Broker adapters: other doors to the same data plane.
+  const brokers = createBrokers({
+    settings: config.brokers,
+    dataPlane,
+    monitoring,
+    manager,
+    limits,
+    logger,
+    metrics: createBrokerMetrics(metrics.registry),
+    drainTimeoutMs: config.drainTimeoutMs,
+  });
   const app = createApp({
     dataPlane,
     metrics,
     logger,
-    limits: {
-      maxElements: config.limits.maxElements,
-      maxBatch: 1024,
-      maxBodyBytes: config.limits.maxBodyBytes,
-    },
+    limits,
     serverVersion: options.serverVersion ?? '0.1.0',
     monitoring,
     adminToken: config.adminToken,
@@ -206,10 +221,12 @@ export async function createService(
     manager,
     engine,
     monitoring,
+    brokers,
     firstPoll: () => (firstPoll ??= source.pollOnce().then(() => undefined)),
     async start() {
       firstPoll ??= source.pollOnce().then(() => undefined);
       source.start();
+      brokers.start();
       server = await new Promise<Server>((resolve, reject) => {
         const s = app.listen(config.port, config.host, () => resolve(s));
         s.once('error', reject);
@@ -232,6 +249,8 @@ export async function createService(
       stopping ??= (async () => {
         dataPlane.startDraining();
         await source.stop();
+        // Brokers stop consuming and answer what they hold (unacked messages are redelivered).
+        const brokersStopped = brokers.stop();
         if (server) {
           const closed = new Promise<void>((resolve) => server?.close(() => resolve()));
           // Close each kept-alive connection as soon as its in-flight request is answered.
@@ -247,6 +266,7 @@ export async function createService(
             server.closeAllConnections();
           }
         }
+        await brokersStopped;
         // Unload through the manager first (it waits for handles), then end the workers.
         await Promise.race([
           manager.stop(),
