@@ -8,7 +8,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import amqp, {
+  type ChannelModel,
+  type ConfirmChannel,
+  type ConsumeMessage,
+  type Message,
+} from 'amqplib';
 import { tempStore, type TempStore } from '../reload/test-support.ts';
 import { publishToyClassifier, startService, toyInfer, waitUntil } from '../test-support.ts';
 import type { Service } from '../server.ts';
@@ -202,7 +207,7 @@ describe('AMQP adapter on a real RabbitMQ', { skip, timeout: 600_000 }, () => {
 
     // The dead letters: each with the error in a header, none redelivered.
     const dead = async (queue: string) => {
-      const found: ConsumeMessage[] = [];
+      const found: Message[] = [];
       for (;;) {
         const message = await client.channel.get(queue, { noAck: true });
         if (message === false) return found;

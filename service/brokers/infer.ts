@@ -34,10 +34,17 @@ export function isClientError(error: unknown): boolean {
   return isMscrError(error) && error.status >= 400 && error.status < 500;
 }
 
-/** The `{"error"}` text a broker answer and a dead letter carry. */
+/**
+ * The `{"error"}` text a broker answer and a dead letter carry. It also goes into headers
+ * (AMQP) and user properties (MQTT 5, where U+0000 is forbidden), and may quote the sender's
+ * bytes (a JSON parse error does): control characters and undecodable bytes become `?`, and
+ * it is cut to 1000 characters.
+ */
 export function errorText(error: unknown): { status: number; message: string } {
   const { status, body } = toErrorResponse(error);
-  return { status, message: body.error };
+  // eslint-disable-next-line no-control-regex -- control characters are what is removed
+  const clean = body.error.replace(/[\u0000-\u001f\u007f-\u009f\ufffd\ud800-\udfff]/g, '?');
+  return { status, message: clean.length > 1000 ? `${clean.slice(0, 997)}...` : clean };
 }
 
 /** Parses a message body as JSON, with the size limit HTTP applies to bodies. */

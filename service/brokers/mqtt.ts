@@ -163,27 +163,46 @@ export class MqttAdapter {
       const responseTopic =
         typeof props.responseTopic === 'string' &&
         props.responseTopic !== '' &&
-        !/[#+]/.test(props.responseTopic)
+        props.responseTopic.length <= 1024 &&
+        !props.responseTopic.includes('\u0000') &&
+        !/[#+]|^\$/.test(props.responseTopic)
           ? props.responseTopic
           : named(this.#options.settings.resultTopic, model ?? 'unknown');
       const publisher = this.#publisher;
       if (!publisher) return false;
-      await publisher.publishAsync(responseTopic, body, {
-        qos: 1,
-        properties: {
-          contentType: 'application/json',
-          userProperties,
-          ...(props.correlationData ? { correlationData: props.correlationData } : {}),
-        },
-      });
+      const correlation = props.correlationData ? { correlationData: props.correlationData } : {};
+      try {
+        await publisher.publishAsync(responseTopic, body, {
+          qos: 1,
+          properties: { contentType: 'application/json', userProperties, ...correlation },
+        });
+      } catch (error) {
+        if (this.#stopping) return false;
+        // The broker refused this answer (not a lost connection: QoS 1 publishes wait for
+        // a reconnect): say so in a plain answer rather than leave the request unacked.
+        this.#log.warn('answer refused by the broker; sending a plain error', {
+          topic: responseTopic,
+          error: (error as Error).message,
+        });
+        ok = false;
+        await publisher.publishAsync(
+          responseTopic,
+          JSON.stringify({ error: 'the answer could not be published to this topic' }),
+          { qos: 1, properties: { userProperties: { 'mscr-status': '500' }, ...correlation } },
+        );
+      }
       metrics.count('mqtt', label, ok ? 'answered' : 'dead_lettered');
       metrics.latency('mqtt', label, (performance.now() - started) / 1000);
       return true;
     } catch (error) {
-      this.#log.warn('answer not published; the session redelivers the request', {
+      // Not acknowledged. mqtt.js handles requests one at a time, so a request left without
+      // its PUBACK would hold back every later one: drop the connection instead; it
+      // reconnects and the session redelivers what was not acknowledged.
+      this.#log.warn('answer not published; reconnecting so the session redelivers it', {
         topic,
         error: (error as Error).message,
       });
+      if (!this.#stopping) this.#consumer?.stream.destroy();
       return false;
     } finally {
       this.#inFlight--;
