@@ -226,7 +226,16 @@ export async function createService(
     async start() {
       firstPoll ??= source.pollOnce().then(() => undefined);
       source.start();
-      brokers.start();
+      // Consume only once the store's models are known: before the first poll every model
+      // is "unknown", and a broker message answered 404 then would be a message lost.
+      void firstPoll.then(
+        () => {
+          if (stopping === undefined) brokers.start();
+        },
+        () => {
+          if (stopping === undefined) brokers.start();
+        },
+      );
       server = await new Promise<Server>((resolve, reject) => {
         const s = app.listen(config.port, config.host, () => resolve(s));
         s.once('error', reject);

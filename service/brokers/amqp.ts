@@ -28,7 +28,13 @@ import { MscrError } from '../../connectors/errors.ts';
 import type { Logger } from '../observability/log.ts';
 import { AnsweredIds } from './answered.ts';
 import type { LifecycleEvent } from './events.ts';
-import { errorText, inferMessage, isClientError, type BrokerInferOptions } from './infer.ts';
+import {
+  errorText,
+  inferWhenAvailable,
+  isClientError,
+  type BrokerInferOptions,
+  type BrokerAnswer,
+} from './infer.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import {
   DEAD_EXCHANGE,
@@ -48,6 +54,8 @@ export interface AmqpAdapterOptions extends BrokerInferOptions {
   metrics: BrokerMetrics;
   /** How long `stop()` waits for messages in flight before closing anyway (they are redelivered). */
   drainTimeoutMs: number;
+  /** How long a message waits for its model to have a version before it is requeued. */
+  unavailableWaitMs?: number;
 }
 
 /** The answer headers: what a caller needs to follow up (feedback by prediction id). */
@@ -244,12 +252,18 @@ export class AmqpAdapter {
         channel.ack(message);
         return;
       }
-      let answer: Awaited<ReturnType<typeof inferMessage>> | undefined;
+      let answer: BrokerAnswer | undefined;
       let failure: unknown;
       let model = label;
       try {
         model = this.#modelOf(queueModel, message);
-        answer = await inferMessage(this.#options, model, message.content);
+        answer = await inferWhenAvailable(
+          this.#options,
+          model,
+          message.content,
+          message.properties.contentType,
+          { waitMs: this.#options.unavailableWaitMs ?? 30_000, stopping: () => this.#stopping },
+        );
       } catch (error) {
         failure = error;
       }

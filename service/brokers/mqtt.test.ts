@@ -10,7 +10,15 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import { tempStore, type TempStore } from '../reload/test-support.ts';
-import { publishToyClassifier, startService, toyInfer, waitUntil } from '../test-support.ts';
+import sharp from 'sharp';
+import {
+  publishToyClassifier,
+  publishToyForecaster,
+  publishToyImageClassifier,
+  startService,
+  toyInfer,
+  waitUntil,
+} from '../test-support.ts';
 import type { Service } from '../server.ts';
 import { missingBroker, startMosquitto, type TestMosquitto } from './test-brokers.ts';
 
@@ -76,6 +84,8 @@ describe('MQTT adapter on a real mosquitto', { skip, timeout: 600_000 }, () => {
     broker = await startMosquitto();
     temp = await tempStore();
     await publishToyClassifier(temp.store, 'toy', 0);
+    await publishToyForecaster(temp.store, 'fc');
+    await publishToyImageClassifier(temp.store, 'img');
     service = await startMqttService(temp.dir, broker.url, clientId);
   });
   after(async () => {
@@ -102,6 +112,53 @@ describe('MQTT adapter on a real mosquitto', { skip, timeout: 600_000 }, () => {
     const direct = answers.find((a) => a.body.id === 'direct') as Answer;
     assert.equal(direct.topic, 'replies/me');
     assert.equal(direct.correlation, 'corr-42');
+    await client.endAsync();
+  });
+
+  test('an image and a CSV window by content type; a bad content type and hostile response topics', async () => {
+    const { client, answers } = await device(broker.url);
+    await client.subscribeAsync(['mscr/+/result', 'replies/+'], { qos: 1 });
+    const png = await sharp({
+      create: { width: 8, height: 8, channels: 3, background: { r: 200, g: 10, b: 10 } },
+    })
+      .png()
+      .toBuffer();
+    const ask = (topic: string, body: string | Buffer, props: Record<string, unknown>) =>
+      client.publishAsync(topic, body, { qos: 1, properties: props });
+    await ask('mscr/img/infer', png, { contentType: 'image/png', responseTopic: 'replies/img' });
+    await ask('mscr/fc/infer', 'Open,Close\n100,110\n120,130\n140,150\n', {
+      contentType: 'text/csv',
+      responseTopic: 'replies/fc',
+    });
+    await ask('mscr/img/infer', Buffer.from('not an image at all'), {
+      contentType: 'image/png',
+      responseTopic: 'replies/badimg',
+    });
+    await ask('mscr/fc/infer', 'Open,Close\n1,x\n', {
+      contentType: 'text/csv',
+      responseTopic: 'replies/badcsv',
+    });
+    await ask('mscr/toy/infer', request('xml'), {
+      contentType: 'application/xml',
+      responseTopic: 'replies/xml',
+    });
+    // Response topics the answer may not go to: wildcards, $SYS: the results topic instead.
+    await ask('mscr/toy/infer', request('wild'), { responseTopic: 'replies/#' });
+    await ask('mscr/toy/infer', request('sys'), { responseTopic: '$SYS/broker/x' });
+    await waitUntil(() => answers.length >= 7, 'seven answers');
+    const on = (topic: string) => answers.find((a) => a.topic === topic) as Answer;
+    assert.equal(on('replies/img').status, '200');
+    assert.equal(
+      (on('replies/img').body.predictions as { label: string }[][])[0]?.[0]?.label,
+      'cat',
+    );
+    assert.equal(on('replies/fc').status, '200');
+    assert.equal(Math.round(Number((on('replies/fc').body.forecast as number[])[0])), 150);
+    assert.equal(on('replies/badimg').status, '400');
+    assert.equal(on('replies/badcsv').status, '400');
+    assert.equal(on('replies/xml').status, '415');
+    const toyAnswers = answers.filter((a) => a.topic === 'mscr/toy/result').map((a) => a.body.id);
+    assert.deepEqual(toyAnswers.sort(), ['sys', 'wild']);
     await client.endAsync();
   });
 

@@ -19,7 +19,7 @@ import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { MscrError, isMscrError } from '../../connectors/errors.ts';
 import type { Logger } from '../observability/log.ts';
 import type { LifecycleEvent } from './events.ts';
-import { errorText, inferMessage, type BrokerInferOptions } from './infer.ts';
+import { errorText, inferWhenAvailable, type BrokerInferOptions } from './infer.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import { MQTT_EVENTS_TOPIC, modelOfTopic, named, redactUrl, type MqttSettings } from './names.ts';
 
@@ -113,21 +113,6 @@ export class MqttAdapter {
   /** Topics are subscribed by wildcard: nothing to do when a model appears. */
   async refresh(): Promise<void> {}
 
-  async #infer(model: string, payload: Buffer) {
-    const waitMs = this.#options.unavailableWaitMs ?? 30_000;
-    const deadline = Date.now() + waitMs;
-    for (;;) {
-      try {
-        return await inferMessage(this.#options, model, payload);
-      } catch (error) {
-        // No version yet (starting, or a first load): wait rather than answer 503 at once.
-        if (!isMscrError(error, 'unavailable') || Date.now() > deadline || this.#stopping)
-          throw error;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
-  }
-
   /** Answers one request; false when it was left unanswered for a redelivery. */
   async #handle(topic: string, payload: Buffer, packet: IPublishPacket): Promise<boolean> {
     if (this.#stopping) return false;
@@ -145,7 +130,13 @@ export class MqttAdapter {
       try {
         if (model === undefined)
           throw new MscrError('bad_request', `topic ${JSON.stringify(topic)} names no model`);
-        const answer = await this.#infer(model, payload);
+        const answer = await inferWhenAvailable(
+          this.#options,
+          model,
+          payload,
+          packet.properties?.contentType,
+          { waitMs: this.#options.unavailableWaitMs ?? 30_000, stopping: () => this.#stopping },
+        );
         body = Buffer.from(JSON.stringify(answer.response));
         userProperties['mscr-status'] = '200';
         userProperties['mscr-model-version'] = String(answer.version);
