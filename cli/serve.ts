@@ -24,6 +24,8 @@ interface ServeFlags {
   host?: string;
   port?: string;
   workers?: string;
+  engine?: string;
+  onnxThreads?: string;
   maxBatchSize?: string;
   maxQueueDelay?: string;
   maxBodyBytes?: string;
@@ -49,6 +51,8 @@ export function configFromFlags(flags: ServeFlags): ServiceConfig {
     ...(flags.host ? { host: flags.host } : {}),
     ...(flags.port ? { port: flags.port } : {}),
     ...(flags.workers ? { workers: flags.workers } : {}),
+    ...(flags.engine ? { engine: flags.engine } : {}),
+    ...(flags.onnxThreads ? { onnxThreads: flags.onnxThreads } : {}),
     ...(flags.maxBatchSize ? { maxBatchSize: flags.maxBatchSize } : {}),
     ...(flags.maxQueueDelay ? { maxQueueDelayMs: flags.maxQueueDelay } : {}),
     ...(flags.maxBodyBytes ? { maxBodyBytes: flags.maxBodyBytes } : {}),
@@ -138,6 +142,14 @@ export function registerServeCommand(program: Command): void {
       `port, 0 for any free one [env MSCR_PORT or PORT] (default ${DEFAULTS.port})`,
     )
     .option('--workers <n>', 'inference worker threads [env MSCR_WORKERS] (default: one per core)')
+    .option(
+      '--engine <name>',
+      'engine for versions with several forms: auto (ONNX Runtime where a version has an ONNX form), tfjs or onnx; a version with one form serves on it [env MSCR_ENGINE] (default auto)',
+    )
+    .option(
+      '--onnx-threads <n>',
+      'ONNX Runtime threads per session in each worker; keep workers x threads <= cores [env MSCR_ONNX_THREADS] (default: cores / workers, at least 1)',
+    )
     .option(
       '--max-batch-size <n>',
       `dynamic batching: most rows per batch, 1 turns batching off [env MSCR_MAX_BATCH_SIZE] (default ${DEFAULTS.batching.maxBatchSize})`,

@@ -31,6 +31,36 @@ export function createProcessLauncher(
   options: ProcessLauncherOptions,
 ): RetrainLauncher & { running(): number } {
   const children = new Set<string>();
+  /**
+   * After a job process ends: a job that was killed (OOM, SIGKILL, a crash) could neither
+   * record its outcome nor give its lease back, which would block the model's retraining
+   * until the lease expires (2 h). The launcher saw it die, so it does both: the run is
+   * recorded as failed, and the lease is released if it is still this run's.
+   */
+  const settle = async (
+    model: string,
+    runId: string,
+    trigger: RetrainRun['trigger'],
+    code: number | null,
+    signal: NodeJS.Signals | null,
+  ): Promise<void> => {
+    try {
+      const run = (await options.runs.list(model, { limit: 200 })).find((r) => r.id === runId);
+      if (run === undefined || run.outcome === 'running') {
+        const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
+        await options.runs.save({
+          ...(run ?? { id: runId, model, trigger, startedAt: new Date().toISOString() }),
+          outcome: 'failed',
+          finishedAt: new Date().toISOString(),
+          message: `the retraining process ${how} before it recorded an outcome`,
+        });
+      }
+      const lease = await options.runs.current(model);
+      if (lease?.runId === runId) await options.runs.release(lease);
+    } catch {
+      // The store is unreachable: the lease then expires on its own, as before.
+    }
+  };
   return {
     running: () => children.size,
     async start(model, trigger) {
@@ -58,10 +88,12 @@ export function createProcessLauncher(
       const key = `${model}/${runId}`;
       children.add(key);
       child.on('error', () => undefined);
-      child.on('close', (code) => {
-        children.delete(key);
-        log.end();
-        options.onExit?.(model, runId, code);
+      child.on('close', (code, signal) => {
+        void settle(model, runId, trigger, code, signal).finally(() => {
+          children.delete(key);
+          log.end();
+          options.onExit?.(model, runId, code);
+        });
       });
       return { runId };
     },

@@ -15,6 +15,11 @@ import {
   type AmqpSettings,
   type MqttSettings,
 } from './brokers/names.ts';
+import {
+  DEFAULT_IMAGE_FORMATS,
+  parseImageFormats,
+  type ImageFormat,
+} from './protocols/image-policy.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -39,6 +44,18 @@ export interface ServiceConfig {
   port: number;
   /** Inference worker threads (the wasm backend is single-threaded in Node). */
   workers: number;
+  /**
+   * Which engine serves a version that has several forms: `auto` (ONNX Runtime when the
+   * version has an ONNX form), `tfjs` or `onnx`. A version with one form serves on it.
+   */
+  engine: 'auto' | 'tfjs' | 'onnx';
+  /**
+   * ONNX Runtime intra-op threads per session; every worker has its own sessions, so the
+   * threads computing at once are `workers x onnxThreads`. Default `max(1, floor(cores /
+   * workers))`: that product fits the cores. More threads per worker and fewer workers
+   * favour single-request latency on big models; more workers favour many small requests.
+   */
+  onnxThreads: number;
   batching: { maxBatchSize: number; maxQueueDelayMs: number };
   limits: {
     /** Largest request body, JSON or image. */
@@ -59,6 +76,45 @@ export interface ServiceConfig {
   predictionLog: { maxEntries: number; maxBytes: number };
   /** Event-driven intake (service/brokers): each adapter is on when its URL is set. */
   brokers: { amqp: AmqpSettings; mqtt: MqttSettings };
+  feedback: FeedbackConfig;
+  images: {
+    /** Formats decoded (by magic bytes); never SVG. */
+    formats: ImageFormat[];
+    /** A fixed pixel cap; 0: derived from each model's input size (256x its pixels, 4-40 MP). */
+    maxPixels: number;
+    /** Most images in one request (V1 `{"b64"}` instances). */
+    maxPerRequest: number;
+    /** Image decodes at once over the process. */
+    decodeConcurrency: number;
+  };
+}
+
+/**
+ * Which feedback retraining may use without a review: `any` (everything), `prediction`
+ * (feedback with the feedback token, or about a prediction this replica remembers, whose
+ * input is the service's own record), `token` (only feedback with the feedback token),
+ * `review` (nothing: every piece waits in quarantine for `mscr feedback review`).
+ */
+export type FeedbackTrustThreshold = 'any' | 'prediction' | 'token' | 'review';
+const TRUST_THRESHOLDS: readonly FeedbackTrustThreshold[] = [
+  'any',
+  'prediction',
+  'token',
+  'review',
+];
+
+export interface FeedbackConfig {
+  /** Bearer token every feedback post must carry; `''`: feedback is open (and less trusted). */
+  token: string;
+  trust: FeedbackTrustThreshold;
+  /** Per model and replica: posts per second (a token bucket) and the burst it allows. */
+  ratePerSecond: number;
+  burst: number;
+  /** Per model and replica: records and stored bytes in any hour. */
+  maxRecordsPerHour: number;
+  maxBytesPerHour: number;
+  /** Largest feedback body (an image as base64 counts 4/3 of its size). */
+  maxBodyBytes: number;
 }
 
 export const DEFAULTS: ServiceConfig = {
@@ -78,9 +134,27 @@ export const DEFAULTS: ServiceConfig = {
   drainTimeoutMs: 25_000,
   logLevel: 'info',
   backend: 'auto',
+  engine: 'auto',
+  // max(1, floor(cores / workers)): 1 with the default one worker per core.
+  onnxThreads: 1,
   adminToken: '',
   predictionLog: { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 },
   brokers: { amqp: DEFAULT_AMQP, mqtt: { ...DEFAULT_MQTT, clientId: `mscr-${os.hostname()}` } },
+  feedback: {
+    token: '',
+    trust: 'prediction',
+    ratePerSecond: 20,
+    burst: 400,
+    maxRecordsPerHour: 20_000,
+    maxBytesPerHour: 256 * 1024 * 1024,
+    maxBodyBytes: 2 * 1024 * 1024,
+  },
+  images: {
+    formats: [...DEFAULT_IMAGE_FORMATS],
+    maxPixels: 0,
+    maxPerRequest: 16,
+    decodeConcurrency: Math.max(1, os.availableParallelism()),
+  },
 };
 
 /** The shortest admin token accepted. */
@@ -97,6 +171,8 @@ export interface ConfigText {
   host?: string;
   port?: string;
   workers?: string;
+  engine?: string;
+  onnxThreads?: string;
   maxBatchSize?: string;
   maxQueueDelayMs?: string;
   maxBodyBytes?: string;
@@ -118,6 +194,17 @@ export interface ConfigText {
   mqttTopic?: string;
   mqttResultTopic?: string;
   mqttInflight?: string;
+  feedbackToken?: string;
+  feedbackTrust?: string;
+  feedbackRate?: string;
+  feedbackBurst?: string;
+  feedbackMaxRecordsPerHour?: string;
+  feedbackMaxBytesPerHour?: string;
+  feedbackMaxBodyBytes?: string;
+  imageFormats?: string;
+  maxImagePixels?: string;
+  maxImagesPerRequest?: string;
+  decodeConcurrency?: string;
 }
 
 /** The environment variables the service reads, by setting. */
@@ -131,6 +218,8 @@ export const ENV_VARS: Record<keyof ConfigText, string> = {
   host: 'MSCR_HOST',
   port: 'MSCR_PORT',
   workers: 'MSCR_WORKERS',
+  engine: 'MSCR_ENGINE',
+  onnxThreads: 'MSCR_ONNX_THREADS',
   maxBatchSize: 'MSCR_MAX_BATCH_SIZE',
   maxQueueDelayMs: 'MSCR_MAX_QUEUE_DELAY_MS',
   maxBodyBytes: 'MSCR_MAX_BODY_BYTES',
@@ -141,6 +230,17 @@ export const ENV_VARS: Record<keyof ConfigText, string> = {
   adminToken: 'MSCR_ADMIN_TOKEN',
   predictionLogEntries: 'MSCR_PREDICTION_LOG_ENTRIES',
   predictionLogBytes: 'MSCR_PREDICTION_LOG_BYTES',
+  feedbackToken: 'MSCR_FEEDBACK_TOKEN',
+  feedbackTrust: 'MSCR_FEEDBACK_TRUST',
+  feedbackRate: 'MSCR_FEEDBACK_RATE',
+  feedbackBurst: 'MSCR_FEEDBACK_BURST',
+  feedbackMaxRecordsPerHour: 'MSCR_FEEDBACK_MAX_RECORDS_PER_HOUR',
+  feedbackMaxBytesPerHour: 'MSCR_FEEDBACK_MAX_BYTES_PER_HOUR',
+  feedbackMaxBodyBytes: 'MSCR_FEEDBACK_MAX_BODY_BYTES',
+  imageFormats: 'MSCR_IMAGE_FORMATS',
+  maxImagePixels: 'MSCR_MAX_IMAGE_PIXELS',
+  maxImagesPerRequest: 'MSCR_MAX_IMAGES_PER_REQUEST',
+  decodeConcurrency: 'MSCR_DECODE_CONCURRENCY',
   amqpUrl: 'MSCR_AMQP_URL',
   amqpPrefetch: 'MSCR_AMQP_PREFETCH',
   amqpQueue: 'MSCR_AMQP_QUEUE',
@@ -223,6 +323,19 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
       `backend must be auto, tensorflow, wasm or cpu, got ${JSON.stringify(text.backend)}`,
     );
   }
+  const engine = (text.engine ?? DEFAULTS.engine) as ServiceConfig['engine'];
+  if (!['auto', 'tfjs', 'onnx'].includes(engine)) {
+    throw new MscrError(
+      'config',
+      `engine must be auto, tfjs or onnx, got ${JSON.stringify(text.engine)}`,
+    );
+  }
+  const workers = number(text.workers, DEFAULTS.workers, 'workers', {
+    min: 1,
+    max: 256,
+    integer: true,
+  });
+  const cores = Math.max(1, os.availableParallelism());
   const store = text.store ?? DEFAULTS.store;
   const adminToken = text.adminToken ?? DEFAULTS.adminToken;
   if (adminToken !== '' && (adminToken.length < MIN_ADMIN_TOKEN_LENGTH || /\s/.test(adminToken))) {
@@ -231,6 +344,55 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
       `the admin token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters without spaces (e.g. openssl rand -hex 32)`,
     );
   }
+  const feedbackToken = text.feedbackToken ?? DEFAULTS.feedback.token;
+  if (
+    feedbackToken !== '' &&
+    (feedbackToken.length < MIN_ADMIN_TOKEN_LENGTH || /\s/.test(feedbackToken))
+  ) {
+    throw new MscrError(
+      'config',
+      `the feedback token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters without spaces (e.g. openssl rand -hex 32)`,
+    );
+  }
+  const trust = (text.feedbackTrust ?? DEFAULTS.feedback.trust) as FeedbackTrustThreshold;
+  if (!TRUST_THRESHOLDS.includes(trust)) {
+    throw new MscrError(
+      'config',
+      `feedback trust must be one of ${TRUST_THRESHOLDS.join(', ')}, got ${JSON.stringify(text.feedbackTrust)}`,
+    );
+  }
+  const fb = DEFAULTS.feedback;
+  const feedback: FeedbackConfig = {
+    token: feedbackToken,
+    trust,
+    ratePerSecond: number(text.feedbackRate, fb.ratePerSecond, 'feedback rate (per second)', {
+      min: 0.001,
+      max: 1e6,
+      integer: false,
+    }),
+    burst: number(text.feedbackBurst, fb.burst, 'feedback burst', {
+      min: 1,
+      max: 1e7,
+      integer: true,
+    }),
+    maxRecordsPerHour: number(
+      text.feedbackMaxRecordsPerHour,
+      fb.maxRecordsPerHour,
+      'feedback max records per hour',
+      { min: 1, max: 1e9, integer: true },
+    ),
+    maxBytesPerHour: number(
+      text.feedbackMaxBytesPerHour,
+      fb.maxBytesPerHour,
+      'feedback max bytes per hour',
+      { min: 1024, max: Number.MAX_SAFE_INTEGER, integer: true },
+    ),
+    maxBodyBytes: number(text.feedbackMaxBodyBytes, fb.maxBodyBytes, 'feedback max body bytes', {
+      min: 1024,
+      max: 1024 ** 3,
+      integer: true,
+    }),
+  };
   return {
     store,
     cacheDir:
@@ -252,7 +414,14 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
       }) * 1000,
     host: text.host ?? DEFAULTS.host,
     port: number(text.port, DEFAULTS.port, 'port', { min: 0, max: 65_535, integer: true }),
-    workers: number(text.workers, DEFAULTS.workers, 'workers', { min: 1, max: 256, integer: true }),
+    workers,
+    engine,
+    onnxThreads: number(
+      text.onnxThreads,
+      Math.max(1, Math.floor(cores / workers)),
+      'ONNX threads per worker',
+      { min: 1, max: 256, integer: true },
+    ),
     batching: {
       maxBatchSize: number(text.maxBatchSize, DEFAULTS.batching.maxBatchSize, 'max batch size', {
         min: 1,
@@ -299,6 +468,30 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
         DEFAULTS.predictionLog.maxBytes,
         'prediction log bytes',
         { min: 1024 * 1024, max: Number.MAX_SAFE_INTEGER, integer: true },
+      ),
+    },
+    feedback,
+    images: {
+      formats:
+        text.imageFormats === undefined
+          ? [...DEFAULT_IMAGE_FORMATS]
+          : parseImageFormats(text.imageFormats),
+      maxPixels: number(text.maxImagePixels, DEFAULTS.images.maxPixels, 'max image pixels', {
+        min: 0,
+        max: 1e9,
+        integer: true,
+      }),
+      maxPerRequest: number(
+        text.maxImagesPerRequest,
+        DEFAULTS.images.maxPerRequest,
+        'max images per request',
+        { min: 1, max: 1024, integer: true },
+      ),
+      decodeConcurrency: number(
+        text.decodeConcurrency,
+        DEFAULTS.images.decodeConcurrency,
+        'decode concurrency',
+        { min: 1, max: 256, integer: true },
       ),
     },
     brokers: resolveBrokers(text),

@@ -22,6 +22,7 @@ import {
   registerRetrainMetrics,
   type ServiceMetrics,
 } from './observability/metrics.ts';
+import { createImagePolicy } from './protocols/image-policy.ts';
 import { createManager, type Manager } from './reload/manager.ts';
 import { parsePolicy } from './reload/policy.ts';
 import { createStoreSource, type Source } from './reload/source.ts';
@@ -76,7 +77,12 @@ export async function createService(
     logger,
     log: config.predictionLog,
     // Its own handle on the store's objects: a cloud SDK loads only when feedback arrives.
-    feedbackStore: options.feedbackStore ?? createFeedbackStore(openObjectStore(config.store)),
+    // Never creating a missing store root: a vanished local store must not come back with
+    // only feedback in it (the next poll would see no models and unload them all).
+    feedbackStore:
+      options.feedbackStore ??
+      createFeedbackStore(openObjectStore(config.store, process.env, { createRoot: false })),
+    feedbackTrust: config.feedback.trust,
   });
   const store = openStore(config.store, {
     cacheDir: config.cacheDir,
@@ -85,6 +91,7 @@ export async function createService(
   const engine = await InferenceEngine.start({
     workers: config.workers,
     backend: config.backend,
+    onnxThreads: config.onnxThreads,
     batching: {
       maxBatchSize: config.batching.maxBatchSize,
       maxQueueDelayMs: config.batching.maxQueueDelayMs,
@@ -118,7 +125,7 @@ export async function createService(
   });
 
   const manager = createManager<ServedVersion>({
-    loader: createEngineLoader(store, engine),
+    loader: createEngineLoader(store, engine, { engine: config.engine }),
     policy: parsePolicy(config.policy),
   });
   manager.on((event) => {
@@ -186,6 +193,12 @@ export async function createService(
     maxElements: config.limits.maxElements,
     maxBatch: 1024,
     maxBodyBytes: config.limits.maxBodyBytes,
+    images: createImagePolicy({
+      formats: config.images.formats,
+      maxPixels: config.images.maxPixels,
+      maxPerRequest: config.images.maxPerRequest,
+      concurrency: config.images.decodeConcurrency,
+    }),
   };
   // Broker adapters: other doors to the same data plane.
   const brokers = createBrokers({
@@ -206,6 +219,7 @@ export async function createService(
     serverVersion: options.serverVersion ?? '0.1.0',
     monitoring,
     adminToken: config.adminToken,
+    feedback: config.feedback,
     ...(options.retrain !== undefined ? { retrain: options.retrain } : {}),
     ...(options.webRoot !== undefined ? { webRoot: options.webRoot } : {}),
   });

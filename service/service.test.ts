@@ -367,8 +367,12 @@ test('an image classifier answers a posted JPEG, raw and multipart', async () =>
       method: 'POST',
       body: 'this is not an image',
     });
-    assert.equal(notImage.status, 400);
-    assert.match(((await notImage.json()) as { error: string }).error, /cannot decode/);
+    // Refused by its magic bytes before any decoder runs (issue 15, item 5).
+    assert.equal(notImage.status, 415);
+    assert.match(
+      ((await notImage.json()) as { error: string }).error,
+      /not an image format this server recognises; this server decodes jpeg, png, webp/,
+    );
   } finally {
     await service.stop();
     await temp.cleanup();

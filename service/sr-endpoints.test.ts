@@ -115,8 +115,8 @@ describe('feedback, signals and retraining over HTTP', () => {
     await temp.cleanup();
   });
 
-  async function stored(model: string, id: string): Promise<FeedbackRecord> {
-    const record = (await feedback.list(model)).find((r) => r.id === id);
+  async function stored(model: string, id: string, quarantined = false): Promise<FeedbackRecord> {
+    const record = (await feedback.list(model, { quarantined })).find((r) => r.id === id);
     assert.ok(record, `feedback ${id} of ${model} is in the store`);
     return record;
   }
@@ -165,18 +165,22 @@ describe('feedback, signals and retraining over HTTP', () => {
     assert.match(String(again.json.error), /already recorded/);
   });
 
-  test('feedback with the input itself: an image as base64, a tensor; no prediction, so not judged', async () => {
+  test('feedback with the input itself: an image as base64, a tensor; no prediction, so not judged, and quarantined', async () => {
     const image = await png('#00ff00');
     const byImage = await postJson(`${url}/mscr/models/pets/feedback`, {
       input: { image_b64: `data:image/png;base64,${image.toString('base64')}` },
       label: 1,
     });
     assert.equal(byImage.status, 201);
-    assert.deepEqual({ ...byImage.json, id: 'x' }, { id: 'x', model: 'pets', label: 'dog' });
-    const record = await stored('pets', String(byImage.json.id));
+    assert.deepEqual(
+      { ...byImage.json, id: 'x' },
+      { id: 'x', model: 'pets', label: 'dog', quarantined: true },
+    );
+    const record = await stored('pets', String(byImage.json.id), true);
     assert.equal(record.version, undefined);
     assert.equal(record.correct, undefined);
-    const input = await feedback.readInput(record);
+    assert.equal(record.trust, 'anonymous');
+    const input = await feedback.readInput(record, { quarantined: true });
     assert.deepEqual(Buffer.from((input as { bytes: Uint8Array }).bytes), image);
 
     const byTensor = await postJson(`${url}/mscr/models/toy/feedback`, {
@@ -184,8 +188,8 @@ describe('feedback, signals and retraining over HTTP', () => {
       label: 'high',
     });
     assert.equal(byTensor.status, 201);
-    const tensorRecord = await stored('toy', String(byTensor.json.id));
-    assert.deepEqual(await feedback.readInput(tensorRecord), {
+    const tensorRecord = await stored('toy', String(byTensor.json.id), true);
+    assert.deepEqual(await feedback.readInput(tensorRecord, { quarantined: true }), {
       kind: 'tensor',
       shape: [4],
       data: [0.1, 0.2, 0.3, 0.4],
@@ -282,6 +286,7 @@ describe('feedback, signals and retraining over HTTP', () => {
     assert.equal(empty.predictions, 0);
     assert.deepEqual(empty.predictedClasses, { low: 0, high: 0 });
     assert.deepEqual(empty.feedback, { count: 0, judged: 0, correct: 0 });
+    // Quarantined feedback (its input is the caller's word) is not counted below.
 
     const infer = await postJson(`${url}/v2/models/sig/infer`, toyInfer(4));
     const ids = String((infer.json.parameters as Record<string, string>).prediction_ids).split(',');
@@ -300,7 +305,7 @@ describe('feedback, signals and retraining over HTTP', () => {
     assert.deepEqual(signals.predictedClasses, { low: 5, high: 0 });
     // softmax(2, -2): 0.982, the top bin.
     assert.deepEqual(signals.confidenceHistogram, [0, 0, 0, 0, 0, 0, 0, 0, 0, 5]);
-    assert.equal(signals.feedback.count, 4);
+    assert.equal(signals.feedback.count, 3);
     assert.equal(signals.feedback.judged, 3);
     assert.equal(signals.feedback.correct, 2);
     assert.ok(Math.abs((signals.feedback.accuracy as number) - 2 / 3) < 1e-9);
@@ -607,7 +612,7 @@ describe('feedback, signals and retraining over HTTP', () => {
     const text = await (await fetch(`${url}/metrics`)).text();
     assert.match(text, /mscr_feedback_total\{model="toy",outcome="correct"\} [1-9]/);
     assert.match(text, /mscr_feedback_total\{model="toy",outcome="incorrect"\} [1-9]/);
-    assert.match(text, /mscr_feedback_total\{model="pets",outcome="unjudged"\} 1/);
+    assert.match(text, /mscr_feedback_total\{model="pets",outcome="quarantined"\} 1/);
     assert.match(text, /mscr_prediction_log_entries [1-9]/);
     assert.match(text, /mscr_prediction_log_bytes [1-9]/);
     assert.match(text, /mscr_forecast_value_count\{model="prices",version="1"\} 1/);

@@ -194,11 +194,14 @@ export interface MscrClient {
     csv: string,
     options?: SeriesForecastOptions,
   ): Promise<SeriesForecast>;
-  /** `POST /mscr/models/{m}/feedback`: the true label or value of a prediction. */
+  /**
+   * `POST /mscr/models/{m}/feedback`: the true label or value of a prediction. `token`: the
+   * service's feedback token, when it has one (`MSCR_FEEDBACK_TOKEN`).
+   */
   feedback(
     model: string,
     request: FeedbackRequest,
-    options?: CallOptions,
+    options?: CallOptions & { token?: string },
   ): Promise<FeedbackResponse>;
   /** `GET /mscr/models/{m}/signals`: what the observers read. */
   signals(model: string, options?: CallOptions): Promise<ModelSignals>;
@@ -497,13 +500,18 @@ export function createClient(options: ClientOptions): MscrClient {
       };
     },
 
-    feedback: async (model, request, opts = {}) =>
-      postJson<FeedbackResponse>(
+    feedback: async (model, request, opts = {}) => {
+      const { token, ...callOptions } = opts;
+      return postJson<FeedbackResponse>(
         path(() => mscrFeedbackPath(model)),
         request,
         false,
-        opts,
-      ),
+        callOptions,
+        token !== undefined && token.trim() !== ''
+          ? { headers: { authorization: `Bearer ${token.trim()}` } }
+          : {},
+      );
+    },
 
     signals: async (model, opts = {}) =>
       getJson<ModelSignals>(

@@ -19,6 +19,10 @@
  *   it: that name is the record's.
  * - The model store's `listModels`/`listVersions` see only numeric version folders, so
  *   `feedback/` never looks like a version.
+ * - Feedback below the service's trust threshold goes to `<model>/feedback/quarantine/<day>/`
+ *   with the same layout. `list` reads only day folders, so neither retraining nor anything
+ *   else that lists feedback sees it until `accept` copies it out (marked `reviewed`) and
+ *   deletes the quarantined copy; `reject` just deletes it.
  */
 import { createHash } from 'node:crypto';
 import { MscrError, errorMessage } from '../errors.ts';
@@ -28,6 +32,8 @@ import type { FeedbackInput, FeedbackRecord, FeedbackStore } from './index.ts';
 
 /** The folder under a model that holds its feedback. */
 export const FEEDBACK_FOLDER = 'feedback';
+/** The folder under a model's feedback that holds quarantined feedback. */
+export const QUARANTINE_FOLDER = 'quarantine';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -63,8 +69,12 @@ function dayOf(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
-function folderOf(model: string, receivedAt: string): string {
-  return `${model}/${FEEDBACK_FOLDER}/${dayOf(parseTime(receivedAt, 'receivedAt'))}/`;
+function rootOf(model: string, quarantined = false): string {
+  return `${model}/${FEEDBACK_FOLDER}/${quarantined ? `${QUARANTINE_FOLDER}/` : ''}`;
+}
+
+function folderOf(model: string, receivedAt: string, quarantined = false): string {
+  return `${rootOf(model, quarantined)}${dayOf(parseTime(receivedAt, 'receivedAt'))}/`;
 }
 
 function extensionOf(input: FeedbackInput): string {
@@ -149,6 +159,9 @@ const OPTIONAL_FIELDS: Record<string, (value: unknown) => boolean> = {
   correct: (v) => typeof v === 'boolean',
   inputFile: (v) => typeof v === 'string',
   inputSha256: (v) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v),
+  trust: (v) => v === 'token' || v === 'prediction' || v === 'anonymous',
+  reviewed: (v) =>
+    typeof v === 'object' && v !== null && typeof (v as { at?: unknown }).at === 'string',
 };
 
 /** A stored record, checked: an `integrity` error naming the key when it is not one. */
@@ -191,53 +204,93 @@ async function inChunks<T, R>(items: readonly T[], fn: (item: T) => Promise<R>):
 }
 
 export function createFeedbackStore(objects: ObjectStore): FeedbackStore {
-  return {
-    async append(record, input) {
-      validateModelName(record.model);
-      if (!isFeedbackId(record.id)) {
+  async function append(
+    record: FeedbackRecord,
+    input: FeedbackInput | undefined,
+    quarantined: boolean,
+  ): Promise<void> {
+    validateModelName(record.model);
+    if (!isFeedbackId(record.id)) {
+      throw new MscrError(
+        'bad_request',
+        `invalid feedback id ${JSON.stringify(record.id)}: use letters, digits, '_' and '-'`,
+      );
+    }
+    const folder = folderOf(record.model, record.receivedAt, quarantined);
+    const stored: FeedbackRecord = { ...record };
+    delete stored.inputFile;
+    delete stored.inputSha256;
+    let inputKey: string | undefined;
+    if (input !== undefined) {
+      const body = encodeInput(input, `input of feedback ${record.id}`);
+      stored.inputFile = `${record.id}.${extensionOf(input)}`;
+      stored.inputSha256 = sha256Hex(body);
+      inputKey = folder + stored.inputFile;
+      if (!(await objects.putIfAbsent(inputKey, body))) {
         throw new MscrError(
-          'bad_request',
-          `invalid feedback id ${JSON.stringify(record.id)}: use letters, digits, '_' and '-'`,
+          'conflict',
+          `feedback ${record.id} already has an input in ${objects.uri}`,
         );
       }
-      const folder = folderOf(record.model, record.receivedAt);
-      const stored: FeedbackRecord = { ...record };
-      delete stored.inputFile;
-      delete stored.inputSha256;
-      let inputKey: string | undefined;
-      if (input !== undefined) {
-        const body = encodeInput(input, `input of feedback ${record.id}`);
-        stored.inputFile = `${record.id}.${extensionOf(input)}`;
-        stored.inputSha256 = sha256Hex(body);
-        inputKey = folder + stored.inputFile;
-        if (!(await objects.putIfAbsent(inputKey, body))) {
-          throw new MscrError(
-            'conflict',
-            `feedback ${record.id} already has an input in ${objects.uri}`,
-          );
-        }
+    }
+    const recordKey = `${folder}${record.id}.json`;
+    let written: boolean;
+    try {
+      written = await objects.putIfAbsent(recordKey, Buffer.from(JSON.stringify(stored)));
+    } catch (error) {
+      // The record may have landed with its answer lost: keep the input then.
+      if (inputKey !== undefined) {
+        const landed = await objects.stat(recordKey).catch(() => 'unknown' as const);
+        if (landed === undefined) await objects.delete(inputKey).catch(() => undefined);
       }
-      const recordKey = `${folder}${record.id}.json`;
-      let written: boolean;
-      try {
-        written = await objects.putIfAbsent(recordKey, Buffer.from(JSON.stringify(stored)));
-      } catch (error) {
-        // The record may have landed with its answer lost: keep the input then.
-        if (inputKey !== undefined) {
-          const landed = await objects.stat(recordKey).catch(() => 'unknown' as const);
-          if (landed === undefined) await objects.delete(inputKey).catch(() => undefined);
-        }
-        throw error;
-      }
-      if (!written) {
-        throw new MscrError('conflict', `feedback ${record.id} already exists in ${objects.uri}`);
-      }
-    },
+      throw error;
+    }
+    if (!written) {
+      throw new MscrError('conflict', `feedback ${record.id} already exists in ${objects.uri}`);
+    }
+  }
+
+  async function readInput(
+    record: FeedbackRecord,
+    quarantined: boolean,
+  ): Promise<FeedbackInput | undefined> {
+    if (record.inputFile === undefined) return undefined;
+    validateModelName(record.model);
+    if (!isFeedbackId(record.id) || !isInputFileOf(record, record.inputFile)) {
+      throw new MscrError(
+        'integrity',
+        `feedback ${JSON.stringify(record.id)} names an invalid input file ${JSON.stringify(record.inputFile)}`,
+      );
+    }
+    const key = folderOf(record.model, record.receivedAt, quarantined) + record.inputFile;
+    const bytes = await objects.get(key);
+    if (record.inputSha256 !== undefined && sha256Hex(bytes) !== record.inputSha256) {
+      throw new MscrError(
+        'integrity',
+        `${key} in ${objects.uri} does not match the sha256 its feedback record gives`,
+      );
+    }
+    return decodeInput(record.inputFile, bytes, key);
+  }
+
+  /** Deletes a quarantined record, record first (an input without a record is invisible). */
+  async function removeQuarantined(record: FeedbackRecord): Promise<void> {
+    validateModelName(record.model);
+    if (!isFeedbackId(record.id))
+      throw new MscrError('bad_request', `invalid feedback id ${JSON.stringify(record.id)}`);
+    const folder = folderOf(record.model, record.receivedAt, true);
+    await objects.delete(`${folder}${record.id}.json`);
+    if (record.inputFile !== undefined && isInputFileOf(record, record.inputFile))
+      await objects.delete(folder + record.inputFile);
+  }
+
+  return {
+    append: (record, input, options = {}) => append(record, input, options.quarantine === true),
 
     async list(model, options = {}) {
       validateModelName(model);
       const since = options.since === undefined ? undefined : parseTime(options.since, 'since');
-      const root = `${model}/${FEEDBACK_FOLDER}/`;
+      const root = rootOf(model, options.quarantined === true);
       const days = (await objects.list(root)).prefixes
         .map((prefix) => prefix.slice(0, -1))
         .filter((day) => DAY.test(day) && (since === undefined || day >= dayOf(since)))
@@ -262,24 +315,23 @@ export function createFeedbackStore(objects: ObjectStore): FeedbackStore {
       );
     },
 
-    async readInput(record) {
-      if (record.inputFile === undefined) return undefined;
-      validateModelName(record.model);
-      if (!isFeedbackId(record.id) || !isInputFileOf(record, record.inputFile)) {
-        throw new MscrError(
-          'integrity',
-          `feedback ${JSON.stringify(record.id)} names an invalid input file ${JSON.stringify(record.inputFile)}`,
-        );
+    readInput: (record, options = {}) => readInput(record, options.quarantined === true),
+
+    async accept(record, reviewer) {
+      const input = await readInput(record, true);
+      const reviewed: FeedbackRecord = {
+        ...record,
+        reviewed: { at: new Date().toISOString(), ...(reviewer ? { by: reviewer } : {}) },
+      };
+      try {
+        await append(reviewed, input, false);
+      } catch (error) {
+        // Accepted before (a review interrupted after the copy): only the deletion is left.
+        if (!(error instanceof MscrError && error.code === 'conflict')) throw error;
       }
-      const key = folderOf(record.model, record.receivedAt) + record.inputFile;
-      const bytes = await objects.get(key);
-      if (record.inputSha256 !== undefined && sha256Hex(bytes) !== record.inputSha256) {
-        throw new MscrError(
-          'integrity',
-          `${key} in ${objects.uri} does not match the sha256 its feedback record gives`,
-        );
-      }
-      return decodeInput(record.inputFile, bytes, key);
+      await removeQuarantined(record);
     },
+
+    reject: (record) => removeQuarantined(record),
   };
 }

@@ -79,7 +79,23 @@ export interface FeedbackResponse {
   actual?: number;
   /** Whether that prediction was right (classifiers, when the prediction is known). */
   correct?: boolean;
+  /**
+   * True when the feedback is below the service's trust threshold: it is kept under
+   * `<model>/feedback/quarantine/` and retraining does not use it until someone accepts it
+   * (`mscr feedback review`).
+   */
+  quarantined?: boolean;
 }
+
+/**
+ * How far a piece of feedback can be trusted: `token` (the caller presented the feedback
+ * token), `prediction` (it is about a prediction this service made and remembers, so the
+ * input is the service's own record, not the caller's), `anonymous` (the caller sent the
+ * input). Ordered from most to least trusted.
+ */
+export type FeedbackTrust = 'token' | 'prediction' | 'anonymous';
+
+export const FEEDBACK_TRUST_ORDER: readonly FeedbackTrust[] = ['token', 'prediction', 'anonymous'];
 
 /** One piece of feedback as stored in the model store. */
 export interface FeedbackRecord {
@@ -100,6 +116,10 @@ export interface FeedbackRecord {
   inputFile?: string;
   /** sha256 of that input. */
   inputSha256?: string;
+  /** How far the record can be trusted (absent in records written before trust existed). */
+  trust?: FeedbackTrust;
+  /** Who accepted it out of quarantine, and when (`mscr feedback review`). */
+  reviewed?: { at: string; by?: string };
 }
 
 /** `POST /mscr/models/{m}/retrain` (with `Authorization: Bearer <token>`). */
@@ -155,12 +175,33 @@ export type FeedbackInput =
  *                                                 tensor.json: not json, the record's name)
  */
 export interface FeedbackStore {
-  /** Stores the input first, then the record (a record never points at a missing input). */
-  append(record: FeedbackRecord, input?: FeedbackInput): Promise<void>;
-  /** Records of a model, oldest first; `since` (ISO date-time) skips older ones. */
-  list(model: string, options?: { since?: string }): Promise<FeedbackRecord[]>;
-  /** The stored input of a record, or undefined when it has none. */
-  readInput(record: FeedbackRecord): Promise<FeedbackInput | undefined>;
+  /**
+   * Stores the input first, then the record (a record never points at a missing input).
+   * `quarantine`: under `<model>/feedback/quarantine/` instead, where `list` (and so
+   * retraining) does not see it until it is accepted.
+   */
+  append(
+    record: FeedbackRecord,
+    input?: FeedbackInput,
+    options?: { quarantine?: boolean },
+  ): Promise<void>;
+  /**
+   * Records of a model, oldest first; `since` (ISO date-time) skips older ones;
+   * `quarantined`: the quarantined ones instead of the accepted ones.
+   */
+  list(
+    model: string,
+    options?: { since?: string; quarantined?: boolean },
+  ): Promise<FeedbackRecord[]>;
+  /** The stored input of a record (accepted or quarantined), or undefined when it has none. */
+  readInput(
+    record: FeedbackRecord,
+    options?: { quarantined?: boolean },
+  ): Promise<FeedbackInput | undefined>;
+  /** Moves a quarantined record (and its input) into the accepted feedback, marked reviewed. */
+  accept(record: FeedbackRecord, reviewer?: string): Promise<void>;
+  /** Deletes a quarantined record and its input. */
+  reject(record: FeedbackRecord): Promise<void>;
 }
 
 /**

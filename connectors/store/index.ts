@@ -70,7 +70,11 @@ function booleanSetting(env: NodeJS.ProcessEnv, name: string): boolean | undefin
  * The object store at a `file://`, `s3://` or `gs://` URI, or a plain folder path: what
  * `openStore` builds its model store on. `env` is where mscr's own settings are read.
  */
-export function openObjectStore(uri: string, env: NodeJS.ProcessEnv = process.env): ObjectStore {
+export function openObjectStore(
+  uri: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: { createRoot?: boolean } = {},
+): ObjectStore {
   if (typeof uri !== 'string' || uri.trim() === '') {
     throw new MscrError(
       'config',
@@ -81,7 +85,7 @@ export function openObjectStore(uri: string, env: NodeJS.ProcessEnv = process.en
   switch (scheme) {
     case undefined:
     case 'file':
-      return createLocalObjectStore(withLowerScheme(uri));
+      return createLocalObjectStore(withLowerScheme(uri), options);
     case 's3': {
       // Everything that can be wrong without a request is refused now, the SDK loads later.
       const location = parseS3Uri(withLowerScheme(uri));

@@ -112,10 +112,12 @@ function rootPathOf(pathOrUri: string): string {
 class LocalObjectStore implements ObjectStore {
   readonly uri: string;
   readonly root: string;
+  readonly #createRoot: boolean;
 
-  constructor(root: string) {
+  constructor(root: string, createRoot: boolean) {
     this.root = root;
     this.uri = pathToFileURL(root).href.replace(/\/$/, '');
+    this.#createRoot = createRoot;
   }
 
   /** The URI of one object, for messages. */
@@ -173,6 +175,7 @@ class LocalObjectStore implements ObjectStore {
     for (let attempt = 1; ; attempt++) {
       const temp = this.tempPathBeside(target);
       let handle: fs.FileHandle;
+      if (!this.#createRoot) await this.requireRoot();
       try {
         await fs.mkdir(path.dirname(target), { recursive: true });
         handle = await fs.open(temp, 'wx');
@@ -190,6 +193,21 @@ class LocalObjectStore implements ObjectStore {
       }
       await handle.close();
       return temp;
+    }
+  }
+
+  /**
+   * A store that must not create its root (the service's feedback writes): a vanished root
+   * stays vanished, rather than coming back with only `feedback/` in it, which the next
+   * poll would read as a store without models.
+   */
+  private async requireRoot(): Promise<void> {
+    const info = await fs.stat(this.root).catch(() => undefined);
+    if (info?.isDirectory() !== true) {
+      throw new MscrError(
+        'unavailable',
+        `writing to ${this.uri}: the store folder does not exist, and this writer does not create it (publish a model to create a store)`,
+      );
     }
   }
 
@@ -359,9 +377,15 @@ class LocalObjectStore implements ObjectStore {
   }
 }
 
-/** An object store over a local folder, given as a `file://` URI or a plain path. */
-export function createLocalObjectStore(pathOrUri: string): ObjectStore & { readonly root: string } {
-  return new LocalObjectStore(rootPathOf(pathOrUri));
+/**
+ * An object store over a local folder, given as a `file://` URI or a plain path.
+ * `createRoot: false`: writes fail (`unavailable`) when the folder itself is missing.
+ */
+export function createLocalObjectStore(
+  pathOrUri: string,
+  options: { createRoot?: boolean } = {},
+): ObjectStore & { readonly root: string } {
+  return new LocalObjectStore(rootPathOf(pathOrUri), options.createRoot ?? true);
 }
 
 /** The absolute folder a `file://` URI or plain path names (relative paths against the working directory). */

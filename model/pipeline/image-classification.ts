@@ -1,4 +1,5 @@
 /** The image-classification task: image folders or CIFAR-10 batches -> class probabilities. */
+import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -88,7 +89,7 @@ export async function loadImages(sources: string[], size: LoadSize): Promise<Ima
   return { ...merged, fingerprint: fingerprintImages(merged) };
 }
 
-/** Decodes labelled extra images (production feedback) to the dataset's size and appends them. */
+/** Decodes labelled extra images (production feedback) to the dataset's size and appends them (to the training split only). */
 async function withExtraImages(
   dataset: ImageDataset,
   extra: readonly ExtraImage[],
@@ -157,20 +158,31 @@ export const imageClassification: Task = {
   trainingMetrics: ['accuracy'],
 
   async prepare(options: DataOptions) {
-    const dataset = await withExtraImages(
-      await loadImages(options.sources, {
-        ...(options.imageSize ?? {}),
-        ...(options.limit ? { limit: options.limit } : {}),
-      }),
-      options.extraImages ?? [],
-    );
-    const classes = dataset.classNames.length;
+    const base = await loadImages(options.sources, {
+      ...(options.imageSize ?? {}),
+      ...(options.limit ? { limit: options.limit } : {}),
+    });
+    const extra = options.extraImages ?? [];
+    const classes = base.classNames.length;
     if (classes < 2)
       throw new MscrError(
         'bad_data',
-        `${dataset.sources.join(', ')} has ${classes} class; a classifier needs at least 2`,
+        `${base.sources.join(', ')} has ${classes} class; a classifier needs at least 2`,
       );
-    const { train, test } = splitStratified(dataset, options.testFraction, options.seed);
+    // The held-out split is drawn from the base data alone, before feedback joins: feedback
+    // is production's word, and whoever can post it must not be able to choose the images
+    // the retraining gate judges a candidate on. Feedback only ever adds training examples.
+    const split = splitStratified(base, options.testFraction, options.seed);
+    const train = await withExtraImages(split.train, extra);
+    const test = split.test;
+    const dataset = {
+      sources: train.sources,
+      count: base.count + extra.length,
+      fingerprint:
+        extra.length === 0
+          ? base.fingerprint
+          : createHash('sha256').update(`${base.fingerprint}:${train.fingerprint}`).digest('hex'),
+    };
     const strategy = imageNormalizationFromName(options.normalization ?? 'rescale');
     const preprocessing = strategy.fit(train);
     const trainFeatures = strategy.transform(train, preprocessing);
@@ -188,7 +200,7 @@ export const imageClassification: Task = {
       preprocessing,
       inputs: [{ name: 'image', dtype: 'float32', shape: [-1, height, width, channels] }],
       outputs: [{ name: 'probabilities', dtype: 'float32', shape: [-1, classes] }],
-      labels: dataset.classNames,
+      labels: base.classNames,
       ...(augmenter ? { augment: augmenter.apply, augmentation: augmenter.names } : {}),
       fingerprint: dataset.fingerprint,
       sources: dataset.sources,

@@ -123,7 +123,11 @@ export async function inferMessage(
     const result = await dataPlane.infer(model, undefined, async (manifest) => {
       const shape = [1, ...(manifest.inputs[0]?.shape ?? []).slice(1)];
       if (kind === 'image') {
-        const input = await decodeImageBody(body, manifest);
+        // The service's image policy (formats by magic bytes, pixel cap, decode slots), as HTTP.
+        const input = await decodeImageBody(body, manifest, {
+          source: 'the message body',
+          ...(limits.images ? { policy: limits.images } : {}),
+        });
         logged = monitoring.imageInput(body, input, shape);
         return { input, shape };
       }

@@ -48,10 +48,18 @@ export class DataPlane {
     return true;
   }
 
-  /** Every configured model (or every known model) has an available version, and we are not draining. */
+  /**
+   * Every configured model (`--model`), or else every model the store still has, has an
+   * available version, and we are not draining. A model removed from the store no longer
+   * counts: otherwise one removal would take every replica out of the Service for good
+   * while liveness stays true, and Kubernetes would never restart them.
+   */
   ready(): boolean {
     if (this.#draining) return false;
-    const models = this.#models.length > 0 ? this.#models : this.#manager.models();
+    const models =
+      this.#models.length > 0
+        ? this.#models
+        : this.#manager.models().filter((m) => this.#manager.status(m).storeVersions.length > 0);
     return models.length > 0 && models.every((m) => this.#manager.ready(m));
   }
 
@@ -62,6 +70,11 @@ export class DataPlane {
 
   get draining(): boolean {
     return this.#draining;
+  }
+
+  /** Whether `model` is configured or has a desired state (without throwing). */
+  knows(model: string): boolean {
+    return this.#models.includes(model) || this.#manager.models().includes(model);
   }
 
   listModels(): string[] {

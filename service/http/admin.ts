@@ -23,17 +23,41 @@ export function requireAdmin(req: Request, res: Response, adminToken: string): v
       status: 403,
     });
   }
+  requireBearer(req, res, adminToken, 'admin');
+}
+
+/**
+ * Throws 401 (with `WWW-Authenticate`) unless the request carries `Authorization: Bearer
+ * <token>`; `what` names the token in the message (`admin`, `feedback`).
+ */
+export function requireBearer(req: Request, res: Response, token: string, what: string): void {
   const match = BEARER.exec(req.get('authorization') ?? '');
   if (match?.[1] === undefined) {
     res.setHeader('WWW-Authenticate', 'Bearer realm="mscr"');
-    throw new MscrError('bad_request', 'send the admin token: Authorization: Bearer <token>', {
+    throw new MscrError('bad_request', `send the ${what} token: Authorization: Bearer <token>`, {
       status: 401,
     });
   }
   // Equal-length digests, so the comparison takes the same time whatever was sent.
-  if (!timingSafeEqual(digest(match[1]), digest(adminToken))) {
+  if (!timingSafeEqual(digest(match[1]), digest(token))) {
     res.setHeader('WWW-Authenticate', 'Bearer realm="mscr", error="invalid_token"');
-    throw new MscrError('bad_request', 'the admin token is not valid', { status: 401 });
+    throw new MscrError('bad_request', `the ${what} token is not valid`, { status: 401 });
+  }
+}
+
+/**
+ * Throws 415 unless the body is declared `application/json` (parameters such as charset
+ * allowed). A cross-site page can send `text/plain` or a form without a CORS preflight;
+ * `application/json` always needs one, which this service never grants.
+ */
+export function requireJson(req: Request, what: string): void {
+  const type = (req.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/json') {
+    throw new MscrError(
+      'bad_request',
+      `${what} must be sent as Content-Type: application/json, got ${JSON.stringify((req.get('content-type') ?? '').slice(0, 60))}`,
+      { status: 415 },
+    );
   }
 }
 

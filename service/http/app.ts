@@ -17,7 +17,7 @@ import type { RetrainLauncher, RetrainResponse } from '../../connectors/sr/index
 import type { DataPlane, InferResult } from '../dataplane/index.ts';
 import { tensorRows, type LoggedInput, type Monitoring } from '../monitoring/index.ts';
 import type { Logger } from '../observability/log.ts';
-import type { Protocol, ServiceMetrics } from '../observability/metrics.ts';
+import { LabelCap, type Protocol, type ServiceMetrics } from '../observability/metrics.ts';
 import {
   decodeImageBody,
   decodeInferRequest,
@@ -25,6 +25,9 @@ import {
   encodeClassifyResponse,
   encodeForecastResponse,
   encodeInferResponse,
+  decodeRowsCsv,
+  decodeRowsJson,
+  encodeTabularResponse,
   encodeV1PredictResponse,
   modelStatusResponse,
   modelsResponse,
@@ -42,7 +45,14 @@ import {
   type DecodedTensor,
   type OutputTensor,
 } from '../protocols/index.ts';
-import { parseLimit, parseRetrainRequest, requireAdmin } from './admin.ts';
+import { FeedbackLimiter, RateLimited } from '../monitoring/feedback-limits.ts';
+import {
+  parseLimit,
+  parseRetrainRequest,
+  requireAdmin,
+  requireBearer,
+  requireJson,
+} from './admin.ts';
 import { imageFromBody, parseJsonBody } from './body.ts';
 import { serveStatic } from './static.ts';
 
@@ -56,11 +66,23 @@ export interface AppOptions {
   monitoring: Monitoring;
   /** Bearer token of the retrain endpoint; `''` turns it off. */
   adminToken: string;
+  /** Feedback: its bearer token (`''`: open), body limit, rate and quota per model. */
+  feedback?: {
+    token: string;
+    maxBodyBytes: number;
+    ratePerSecond: number;
+    burst: number;
+    maxRecordsPerHour: number;
+    maxBytesPerHour: number;
+  };
   /** Starts retraining runs and lists them; absent: those endpoints answer 501. */
   retrain?: RetrainLauncher;
   /** A folder of static files served at `/` (the web page); absent: none. */
   webRoot?: string;
 }
+
+/** Distinct model label values on the request metrics; later models are counted as `other`. */
+const MAX_MODEL_LABELS = 500;
 
 /** What a handler gets: the matched route, the body, and where to note model and version for metrics. */
 interface Call {
@@ -75,6 +97,7 @@ type Handler = (call: Call) => Promise<unknown> | unknown;
 function protocolOf(route: Route | undefined): Protocol {
   if (route === undefined) return 'other';
   if (route.api !== 'mscr') return route.api;
+  if (route.kind === 'tabular') return 'tabular';
   return route.kind === 'classify' ? 'image' : route.kind === 'forecast' ? 'csv' : 'sr';
 }
 
@@ -120,6 +143,18 @@ function launcherOf(retrain: RetrainLauncher | undefined): RetrainLauncher {
 
 export function createApp(options: AppOptions): express.Express {
   const { dataPlane, metrics, logger, limits, monitoring } = options;
+  const feedbackOptions = options.feedback ?? {
+    token: '',
+    maxBodyBytes: 2 * 1024 * 1024,
+    ratePerSecond: 20,
+    burst: 400,
+    maxRecordsPerHour: 20_000,
+    maxBytesPerHour: 256 * 1024 * 1024,
+  };
+  const feedbackLimiter = new FeedbackLimiter(feedbackOptions);
+  // The model label comes from the path: a model this service does not know is `unknown`,
+  // and the known ones are capped too (a store can hold any number of models).
+  const modelLabels = new LabelCap(MAX_MODEL_LABELS);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -251,11 +286,10 @@ export function createApp(options: AppOptions): express.Express {
       const image = await imageFromBody(body, req.get('content-type'));
       let logged: LoggedInput | undefined;
       const result = await dataPlane.infer(modelOf(route), selectorOf(route), async (manifest) => {
-        const input = await decodeImageBody(
-          image.bytes,
-          manifest,
-          image.name ? { source: image.name } : {},
-        );
+        const input = await decodeImageBody(image.bytes, manifest, {
+          ...(image.name ? { source: image.name } : {}),
+          ...(limits.images ? { policy: limits.images } : {}),
+        });
         const spec = manifest.inputs[0]?.shape ?? [];
         const shape = [1, ...spec.slice(1)];
         logged = monitoring.imageInput(image.bytes, input, shape);
@@ -293,16 +327,56 @@ export function createApp(options: AppOptions): express.Express {
       );
     },
 
+    tabular: async ({ route, body, req, res }) => {
+      // JSON by content type, or by its first character when the type says neither.
+      const type = req.get('content-type')?.toLowerCase() ?? '';
+      const json =
+        type.includes('json') ||
+        (!type.includes('csv') && body.toString('utf8', 0, 64).trimStart().startsWith('{'));
+      const parsed = json ? parseJsonBody(body) : undefined;
+      let rows: LoggedInput[] = [];
+      const result = await dataPlane.infer(modelOf(route), selectorOf(route), (manifest) => {
+        const decoded = json
+          ? decodeRowsJson(parsed, manifest, limits)
+          : decodeRowsCsv(body.toString('utf8'), manifest, limits);
+        const shape = [decoded.rows, decoded.input.length / decoded.rows];
+        rows = tensorRows(decoded.input, shape);
+        return { input: decoded.input, shape };
+      });
+      setVersion(res, result);
+      const ids = monitoring.remember(result, (row) => rows[row]);
+      return encodeTabularResponse(
+        result.manifest,
+        result.version,
+        outputsOf(result)[0] as OutputTensor,
+        ids,
+      );
+    },
+
     // SR connector: feedback in, signals out, retraining runs on request.
-    feedback: async ({ route, body, res }) => {
+    // Feedback becomes training data: the token (when configured), JSON only (no simple
+    // cross-site post), a smaller body limit, then a rate limit and quota per model.
+    feedback: async ({ route, body, req, res }) => {
       const model = modelOf(route);
       dataPlane.status(model); // an unknown model is a 404 before the body is read
+      const authenticated = feedbackOptions.token !== '';
+      if (authenticated) requireBearer(req, res, feedbackOptions.token, 'feedback');
+      requireJson(req, 'feedback');
+      if (body.length > feedbackOptions.maxBodyBytes) {
+        throw new MscrError(
+          'payload_too_large',
+          `the feedback body is larger than the limit of ${feedbackOptions.maxBodyBytes} bytes (MSCR_FEEDBACK_MAX_BODY_BYTES)`,
+        );
+      }
+      feedbackLimiter.admit(model);
       const response = await monitoring.feedback(
         model,
         parseJsonBody(body),
         (m) => dataPlane.manifest(m),
         limits,
+        { authenticated },
       );
+      feedbackLimiter.record(model, body.length);
       if (response.version !== undefined) setVersion(res, { version: response.version });
       res.status(201);
       return response;
@@ -364,7 +438,12 @@ export function createApp(options: AppOptions): express.Express {
     res.on('close', () => {
       metrics.inFlight.dec({ protocol });
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const model = route && 'model' in route ? route.model : '';
+      const model =
+        route && 'model' in route
+          ? dataPlane.knows(route.model)
+            ? modelLabels.of(route.model)
+            : 'unknown'
+          : '';
       const labels = {
         model,
         version: (res.locals.version as string | undefined) ?? '',
@@ -378,7 +457,7 @@ export function createApp(options: AppOptions): express.Express {
       const fields = {
         requestId: id,
         method: req.method,
-        path: req.path,
+        path: req.path.length > 256 ? `${req.path.slice(0, 256)}...` : req.path,
         status: res.statusCode,
         ms: Math.round(seconds * 1e4) / 10,
         ...(res.locals.error ? { error: res.locals.error as string } : {}),
@@ -451,6 +530,8 @@ export function createApp(options: AppOptions): express.Express {
     }
     const { status, body } = toErrorResponse(mapped);
     res.locals.error = body.error;
+    if (mapped instanceof RateLimited && !res.headersSent)
+      res.setHeader('Retry-After', String(mapped.retryAfterSeconds));
     if (status >= 500 && !(mapped instanceof MscrError)) {
       logger.error('unexpected error', {
         requestId: res.locals.requestId as string,

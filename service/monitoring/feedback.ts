@@ -5,7 +5,7 @@
 import { MscrError } from '../../connectors/errors.ts';
 import type { ModelManifest } from '../../connectors/ms/manifest.ts';
 import type { FeedbackInput, FeedbackRequest } from '../../connectors/sr/index.ts';
-import { decodeImageBody } from '../protocols/index.ts';
+import { decodeImageBody, type ImagePolicy } from '../protocols/index.ts';
 import { isClassifier } from './predictions.ts';
 
 const FIELDS = ['predictionId', 'input', 'label', 'actual'];
@@ -141,6 +141,7 @@ export async function feedbackInputOf(
   input: NonNullable<FeedbackRequest['input']>,
   manifest: ModelManifest,
   maxElements: number,
+  images?: ImagePolicy,
 ): Promise<FeedbackInput> {
   if ('image_b64' in input) {
     const text = input.image_b64.replace(/^data:[^,]{0,100};base64,/, '').replace(/\s+/g, '');
@@ -149,7 +150,11 @@ export async function feedbackInputOf(
     const bytes = new Uint8Array(Buffer.from(text, 'base64'));
     const extension = imageExtensionOf(bytes);
     if (extension === undefined) throw bad('input.image_b64 is not a PNG, JPEG, GIF or WebP image');
-    await decodeImageBody(bytes, manifest, { source: 'input.image_b64' });
+    await decodeImageBody(bytes, manifest, {
+      source: 'input.image_b64',
+      formatStatus: 400,
+      ...(images ? { policy: images } : {}),
+    });
     return { kind: 'image', bytes, extension };
   }
   const { data, shape } = input;

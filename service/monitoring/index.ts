@@ -13,9 +13,11 @@ import type {
   FeedbackRequest,
   FeedbackResponse,
   FeedbackStore,
+  FeedbackTrust,
   ModelSignals,
 } from '../../connectors/sr/index.ts';
 import type { Logger } from '../observability/log.ts';
+import type { ImagePolicy } from '../protocols/index.ts';
 import { recordPredictions, type ServiceMetrics } from '../observability/metrics.ts';
 import { feedbackInputOf, imageExtensionOf, parseFeedbackRequest, truthOf } from './feedback.ts';
 import {
@@ -44,7 +46,29 @@ export interface MonitoringOptions {
   log: PredictionLogOptions;
   /** Where feedback is stored: the model store, beside the models. */
   feedbackStore: FeedbackStore;
+  /**
+   * Which feedback retraining may use without a review (see `FeedbackTrustThreshold` in the
+   * service config); the rest is stored in quarantine. Default `prediction`.
+   */
+  feedbackTrust?: 'any' | 'prediction' | 'token' | 'review';
   now?: () => Date;
+}
+
+/** Whether feedback of trust `trust` is used without a review under `threshold`. */
+export function trusted(
+  trust: FeedbackTrust,
+  threshold: NonNullable<MonitoringOptions['feedbackTrust']>,
+): boolean {
+  switch (threshold) {
+    case 'any':
+      return true;
+    case 'prediction':
+      return trust !== 'anonymous';
+    case 'token':
+      return trust === 'token';
+    case 'review':
+      return false;
+  }
 }
 
 /** The version a feedback post is about: its manifest, and the version when known. */
@@ -66,7 +90,7 @@ export class Monitoring {
     const log = this.log;
     this.#feedbackTotal = new client.Counter({
       name: 'mscr_feedback_total',
-      help: 'Labelled feedback stored, by model and outcome: correct, incorrect (the prediction was known and judged) or unjudged',
+      help: 'Labelled feedback stored, by model and outcome: correct, incorrect (the prediction was known and judged), unjudged, or quarantined (below the trust threshold: kept for review, not counted in signals)',
       labelNames: ['model', 'outcome'],
       registers,
     });
@@ -151,7 +175,8 @@ export class Monitoring {
     model: string,
     json: unknown,
     manifestOf: ManifestLookup,
-    limits: { maxElements: number },
+    limits: { maxElements: number; images?: ImagePolicy },
+    context: { authenticated?: boolean } = {},
   ): Promise<FeedbackResponse> {
     const request = parseFeedbackRequest(json);
     const logged =
@@ -178,10 +203,22 @@ export class Monitoring {
     }
     // Claimed before the first await, so two posts about one prediction never both count.
     if (logged !== undefined) logged.feedback = PENDING;
+    // The input is the service's own record when it remembers the prediction's input (or
+    // the caller sent none); otherwise it is the caller's word.
+    const trust: FeedbackTrust = context.authenticated
+      ? 'token'
+      : logged !== undefined && (logged.input !== undefined || request.input === undefined)
+        ? 'prediction'
+        : 'anonymous';
+    const quarantine = !trusted(trust, this.#options.feedbackTrust ?? 'prediction');
     try {
-      const record = await this.#record(model, request, logged, manifestOf, limits);
+      const record = await this.#record(model, request, logged, manifestOf, limits, {
+        trust,
+        quarantine,
+      });
       if (logged !== undefined) logged.feedback = record.id;
-      this.#count(record, logged?.predicted);
+      if (quarantine) this.#feedbackTotal.inc({ model, outcome: 'quarantined' });
+      else this.#count(record, logged?.predicted);
       return {
         id: record.id,
         model,
@@ -189,6 +226,7 @@ export class Monitoring {
         ...(record.label !== undefined ? { label: record.label } : {}),
         ...(record.actual !== undefined ? { actual: record.actual } : {}),
         ...(record.correct !== undefined ? { correct: record.correct } : {}),
+        ...(quarantine ? { quarantined: true } : {}),
       };
     } catch (error) {
       if (logged !== undefined) delete logged.feedback;
@@ -202,20 +240,22 @@ export class Monitoring {
     request: FeedbackRequest,
     logged: LoggedPrediction | undefined,
     manifestOf: ManifestLookup,
-    limits: { maxElements: number },
+    limits: { maxElements: number; images?: ImagePolicy },
+    placement: { trust: FeedbackTrust; quarantine: boolean },
   ): Promise<FeedbackRecord> {
     const manifest = logged?.manifest ?? manifestOf(model).manifest;
     const truth = truthOf(request, manifest);
     let input: FeedbackInput | undefined;
     if (logged?.input !== undefined) input = toFeedbackInput(logged.input);
     else if (request.input !== undefined)
-      input = await feedbackInputOf(request.input, manifest, limits.maxElements);
+      input = await feedbackInputOf(request.input, manifest, limits.maxElements, limits.images);
     const record: FeedbackRecord = {
       id: randomUUID(),
       model,
       receivedAt: this.#now().toISOString(),
       ...(request.predictionId !== undefined ? { predictionId: request.predictionId } : {}),
       ...truth,
+      trust: placement.trust,
     };
     if (logged !== undefined) {
       const p = logged.predicted;
@@ -225,7 +265,9 @@ export class Monitoring {
         record.correct = p.index === truth.labelIndex;
     }
     try {
-      await this.#options.feedbackStore.append(record, input);
+      await this.#options.feedbackStore.append(record, input, {
+        quarantine: placement.quarantine,
+      });
     } catch (error) {
       this.#options.logger.error('feedback could not be stored', {
         model,

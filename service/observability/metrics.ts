@@ -9,7 +9,7 @@ import type { RetrainRun } from '../../connectors/sr/index.ts';
 import type { Predicted } from '../monitoring/predictions.ts';
 
 /** `sr`: feedback, signals and retraining (`/mscr/models/{m}/feedback` and the like). */
-export type Protocol = 'v1' | 'v2' | 'image' | 'csv' | 'sr' | 'other';
+export type Protocol = 'v1' | 'v2' | 'image' | 'csv' | 'tabular' | 'sr' | 'other';
 
 export interface ServiceMetrics {
   registry: client.Registry;
@@ -135,12 +135,37 @@ export function recordPredictions(
 ): void {
   const labels = { model, version: String(version) };
   for (const p of predicted) {
+    // A model can answer NaN or an infinity (an input of 3.4e38 overflows); a histogram
+    // refuses those, and a metric must never turn an answer into a 500.
     if (p.kind === 'class') {
       metrics.predictedClass.inc({ ...labels, class: p.label });
-      metrics.confidence.observe(labels, p.confidence);
-    } else {
+      if (Number.isFinite(p.confidence)) metrics.confidence.observe(labels, p.confidence);
+    } else if (Number.isFinite(p.value)) {
       metrics.forecast.observe(labels, p.value);
     }
+  }
+}
+
+/**
+ * Caps the distinct values of one label: the first `max` values seen are kept, every later
+ * one becomes `overflow`. Label values that come from requests must never grow the series
+ * without bound (each series costs memory here and in Prometheus).
+ */
+export class LabelCap {
+  readonly #seen = new Set<string>();
+  readonly #max: number;
+  readonly #overflow: string;
+
+  constructor(max: number, overflow = 'other') {
+    this.#max = max;
+    this.#overflow = overflow;
+  }
+
+  of(value: string): string {
+    if (this.#seen.has(value)) return value;
+    if (this.#seen.size >= this.#max) return this.#overflow;
+    this.#seen.add(value);
+    return value;
   }
 }
 

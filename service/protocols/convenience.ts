@@ -25,6 +25,12 @@ import {
   unscaleTarget,
 } from '../../connectors/ms/preprocessing.ts';
 import type { ClassifyResponse, ForecastResponse, LabelScore } from '../../connectors/sc/mscr.ts';
+import {
+  checkImageFormat,
+  DEFAULT_IMAGE_POLICY,
+  pixelCapFor,
+  type ImagePolicy,
+} from './image-policy.ts';
 import { badRequest, checkOutput, float32ToJson, quote, shapeText } from './tensor.ts';
 import type { OutputTensor } from './tensor.ts';
 
@@ -40,33 +46,49 @@ export function imageSpecOf(manifest: ModelManifest): ImagePreprocessing {
 }
 
 /**
- * Image bytes (JPEG, PNG, WebP, GIF, TIFF, AVIF) -> the model's float input for one image:
- * decoded, turned upright, resized to the model's size and normalised as in training.
- * Undecodable bytes are a `bad_request` with the decoder's reason.
+ * Image bytes -> the model's float input for one image: checked against the image policy
+ * (format by magic bytes, 415 for a request body and 400 inside JSON; a pixel cap from the
+ * model's input size), decoded in one of the policy's decode slots, turned upright, resized
+ * to the model's size and normalised as in training. Undecodable bytes are a `bad_request`
+ * with the decoder's reason.
  */
 export async function decodeImageBody(
   bytes: Uint8Array,
   manifest: ModelManifest,
-  options: { maxInputPixels?: number; source?: string } = {},
+  options: {
+    maxInputPixels?: number;
+    source?: string;
+    policy?: ImagePolicy;
+    /** The status of a format the policy refuses: 415 for a request body (default), 400 in JSON. */
+    formatStatus?: 400 | 415;
+  } = {},
 ): Promise<Float32Array> {
   const spec = imageSpecOf(manifest);
   const what = options.source ?? 'the posted image';
   if (bytes.length === 0) {
     throw badRequest(`${what} is empty: send the image file's bytes as the request body`);
   }
+  const policy = options.policy ?? DEFAULT_IMAGE_POLICY;
+  checkImageFormat(bytes, policy, what, options.formatStatus ?? 415);
+  const cap = Math.min(
+    pixelCapFor(policy, spec.height, spec.width),
+    options.maxInputPixels ?? Number.POSITIVE_INFINITY,
+  );
   let pixels: Uint8Array;
   try {
-    pixels = await decodeImage(bytes, {
-      height: spec.height,
-      width: spec.width,
-      channels: spec.channels,
-      ...(options.maxInputPixels !== undefined ? { maxInputPixels: options.maxInputPixels } : {}),
-      ...(options.source !== undefined ? { source: options.source } : {}),
-    });
+    pixels = await policy.decodes.run(() =>
+      decodeImage(bytes, {
+        height: spec.height,
+        width: spec.width,
+        channels: spec.channels,
+        maxInputPixels: cap,
+        ...(options.source !== undefined ? { source: options.source } : {}),
+      }),
+    );
   } catch (error) {
     if (isMscrError(error, 'bad_data')) {
       throw badRequest(
-        `${oneLine(error.message)}; send a JPEG, PNG, WebP, GIF, TIFF or AVIF image (it is resized to ${spec.width}x${spec.height})`,
+        `${oneLine(error.message)}; send a ${[...policy.formats].join(', ')} image of at most ${cap} pixels (it is resized to ${spec.width}x${spec.height})`,
         error,
       );
     }
@@ -157,9 +179,9 @@ function seriesSpecOf(manifest: ModelManifest): SeriesPreprocessing {
 
 function scaledSpecOf(manifest: ModelManifest): ScaledSpec {
   const spec = manifest.preprocessing;
-  if (spec.kind === 'image') {
+  if (spec.kind !== 'series' && spec.kind !== 'tabular') {
     throw badRequest(
-      `model ${quote(manifest.name)} is an image model; it makes no forecast in original units`,
+      `model ${quote(manifest.name)} takes ${spec.kind} input; it makes no forecast in original units`,
     );
   }
   return spec;
@@ -289,11 +311,13 @@ function headerPicks(fields: string[], spec: SeriesPreprocessing, lineNo: number
 
 /** A model output (scaled target) -> original units, e.g. a price. */
 export function forecastFromOutput(value: number, manifest: ModelManifest): number {
-  const spec = scaledSpecOf(manifest);
   if (!Number.isFinite(value)) {
     throw new MscrError('internal', `model output ${value} is not a finite number`);
   }
-  return unscaleTarget(value, spec);
+  const kind = manifest.preprocessing.kind;
+  // Imported models scale inside the graph: their output is in the data's units already.
+  if (kind === 'features' || kind === 'none') return value;
+  return unscaleTarget(value, scaledSpecOf(manifest));
 }
 
 /** A forecaster's output `[batch, 1]` -> `ForecastResponse` in original units, with prediction ids. */

@@ -30,9 +30,23 @@ export {
 } from './convenience.ts';
 export { toErrorResponse } from './errors.ts';
 export {
+  decodeRowsCsv,
+  decodeRowsJson,
+  encodeTabularResponse,
+  featuresOf,
+  type TabularLimits,
+} from './tabular.ts';
+export {
   binaryOutputsWanted,
   encodeBinaryResponse,
   HEADER_LENGTH,
   inlineBinaryInputs,
   splitInferBody,
 } from './v2-binary.ts';
+export {
+  createImagePolicy,
+  DEFAULT_IMAGE_FORMATS,
+  parseImageFormats,
+  type ImageFormat,
+  type ImagePolicy,
+} from './image-policy.ts';

@@ -11,6 +11,7 @@
 import { MscrError } from '../../connectors/errors.ts';
 import type { ModelManifest, TensorDtype, TensorSpec } from '../../connectors/ms/manifest.ts';
 import type { V2Datatype } from '../../connectors/sc/v2.ts';
+import type { ImagePolicy } from './image-policy.ts';
 
 /** Bounds on one request, checked before work is done. */
 export interface DecodeLimits {
@@ -18,8 +19,10 @@ export interface DecodeLimits {
   maxElements: number;
   /** Most instances (rows of the batch dimension) in one request. */
   maxBatch: number;
-  /** Largest posted image, in pixels, refused before decoding (default: decodeImage's 40 MP). */
+  /** Largest posted image, in pixels, refused before decoding (default: the image policy's cap). */
   maxImagePixels?: number;
+  /** Formats, pixel cap, images per request and decode slots; default `DEFAULT_IMAGE_POLICY`. */
+  images?: ImagePolicy;
 }
 
 /** 4 Mi elements (16 MiB of float32, ~1365 CIFAR-10 images) and 1024 instances. */

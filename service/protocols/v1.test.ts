@@ -257,7 +257,7 @@ describe('decodeV1PredictRequest: malformed and hostile bodies', () => {
       body: () => ({
         instances: [{ b64: Buffer.from('GIF89a but not really').toString('base64') }],
       }),
-      error: /cannot decode image instances\[0\].*send a JPEG, PNG/,
+      error: /instances\[0\] is GIF; this server decodes jpeg, png, webp/,
     },
     {
       name: 'a truncated JPEG',
@@ -315,7 +315,7 @@ describe('decodeV1PredictRequest: malformed and hostile bodies', () => {
     {
       name: 'columnar images beyond the batch limit',
       body: () => ({ inputs: new Array(1025).fill({ b64 }) }),
-      error: /inputs has 1025 images; at most 1024/,
+      error: /more than 16 \{"b64"\} images; send at most 16 per request/,
     },
   ];
   for (const { name, body, error, manifest } of cases) {

@@ -31,6 +31,7 @@ import type {
 } from '../../connectors/sc/v1.ts';
 import { MscrError } from '../../connectors/errors.ts';
 import { decodeImageBody, imageSpecOf } from './convenience.ts';
+import { countB64, DEFAULT_IMAGE_POLICY } from './image-policy.ts';
 import {
   DEFAULT_DECODE_LIMITS,
   allocate,
@@ -130,6 +131,8 @@ async function decodeB64Image(
   }
   return decodeImageBody(base64Bytes(value, where), manifest, {
     source: where,
+    formatStatus: 400,
+    ...(limits.images !== undefined ? { policy: limits.images } : {}),
     ...(limits.maxImagePixels !== undefined ? { maxInputPixels: limits.maxImagePixels } : {}),
   });
 }
@@ -317,6 +320,16 @@ export async function decodeV1PredictRequest(
     );
   }
   if (!hasInstances && !hasInputs) throw badRequest(`a predict request must be ${REQUEST_SHAPE}`);
+  // Images are counted before any is decoded: ten 40-megapixel images in one request would
+  // cost ten decodes, however the first one ends.
+  if (manifest.preprocessing.kind === 'image') {
+    const maxImages = (limits.images ?? DEFAULT_IMAGE_POLICY).maxPerRequest;
+    const images = countB64(body, maxImages);
+    if (images > maxImages)
+      throw badRequest(
+        `the request carries more than ${maxImages} {"b64"} images; send at most ${maxImages} per request (MSCR_MAX_IMAGES_PER_REQUEST)`,
+      );
+  }
 
   const inputs: DecodedTensor[] = [];
   let budget = limits.maxElements;

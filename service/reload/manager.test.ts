@@ -453,8 +453,8 @@ describe('manager', () => {
     );
   });
 
-  test('a store outage keeps serving; an emptied store unloads the model (nothing is aspired)', async () => {
-    const { store, manager, events, sync, setFailing } = await setup();
+  test('a store outage keeps serving; so does an emptied store (suspect), until a version is back', async () => {
+    const { store, manager, events, sync, setFailing, source } = await setup();
     await publishSample(store, 'm', 'v1');
     await sync();
     await waitFor(() => manager.ready('m'), 'v1 available');
@@ -465,17 +465,21 @@ describe('manager', () => {
     assert.equal(servedVersion(manager), 1);
     setFailing(false);
 
+    // No ready version of any model right after one: suspect (issue 15), nothing emitted.
     await store.deleteVersion('m', 1);
-    await sync();
-    await waitFor(() => stateOf(manager, 1) === 'END', 'v1 unloaded');
-    assert.equal(manager.ready('m'), false);
-    assert.equal(manager.status('m').serving, undefined);
-    assert.deepEqual(brief(events).slice(-3), ['serving undefined', 'unloading 1', 'unloaded 1']);
-    assert.throws(
-      () => manager.acquire('m'),
-      (error: unknown) =>
-        isMscrError(error, 'unavailable') && /no ready version in the store/.test(error.message),
-    );
+    const poll = await source.pollOnce();
+    assert.deepEqual(poll.emitted, []);
+    assert.match(poll.errors[0]?.message ?? '', /lists no ready versions .* keep serving/);
+    assert.equal(manager.ready('m'), true);
+    assert.equal(servedVersion(manager), 1);
+
+    // A published version is a real listing again: it is emitted and applied.
+    await publishSample(store, 'm', 'v2');
+    const back = await source.pollOnce();
+    assert.equal(back.emitted.length, 1);
+    assert.deepEqual(back.errors, []);
+    await waitFor(() => manager.ready('m'), 'serving again');
+    assert.ok(!events.some((e) => e.type === 'failed'));
   });
 
   test('a version dropped while it loads has its load aborted and never serves', async () => {

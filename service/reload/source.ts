@@ -17,6 +17,11 @@
  *   and the store refuses to delete a version an alias points at, so in one emission every
  *   alias points at a listed version (except in an unlikely race with a concurrent alias move
  *   and deletion; the policies then treat the alias as pointing at nothing).
+ * - A listing with no ready version of any model, right after one with some, is suspect (a
+ *   store root that vanished or was recreated, a wrong mount, a bucket emptied by mistake):
+ *   it is reported as an error and nothing is emitted, so every loaded version keeps
+ *   serving, as TF Serving's availability-preserving policy would. A model removed while
+ *   others stay is unloaded as before; emptying the whole store takes a restart.
  * - Polls never overlap: the next one is scheduled when the previous one has finished, and
  *   `pollOnce` calls are queued behind a running poll.
  */
@@ -95,6 +100,8 @@ export function createStoreSource(options: StoreSourceOptions): Source {
   const errorListeners = new Set<SourceErrorListener>();
   /** Models emitted by the last polls of the all-models mode, to notice a model vanishing. */
   let known = new Set<string>();
+  /** Ready versions over all models in the last emitted poll. */
+  let lastTotal = 0;
   let running = false;
   /** Bumped by start and stop, so a poll started before a stop never schedules another. */
   let generation = 0;
@@ -177,6 +184,18 @@ export function createStoreSource(options: StoreSourceOptions): Source {
         }
       }),
     );
+    const total = states.reduce((n, state) => n + (state?.versions.length ?? 0), 0);
+    if (total === 0 && lastTotal > 0) {
+      report(
+        {
+          error: new MscrError('unavailable', `${store.uri} lists no ready versions`),
+          message: `${store.uri} lists no ready versions of any model right after listing ${lastTotal}: treated as suspect (a vanished, recreated or emptied store), the loaded versions keep serving`,
+        },
+        result.errors,
+      );
+      return result;
+    }
+    lastTotal = total;
     for (const state of states) if (state !== undefined) emit(state, result);
     if (configured.length === 0) {
       const now = new Set(models);

@@ -1028,12 +1028,16 @@ function createClient(options) {
         ...naiveRmse !== void 0 ? { naiveRmse } : {}
       };
     },
-    feedback: async (model, request, opts = {}) => postJson(
-      path(() => mscrFeedbackPath(model)),
-      request,
-      false,
-      opts
-    ),
+    feedback: async (model, request, opts = {}) => {
+      const { token, ...callOptions } = opts;
+      return postJson(
+        path(() => mscrFeedbackPath(model)),
+        request,
+        false,
+        callOptions,
+        token !== void 0 && token.trim() !== "" ? { headers: { authorization: `Bearer ${token.trim()}` } } : {}
+      );
+    },
     signals: async (model, opts = {}) => getJson(
       path(() => mscrSignalsPath(model)),
       opts
@@ -1584,12 +1588,21 @@ async function sendFeedback(client) {
   const actual = byId("feedback-actual").value.trim();
   busy(result, "Sending feedback…");
   try {
-    const answer = await client.feedback(model, {
-      predictionId,
-      ...state.kind === "image" ? { label } : { actual: Number(actual) }
-    });
+    const token = byId("feedback-token").value.trim();
+    const answer = await client.feedback(
+      model,
+      {
+        predictionId,
+        ...state.kind === "image" ? { label } : { actual: Number(actual) }
+      },
+      token !== "" ? { token } : {}
+    );
     const verdict = answer.correct === void 0 ? "" : answer.correct ? " The prediction was right." : " The prediction was wrong.";
-    done(result, el("p", { class: "ok" }, `Thank you: feedback ${answer.id} recorded.${verdict}`));
+    const held = answer.quarantined ? " It waits for a review before retraining uses it." : "";
+    done(
+      result,
+      el("p", { class: "ok" }, `Thank you: feedback ${answer.id} recorded.${verdict}${held}`)
+    );
     void refreshModelDetails(client, model);
   } catch (error) {
     showError(result, "Feedback not recorded", error);

@@ -512,17 +512,26 @@ async function sendFeedback(client: MscrClient): Promise<void> {
   const actual = byId<HTMLInputElement>('feedback-actual').value.trim();
   busy(result, 'Sending feedback…');
   try {
-    const answer = await client.feedback(model, {
-      predictionId,
-      ...(state.kind === 'image' ? { label } : { actual: Number(actual) }),
-    });
+    const token = byId<HTMLInputElement>('feedback-token').value.trim();
+    const answer = await client.feedback(
+      model,
+      {
+        predictionId,
+        ...(state.kind === 'image' ? { label } : { actual: Number(actual) }),
+      },
+      token !== '' ? { token } : {},
+    );
     const verdict =
       answer.correct === undefined
         ? ''
         : answer.correct
           ? ' The prediction was right.'
           : ' The prediction was wrong.';
-    done(result, el('p', { class: 'ok' }, `Thank you: feedback ${answer.id} recorded.${verdict}`));
+    const held = answer.quarantined ? ' It waits for a review before retraining uses it.' : '';
+    done(
+      result,
+      el('p', { class: 'ok' }, `Thank you: feedback ${answer.id} recorded.${verdict}${held}`),
+    );
     void refreshModelDetails(client, model);
   } catch (error) {
     showError(result, 'Feedback not recorded', error);
