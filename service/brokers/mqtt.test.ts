@@ -33,6 +33,9 @@ interface Answer {
   body: Record<string, unknown>;
 }
 
+/** Every device client, ended in `after` even when a test fails (an open client keeps the process alive). */
+const devices: MqttClient[] = [];
+
 /** A device-side client: publishes requests with a request number in the body's `id`. */
 async function device(
   url: string,
@@ -44,6 +47,7 @@ async function device(
     clean: true,
     reconnectPeriod: 200,
   });
+  devices.push(client);
   const answers: Answer[] = [];
   client.on('message', (topic, payload, packet) => {
     const user = (packet.properties?.userProperties ?? {}) as Record<string, string>;
@@ -89,6 +93,7 @@ describe('MQTT adapter on a real mosquitto', { skip, timeout: 600_000 }, () => {
     service = await startMqttService(temp.dir, broker.url, clientId);
   });
   after(async () => {
+    await Promise.all(devices.map((c) => c.endAsync(true).catch(() => undefined)));
     await service?.stop();
     await broker?.close();
     await temp?.cleanup();
@@ -154,7 +159,7 @@ describe('MQTT adapter on a real mosquitto', { skip, timeout: 600_000 }, () => {
     );
     assert.equal(on('replies/fc').status, '200');
     assert.equal(Math.round(Number((on('replies/fc').body.forecast as number[])[0])), 150);
-    assert.equal(on('replies/badimg').status, '400');
+    assert.equal(on('replies/badimg').status, '415'); // not a known image format
     assert.equal(on('replies/badcsv').status, '400');
     assert.equal(on('replies/xml').status, '415');
     const toyAnswers = answers.filter((a) => a.topic === 'mscr/toy/result').map((a) => a.body.id);
@@ -202,6 +207,15 @@ describe('MQTT adapter on a real mosquitto', { skip, timeout: 600_000 }, () => {
     }
     const unknown = errors.find((e) => e.topic === 'mscr/nope/result');
     assert.match(String(unknown?.body.error), /unknown model "nope"/);
+    // Metric labels only for known models: a sender's topic cannot grow the label set.
+    const metrics = await service.metrics.registry.metrics();
+    assert.doesNotMatch(metrics, /model="nope"/);
+    assert.match(
+      metrics,
+      /mscr_broker_messages_total\{broker="mqtt",model="unknown",outcome="dead_lettered"\} 1/,
+    );
+    const toyErrors = /broker="mqtt",model="toy",outcome="dead_lettered"\} (\d+)/.exec(metrics);
+    assert.ok(Number(toyErrors?.[1]) >= bad.length - 1, 'the bad toy requests are counted');
     // Nothing is redelivered later.
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.equal(answers.length, bad.length * 2);

@@ -119,7 +119,11 @@ export class MqttAdapter {
     const started = performance.now();
     const metrics = this.#options.metrics;
     const model = modelOfTopic(this.#options.settings.topic, topic);
-    const label = model ?? 'unknown';
+    // A metric label only for a model the service knows: topics are the senders' choice.
+    const label =
+      model !== undefined && this.#options.dataPlane.listModels().includes(model)
+        ? model
+        : 'unknown';
     this.#inFlight++;
     metrics.count('mqtt', label, 'consumed');
     if (packet.dup) metrics.count('mqtt', label, 'redelivered');

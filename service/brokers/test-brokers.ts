@@ -56,9 +56,27 @@ async function waitForPort(
   }
 }
 
+/** Broker process groups still running: killed when this process exits without `close()`. */
+const running = new Set<number>();
+process.once('exit', () => {
+  for (const pid of running) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
 async function stopChild(child: ChildProcess, timeoutMs = 30_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const pid = child.pid;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      running.delete(pid);
+      resolve();
+    }),
+  );
   // The process group: the start script and the Erlang VM it runs.
   process.kill(-child.pid, 'SIGTERM');
   const timer = setTimeout(() => {
@@ -131,6 +149,7 @@ export async function startRabbit(): Promise<TestRabbit> {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = c;
+    if (c.pid !== undefined) running.add(c.pid);
     c.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
     c.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
     await waitForPort(port, c, `rabbitmq-server ${node}`, () => output);
@@ -197,6 +216,7 @@ export async function startMosquitto(): Promise<TestMosquitto> {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = c;
+    if (c.pid !== undefined) running.add(c.pid);
     c.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
     c.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
     await waitForPort(port, c, 'mosquitto', () => output, 30_000);
