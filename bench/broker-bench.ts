@@ -9,7 +9,8 @@
  *   - MQTT: `window` unanswered QoS 1 requests on mscr/toy/infer, answers on a response topic.
  * The load generators run in this process beside the Service (one event loop for both; the
  * brokers are separate processes), so figures compare the paths, they are not a ceiling.
- * Options (environment): BENCH_DURATION (s, default 5), BENCH_WINDOW (default 32),
+ * Options (environment): BENCH_DURATION (s, default 5), BENCH_WARMUP (s, default 2, not
+ * recorded), BENCH_WINDOW (default 32),
  * BENCH_OUT (default bench/results/brokers.json; a .md beside it).
  */
 import { randomUUID } from 'node:crypto';
@@ -28,6 +29,7 @@ import { startMosquitto, startRabbit } from '../service/brokers/test-brokers.ts'
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 5);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 32);
+const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 2);
 const OUT = process.env.BENCH_OUT ?? 'bench/results/brokers.json';
 const BODY = Buffer.from(JSON.stringify(toyInfer(1)));
 
@@ -61,25 +63,26 @@ async function closedLoop(
   start: (onAnswer: (sentAt: number) => void) => (() => void) | Promise<() => void>,
 ): Promise<Figures> {
   const latencies: number[] = [];
-  const endAt = performance.now() + DURATION_S * 1000;
+  // The first WARMUP_S seconds are not recorded (connections, JIT, the model's first batches).
+  const recordFrom = performance.now() + WARMUP_S * 1000;
+  const endAt = recordFrom + DURATION_S * 1000;
   let outstanding = 0;
   let finished!: () => void;
   const done = new Promise<void>((resolve) => (finished = resolve));
   const sendOne: () => void = await start((sentAt) => {
-    latencies.push(performance.now() - sentAt);
+    if (sentAt >= recordFrom) latencies.push(performance.now() - sentAt);
     outstanding--;
     if (performance.now() < endAt) {
       outstanding++;
       sendOne();
     } else if (outstanding === 0) finished();
   });
-  const began = performance.now();
   for (let i = 0; i < WINDOW; i++) {
     outstanding++;
     sendOne();
   }
   await done;
-  return figures(name, latencies, (performance.now() - began) / 1000);
+  return figures(name, latencies, DURATION_S);
 }
 
 const rabbit = await startRabbit();
@@ -166,7 +169,7 @@ try {
 }
 
 const table = [
-  `Broker bench: ${DURATION_S} s per path, ${WINDOW} requests outstanding, toy 4-feature classifier, one Service (1 worker), load generators in the same process.`,
+  `Broker bench: ${DURATION_S} s per path after ${WARMUP_S} s of warm-up, ${WINDOW} requests outstanding, toy 4-feature classifier, one Service (1 worker), load generators in the same process.`,
   '',
   '| path | answered | answers/s | p50 ms | p95 ms | p99 ms |',
   '| ---- | -------: | --------: | -----: | -----: | -----: |',
