@@ -1,7 +1,7 @@
 /**
  * `npm run bench:brokers`: messages/s and latency through each broker next to HTTP, on the
  * same model, in one run. Starts a private RabbitMQ and mosquitto on loopback
- * (service/brokers/test-brokers.ts; `node scripts/setup-brokers.mjs` first), one Service
+ * (service/brokers/test-support.ts; `node scripts/setup-brokers.mjs` first), one Service
  * with both adapters on a toy 4-feature classifier, then for each path keeps `window`
  * requests outstanding (closed loop) for BENCH_DURATION seconds:
  *   - HTTP: POST /v2/models/toy/infer with `window` concurrent fetch loops;
@@ -25,7 +25,7 @@ import {
   toyInfer,
   waitUntil,
 } from '../service/test-support.ts';
-import { startMosquitto, startRabbit } from '../service/brokers/test-brokers.ts';
+import { startMosquitto, startRabbit } from '../service/brokers/test-support.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 5);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 32);

@@ -21,7 +21,7 @@ import {
   missingBroker,
   startMosquitto,
   type TestMosquitto,
-} from '../service/brokers/test-brokers.ts';
+} from '../service/brokers/test-support.ts';
 import { loadPayloads, simulate } from './simulate.ts';
 
 const skip = missingBroker('mosquitto') ?? false;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Installs the message brokers the broker adapters' tests start: Debian's `rabbitmq-server`
 // (AMQP 0-9-1) and `mosquitto` (MQTT 3.1.1/5). The tests start private instances of both on
-// free loopback ports with temporary data folders (service/brokers/test-brokers.ts), so the
+// free loopback ports with temporary data folders (service/brokers/test-support.ts), so the
 // system services Debian would start on install must NOT be left running: installation runs
 // under a policy-rc.d that forbids starting services (kept if the machine already has one),
 // and any instance that is running afterwards is stopped and disabled.

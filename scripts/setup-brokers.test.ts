@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { missingBroker } from '../service/brokers/test-brokers.ts';
+import { missingBroker } from '../service/brokers/test-support.ts';
 
 const script = new URL('./setup-brokers.mjs', import.meta.url).pathname;
 

@@ -18,7 +18,7 @@ import { tempStore, type TempStore } from '../reload/test-support.ts';
 import { publishToyClassifier, startService, toyInfer, waitUntil } from '../test-support.ts';
 import type { Service } from '../server.ts';
 import { HEADERS } from './amqp.ts';
-import { missingBroker, startRabbit, type TestRabbit } from './test-brokers.ts';
+import { missingBroker, startRabbit, type TestRabbit } from './test-support.ts';
 
 const skip = missingBroker('rabbitmq') ?? false;
 

@@ -20,7 +20,7 @@ import {
   waitUntil,
 } from '../test-support.ts';
 import type { Service } from '../server.ts';
-import { missingBroker, startMosquitto, type TestMosquitto } from './test-brokers.ts';
+import { missingBroker, startMosquitto, type TestMosquitto } from './test-support.ts';
 
 const skip = missingBroker('mosquitto') ?? false;
 
