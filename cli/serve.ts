@@ -23,6 +23,10 @@ interface ServeFlags {
   pollInterval?: string;
   host?: string;
   port?: string;
+  grpcPort?: string;
+  grpcMaxMessageBytes?: string;
+  grpcTlsCert?: string;
+  grpcTlsKey?: string;
   workers?: string;
   engine?: string;
   onnxThreads?: string;
@@ -50,6 +54,10 @@ export function configFromFlags(flags: ServeFlags): ServiceConfig {
     ...(flags.pollInterval ? { pollInterval: flags.pollInterval } : {}),
     ...(flags.host ? { host: flags.host } : {}),
     ...(flags.port ? { port: flags.port } : {}),
+    ...(flags.grpcPort ? { grpcPort: flags.grpcPort } : {}),
+    ...(flags.grpcMaxMessageBytes ? { grpcMaxMessageBytes: flags.grpcMaxMessageBytes } : {}),
+    ...(flags.grpcTlsCert ? { grpcTlsCert: flags.grpcTlsCert } : {}),
+    ...(flags.grpcTlsKey ? { grpcTlsKey: flags.grpcTlsKey } : {}),
     ...(flags.workers ? { workers: flags.workers } : {}),
     ...(flags.engine ? { engine: flags.engine } : {}),
     ...(flags.onnxThreads ? { onnxThreads: flags.onnxThreads } : {}),
@@ -79,10 +87,10 @@ export function webRootOption(): { webRoot?: string } {
 /** Runs a service until a signal, then drains and resolves. */
 export async function serveUntilSignal(
   service: Service,
-  onListening?: (url: string) => void,
+  onListening?: (url: string, grpcPort?: number) => void,
 ): Promise<void> {
-  const { url } = await service.start();
-  onListening?.(url);
+  const { url, grpcPort } = await service.start();
+  onListening?.(url, grpcPort);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.stderr.write(`${signal}: draining in-flight requests, then exiting\n`);
@@ -141,6 +149,19 @@ export function registerServeCommand(program: Command): void {
       '--port <n>',
       `port, 0 for any free one [env MSCR_PORT or PORT] (default ${DEFAULTS.port})`,
     )
+    .option(
+      '--grpc-port <n>',
+      `gRPC port (Open Inference Protocol, TF Serving, health), 0 turns gRPC off; with --port 0 and no --grpc-port, any free port [env MSCR_GRPC_PORT] (default ${String(DEFAULTS.grpc.port)})`,
+    )
+    .option(
+      '--grpc-max-message-bytes <n>',
+      `largest gRPC message received or sent [env MSCR_GRPC_MAX_MESSAGE_BYTES] (default ${DEFAULTS.grpc.maxMessageBytes})`,
+    )
+    .option(
+      '--grpc-tls-cert <file>',
+      'PEM certificate chain for gRPC over TLS, with --grpc-tls-key [env MSCR_GRPC_TLS_CERT] (default: plaintext h2c)',
+    )
+    .option('--grpc-tls-key <file>', 'PEM private key for gRPC over TLS [env MSCR_GRPC_TLS_KEY]')
     .option('--workers <n>', 'inference worker threads [env MSCR_WORKERS] (default: one per core)')
     .option(
       '--engine <name>',
@@ -235,8 +256,10 @@ export function registerServeCommand(program: Command): void {
         ...webRootOption(),
         ...(launcher ? { retrain: launcher } : {}),
       });
-      await serveUntilSignal(service, (url) =>
-        process.stderr.write(`mscr serving ${config.store} at ${url}\n`),
+      await serveUntilSignal(service, (url, grpcPort) =>
+        process.stderr.write(
+          `mscr serving ${config.store} at ${url}${grpcPort !== undefined ? ` and gRPC on port ${grpcPort}` : ''}\n`,
+        ),
       );
     });
 }

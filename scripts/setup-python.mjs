@@ -3,7 +3,8 @@
 // repository, and links each one into .tools/. Plain Node, no npm dependencies. Skips all work
 // for an environment whose pinned packages are already there.
 //
-// - .tools/venv: the stock Open Inference Protocol client the tests talk to (tritonclient).
+// - .tools/venv: the stock clients the tests talk to (tritonclient's HTTP and gRPC clients,
+//   and grpcio-tools for TF Serving's protos).
 // - .tools/venv-ml: what a team outside mscr trains and converts models with (scikit-learn,
 //   XGBoost, skl2onnx, onnxmltools, onnx), for the `mscr models import` tests. A separate
 //   environment, so the small client one stays small. `xgboost-cpu` is the XGBoost wheel
@@ -19,8 +20,17 @@ import { join } from 'node:path';
 const ENVIRONMENTS = [
   {
     link: 'venv',
-    packages: ['tritonclient[http]==2.73.0', 'numpy==2.4.6'],
-    check: 'import tritonclient.http, numpy',
+    // grpcio-tools compiles the vendored TF Serving protos into a Python client at test
+    // time (what tensorflow-serving-api ships, without pulling in TensorFlow); grpcio and
+    // protobuf pinned to what tritonclient[grpc] and grpcio-tools both accept.
+    packages: [
+      'tritonclient[http,grpc]==2.73.0',
+      'numpy==2.4.6',
+      'grpcio-tools==1.81.1',
+      'grpcio==1.81.1',
+      'protobuf==6.33.6',
+    ],
+    check: 'import tritonclient.http, tritonclient.grpc, grpc_tools.protoc, numpy',
   },
   {
     link: 'venv-ml',

@@ -42,6 +42,20 @@ export interface ServiceConfig {
   pollIntervalMs: number;
   host: string;
   port: number;
+  /**
+   * gRPC (Open Inference Protocol, TF Serving, health) on its own port, as KServe serves it
+   * beside REST: 8081 by default, `0` turns it off. When the HTTP port is 0 (any free
+   * port, as in tests) and no gRPC port is set, gRPC takes any free port too.
+   */
+  grpc: {
+    /** `undefined`: any free port (only when `port` is 0); `0`: off. */
+    port: number | undefined;
+    /** Largest message received or sent. */
+    maxMessageBytes: number;
+    /** PEM files; both or neither. Empty: plaintext (h2c). */
+    tlsCert: string;
+    tlsKey: string;
+  };
   /** Inference worker threads (the wasm backend is single-threaded in Node). */
   workers: number;
   /**
@@ -126,6 +140,7 @@ export const DEFAULTS: ServiceConfig = {
   pollIntervalMs: 5_000,
   host: '0.0.0.0',
   port: 8080,
+  grpc: { port: 8081, maxMessageBytes: 8 * 1024 * 1024, tlsCert: '', tlsKey: '' },
   workers: Math.max(1, os.availableParallelism()),
   // Delay 0: a batch leaves at the end of the event-loop turn; under load the backlog that
   // waits for a busy worker forms the batches. A fixed delay only slowed light traffic.
@@ -170,6 +185,10 @@ export interface ConfigText {
   pollInterval?: string; // seconds
   host?: string;
   port?: string;
+  grpcPort?: string;
+  grpcMaxMessageBytes?: string;
+  grpcTlsCert?: string;
+  grpcTlsKey?: string;
   workers?: string;
   engine?: string;
   onnxThreads?: string;
@@ -217,6 +236,10 @@ export const ENV_VARS: Record<keyof ConfigText, string> = {
   pollInterval: 'MSCR_POLL_INTERVAL',
   host: 'MSCR_HOST',
   port: 'MSCR_PORT',
+  grpcPort: 'MSCR_GRPC_PORT',
+  grpcMaxMessageBytes: 'MSCR_GRPC_MAX_MESSAGE_BYTES',
+  grpcTlsCert: 'MSCR_GRPC_TLS_CERT',
+  grpcTlsKey: 'MSCR_GRPC_TLS_KEY',
   workers: 'MSCR_WORKERS',
   engine: 'MSCR_ENGINE',
   onnxThreads: 'MSCR_ONNX_THREADS',
@@ -344,6 +367,15 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
       `the admin token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters without spaces (e.g. openssl rand -hex 32)`,
     );
   }
+  const port = number(text.port, DEFAULTS.port, 'port', { min: 0, max: 65_535, integer: true });
+  const tlsCert = text.grpcTlsCert ?? '';
+  const tlsKey = text.grpcTlsKey ?? '';
+  if ((tlsCert === '') !== (tlsKey === '')) {
+    throw new MscrError(
+      'config',
+      `gRPC TLS needs both a certificate and a key (${ENV_VARS.grpcTlsCert}, ${ENV_VARS.grpcTlsKey}); got only the ${tlsCert === '' ? 'key' : 'certificate'}`,
+    );
+  }
   const feedbackToken = text.feedbackToken ?? DEFAULTS.feedback.token;
   if (
     feedbackToken !== '' &&
@@ -413,7 +445,25 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
         integer: false,
       }) * 1000,
     host: text.host ?? DEFAULTS.host,
-    port: number(text.port, DEFAULTS.port, 'port', { min: 0, max: 65_535, integer: true }),
+    port,
+    grpc: {
+      port:
+        text.grpcPort === undefined && port === 0
+          ? undefined
+          : number(text.grpcPort, DEFAULTS.grpc.port ?? 0, 'gRPC port (0 = off)', {
+              min: 0,
+              max: 65_535,
+              integer: true,
+            }),
+      maxMessageBytes: number(
+        text.grpcMaxMessageBytes,
+        DEFAULTS.grpc.maxMessageBytes,
+        'gRPC max message bytes',
+        { min: 1024, max: 1024 ** 3, integer: true },
+      ),
+      tlsCert,
+      tlsKey,
+    },
     workers,
     engine,
     onnxThreads: number(

@@ -1,6 +1,7 @@
 /**
  * The Service, assembled: store -> source -> manager (hot reload) -> inference engine
- * (worker threads, batching) -> data plane -> HTTP. `start()` listens; `stop()` drains:
+ * (worker threads, batching) -> data plane -> HTTP and gRPC (two adapters on the one data
+ * plane, each on its own port). `start()` listens; `stop()` drains:
  * readiness goes false, new connections are refused, in-flight requests finish (up to the
  * drain timeout), then models unload and workers end.
  */
@@ -13,6 +14,7 @@ import { createBrokerMetrics, createBrokers, type Brokers } from './brokers/inde
 import type { ServiceConfig } from './config.ts';
 import { createEngineLoader, DataPlane, type ServedVersion } from './dataplane/index.ts';
 import { InferenceEngine } from './engine/index.ts';
+import { createGrpcServer, type GrpcServer } from './grpc/index.ts';
 import { createApp } from './http/app.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { Monitoring } from './monitoring/index.ts';
@@ -37,8 +39,11 @@ export interface Service {
   readonly monitoring: Monitoring;
   /** The broker adapters (AMQP, MQTT), each present when its URL is configured. */
   readonly brokers: Brokers;
-  /** Listens on the configured host and port (0 = any free port); resolves with the port. */
-  start(): Promise<{ port: number; url: string }>;
+  /**
+   * Listens on the configured host and port (0 = any free port), and gRPC on its port
+   * unless it is off; resolves with the ports.
+   */
+  start(): Promise<{ port: number; url: string; grpcPort?: number }>;
   /** Resolves once the first poll of the store has been applied (models may still be loading). */
   firstPoll(): Promise<void>;
   /** Graceful stop; safe to call more than once. */
@@ -224,11 +229,28 @@ export async function createService(
     ...(options.webRoot !== undefined ? { webRoot: options.webRoot } : {}),
   });
 
+  const grpcServer: GrpcServer | undefined =
+    config.grpc.port === 0
+      ? undefined
+      : createGrpcServer({
+          dataPlane,
+          metrics,
+          logger,
+          monitoring,
+          limits: { maxElements: config.limits.maxElements, maxBatch: 1024 },
+          serverVersion: options.serverVersion ?? '0.1.0',
+          maxMessageBytes: config.grpc.maxMessageBytes,
+          ...(config.grpc.tlsCert !== ''
+            ? { tls: { certFile: config.grpc.tlsCert, keyFile: config.grpc.tlsKey } }
+            : {}),
+        });
+
   let server: Server | undefined;
+  let grpcListening = false;
   let stopping: Promise<void> | undefined;
   let firstPoll: Promise<void> | undefined;
 
-  return {
+  const service: Service = {
     config,
     dataPlane,
     metrics,
@@ -259,14 +281,30 @@ export async function createService(
       server.headersTimeout = 66_000;
       const port = (server.address() as AddressInfo).port;
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+      let grpcPort: number | undefined;
+      if (grpcServer !== undefined) {
+        try {
+          grpcPort = await grpcServer.listen(config.host, config.grpc.port ?? 0);
+          grpcListening = true;
+        } catch (error) {
+          // No half-started service: HTTP closes, the source, models and workers stop.
+          await service.stop();
+          throw error;
+        }
+      }
       logger.info('listening', {
         port,
+        ...(grpcPort !== undefined ? { grpcPort, grpcTls: config.grpc.tlsCert !== '' } : {}),
         store: store.uri,
         models: config.models,
         policy: config.policy,
         workers: engine.workers,
       });
-      return { port, url: `http://${host}:${port}` };
+      return {
+        port,
+        url: `http://${host}:${port}`,
+        ...(grpcPort !== undefined ? { grpcPort } : {}),
+      };
     },
     stop() {
       stopping ??= (async () => {
@@ -274,6 +312,16 @@ export async function createService(
         await source.stop();
         // Brokers stop consuming and answer what they hold (unacked messages are redelivered).
         const brokersStopped = brokers.stop();
+        // gRPC drains beside HTTP: new calls are refused, in-flight ones finish.
+        const grpcDrained =
+          grpcServer !== undefined && grpcListening
+            ? grpcServer.drain(config.drainTimeoutMs).then((outcome) => {
+                if (outcome === 'timeout')
+                  logger.warn('drain timeout: cancelling the remaining gRPC calls', {
+                    drainTimeoutMs: config.drainTimeoutMs,
+                  });
+              })
+            : Promise.resolve();
         if (server) {
           const closed = new Promise<void>((resolve) => server?.close(() => resolve()));
           // Close each kept-alive connection as soon as its in-flight request is answered.
@@ -290,6 +338,7 @@ export async function createService(
           }
         }
         await brokersStopped;
+        await grpcDrained;
         // Unload through the manager first (it waits for handles), then end the workers.
         await Promise.race([
           manager.stop(),
@@ -301,4 +350,5 @@ export async function createService(
       return stopping;
     },
   };
+  return service;
 }

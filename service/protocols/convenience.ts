@@ -180,8 +180,9 @@ function seriesSpecOf(manifest: ModelManifest): SeriesPreprocessing {
 function scaledSpecOf(manifest: ModelManifest): ScaledSpec {
   const spec = manifest.preprocessing;
   if (spec.kind !== 'series' && spec.kind !== 'tabular') {
+    const what = spec.kind === 'image' ? 'is an image model' : `takes ${spec.kind} input`;
     throw badRequest(
-      `model ${quote(manifest.name)} takes ${spec.kind} input; it makes no forecast in original units`,
+      `model ${quote(manifest.name)} ${what}; it makes no forecast in original units`,
     );
   }
   return spec;

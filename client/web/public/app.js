@@ -810,7 +810,9 @@ function normalizeBaseUrl(baseUrl) {
       `invalid service URL ${JSON.stringify(baseUrl)}: only http:// and https:// are supported`
     );
   }
-  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+  let end = url.pathname.length;
+  while (end > 0 && url.pathname[end - 1] === "/") end--;
+  return `${url.origin}${url.pathname.slice(0, end)}`;
 }
 function positive(name, value, fallback, min = 0) {
   if (value === void 0) return fallback;

@@ -156,6 +156,9 @@ checks each value on its own.
 {{- end }}
 {{- end }}
 {{- end }}
+{{- if and .Values.grpcIngress.enabled (eq (int .Values.config.grpcPort) 0) }}
+{{- fail "grpcIngress.enabled needs gRPC in the pods: set config.grpcPort (0 turns gRPC off)" }}
+{{- end }}
 {{- if and .Values.gpu.serving.enabled (not .Values.gpu.serving.keepCpuServing) .Values.autoscaling.enabled (not .Values.gpu.serving.autoscaling.enabled) }}
 {{- fail "autoscaling.enabled applies to the CPU serving Deployment, which gpu.serving.keepCpuServing=false turns off: set gpu.serving.autoscaling.enabled instead" }}
 {{- end }}
@@ -341,6 +344,11 @@ spec:
         - name: http
           containerPort: {{ $v.config.port }}
           protocol: TCP
+        {{- if ne (int $v.config.grpcPort) 0 }}
+        - name: grpc
+          containerPort: {{ $v.config.grpcPort }}
+          protocol: TCP
+        {{- end }}
       envFrom:
         - configMapRef:
             name: {{ include "mscr.fullname" $ctx }}
@@ -493,6 +501,14 @@ spec:
       targetPort: http
       protocol: TCP
       name: http
+    {{- if ne (int .ctx.Values.config.grpcPort) 0 }}
+    # gRPC is HTTP/2 without TLS inside the cluster (h2c).
+    - port: {{ .ctx.Values.service.grpcPort }}
+      targetPort: grpc
+      protocol: TCP
+      name: grpc
+      appProtocol: kubernetes.io/h2c
+    {{- end }}
   selector:
     {{- include "mscr.componentSelectorLabels" (dict "ctx" .ctx "component" .component) | nindent 4 }}
 {{- end }}

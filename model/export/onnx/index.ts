@@ -12,25 +12,8 @@ export {
   type OnnxExportOptions,
 } from './exporter.ts';
 export { ONNX_OPSET } from './graph-builder.ts';
-
-/** The file name of the ONNX form in a version folder, beside model.json and weights.bin. */
-export const onnxArtifactName = 'model.onnx';
-
-/**
- * Export options that give the graph the version's served signature: the manifest's input
- * and output names (e.g. `image` -> `probabilities`), so an engine can feed the ONNX form
- * exactly as it feeds the TF.js one. For the publish path:
- *   files.set(onnxArtifactName, exportLayersModelToOnnx(model, signatureNames(draft)))
- */
-export function signatureNames(signature: {
-  inputs: readonly { name: string }[];
-  outputs: readonly { name: string }[];
-}): OnnxExportOptions {
-  return {
-    inputNames: signature.inputs.map((i) => i.name),
-    outputNames: signature.outputs.map((o) => o.name),
-  };
-}
+export { onnxArtifactName, signatureNames } from './signature.ts';
+export { verifiedOnnxForm, type OnnxForm, type OnnxFormOptions } from './onnx-form.ts';
 
 /** Exports the TF.js model stored in a version's files (`model.json` + weights) to ONNX. */
 export async function exportModelFilesToOnnx(
