@@ -7,6 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import amqp, {
   type ChannelModel,
@@ -17,6 +18,7 @@ import amqp, {
 import { tempStore, type TempStore } from '../reload/test-support.ts';
 import { publishToyClassifier, startService, toyInfer, waitUntil } from '../test-support.ts';
 import type { Service } from '../server.ts';
+import { MSCR_BIN } from '../../tests/run-mscr.ts';
 import { HEADERS } from './amqp.ts';
 import { missingBroker, startRabbit, type TestRabbit } from './test-support.ts';
 
@@ -295,6 +297,62 @@ describe('AMQP adapter on a real RabbitMQ', { skip, timeout: 600_000 }, () => {
     }
     await service.stop();
     service = next;
+  });
+
+  test('mscr serve --amqp-url gets SIGTERM mid-stream: exits 0, and every message is answered exactly once', async () => {
+    await service.stop();
+    const serve = () =>
+      spawn(
+        process.execPath,
+        [MSCR_BIN, 'serve', '--store', `file://${temp.dir}`, '--port', '0', '--grpc-port', '0'],
+        {
+          env: {
+            ...process.env,
+            MSCR_AMQP_URL: rabbit.url,
+            MSCR_BACKEND: 'wasm',
+            MSCR_WORKERS: '1',
+            MSCR_LOG_LEVEL: 'warn',
+            MSCR_POLL_INTERVAL: '0.1',
+          },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
+    const before = client.replies.length;
+    const ids = Array.from({ length: 300 }, () => client.send('mscr.toy.infer', toyInfer(1)));
+    const first = serve();
+    let stderr = '';
+    first.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) =>
+      first.once('exit', (code) => resolve(code)),
+    );
+    await waitUntil(
+      () => client.replies.length >= before + 20,
+      'the CLI service answering',
+      120_000,
+    );
+    first.kill('SIGTERM');
+    assert.equal(await exited, 0, stderr);
+    assert.match(stderr, /SIGTERM: draining/);
+    const answeredByFirst = client.replies.length - before;
+    const second = serve();
+    try {
+      await waitUntil(
+        () => ids.every((id) => client.replies.some((r) => r.correlationId === id)),
+        'every reply from the second CLI service',
+        120_000,
+      );
+    } finally {
+      const done = new Promise((resolve) => second.once('exit', resolve));
+      second.kill('SIGTERM');
+      await done;
+    }
+    const counts = answeredIds(client.replies);
+    assert.deepEqual(
+      ids.filter((id) => counts.get(id) !== 1),
+      [],
+      `first answered ${answeredByFirst}`,
+    );
+    service = await startAmqpService(temp.dir, rabbit.url);
   });
 
   test('the broker restarted mid-stream: the adapter reconnects and every message is answered once', async () => {
