@@ -37,6 +37,12 @@ interface ServeFlags {
   logLevel?: string;
   backend?: string;
   adminToken?: string;
+  amqpUrl?: string;
+  amqpPrefetch?: string;
+  amqpQueue?: string;
+  mqttUrl?: string;
+  mqttClientId?: string;
+  mqttTopic?: string;
 }
 
 export function configFromFlags(flags: ServeFlags): ServiceConfig {
@@ -62,6 +68,12 @@ export function configFromFlags(flags: ServeFlags): ServiceConfig {
     ...(flags.logLevel ? { logLevel: flags.logLevel } : {}),
     ...(flags.backend ? { backend: flags.backend } : {}),
     ...(flags.adminToken ? { adminToken: flags.adminToken } : {}),
+    ...(flags.amqpUrl ? { amqpUrl: flags.amqpUrl } : {}),
+    ...(flags.amqpPrefetch ? { amqpPrefetch: flags.amqpPrefetch } : {}),
+    ...(flags.amqpQueue ? { amqpQueue: flags.amqpQueue } : {}),
+    ...(flags.mqttUrl ? { mqttUrl: flags.mqttUrl } : {}),
+    ...(flags.mqttClientId ? { mqttClientId: flags.mqttClientId } : {}),
+    ...(flags.mqttTopic ? { mqttTopic: flags.mqttTopic } : {}),
   };
   return resolveConfig(configTextFromEnv(), fromFlags);
 }
@@ -186,6 +198,30 @@ export function registerServeCommand(program: Command): void {
     .option(
       '--admin-token <token>',
       'bearer token of POST /mscr/models/{m}/retrain, 16+ characters; prefer the env var, flags show in ps [env MSCR_ADMIN_TOKEN] (default: retraining over HTTP off)',
+    )
+    .option(
+      '--amqp-url <url>',
+      'also take V2 infer requests from RabbitMQ (AMQP 0-9-1) queues mscr.<model>.infer, answers to reply_to; prefer the env var for credentials [env MSCR_AMQP_URL] (default: off)',
+    )
+    .option(
+      '--amqp-prefetch <n>',
+      `unacked AMQP messages per model queue, what feeds the batcher [env MSCR_AMQP_PREFETCH] (default ${DEFAULTS.brokers.amqp.prefetch})`,
+    )
+    .option(
+      '--amqp-queue <template>',
+      `request queue per model, {model} replaced [env MSCR_AMQP_QUEUE] (default ${DEFAULTS.brokers.amqp.queue}; dead letters: MSCR_AMQP_DEAD_QUEUE, ${DEFAULTS.brokers.amqp.deadQueue})`,
+    )
+    .option(
+      '--mqtt-url <url>',
+      'also take V2 infer requests over MQTT 3.1.1/5 on mscr/<model>/infer, answers on the response topic or mscr/<model>/result [env MSCR_MQTT_URL] (default: off)',
+    )
+    .option(
+      '--mqtt-client-id <id>',
+      'stable MQTT client id: the broker keeps its session (queued requests) across restarts; one per replica [env MSCR_MQTT_CLIENT_ID] (default mscr-<hostname>)',
+    )
+    .option(
+      '--mqtt-topic <template>',
+      `request topic per model, {model} replaced [env MSCR_MQTT_TOPIC] (default ${DEFAULTS.brokers.mqtt.topic}; answers: MSCR_MQTT_RESULT_TOPIC, ${DEFAULTS.brokers.mqtt.resultTopic})`,
     )
     .option(
       '--retrain-data <uri...>',

@@ -154,9 +154,30 @@ describe('helm lint and schema validation of every ci values file', () => {
     }
   });
 
+  test('broker URLs come from Secrets, the MQTT client id is the pod name', () => {
+    const deployment = parseObjects(renderText(['brokers-values.yaml'])).find(
+      (o) => o.kind === 'Deployment',
+    ) as { spec: { template: { spec: { containers: { env: Record<string, unknown>[] }[] } } } };
+    const env = deployment.spec.template.spec.containers[0]?.env ?? [];
+    const byName = (name: string) => env.find((e) => e.name === name);
+    assert.deepEqual(byName('MSCR_AMQP_URL')?.valueFrom, {
+      secretKeyRef: { name: 'mscr-rabbitmq', key: 'url' },
+    });
+    assert.equal(byName('MSCR_AMQP_PREFETCH')?.value, '16');
+    assert.deepEqual(byName('MSCR_MQTT_URL')?.valueFrom, {
+      secretKeyRef: { name: 'mscr-mosquitto', key: 'url' },
+    });
+    assert.deepEqual(byName('MSCR_MQTT_CLIENT_ID')?.valueFrom, {
+      fieldRef: { fieldPath: 'metadata.name' },
+    });
+    const plain = parseObjects(renderText([])).find((o) => o.kind === 'Deployment');
+    assert.doesNotMatch(JSON.stringify(plain), /MSCR_AMQP_URL|MSCR_MQTT_URL/);
+  });
+
   test('the ci values files cover the matrix', () => {
     assert.deepEqual(ciFiles, [
       'autoscaling-values.yaml',
+      'brokers-values.yaml',
       'default-values.yaml',
       'gcs-values.yaml',
       'gpu-values.yaml',

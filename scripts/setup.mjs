@@ -20,6 +20,7 @@ const STEPS = [
   { name: 'python', script: 'scripts/setup-python.mjs', holds: [], needs: [] },
   { name: 'validators', script: 'scripts/setup-validators.mjs', holds: [], needs: [] },
   { name: 'browser', script: 'scripts/setup-browser.mjs', holds: ['apt'], needs: [] },
+  { name: 'brokers', script: 'scripts/setup-brokers.mjs', holds: ['apt'], needs: [] },
   // The container images (buildah, mmdebstrap): its apt-get install waits for dpkg's lock by
   // itself and is over in seconds; the MinIO and k6 images need the binaries `tools` builds.
   { name: 'images', script: 'scripts/build-images.mjs', holds: [], needs: ['tools'] },

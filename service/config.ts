@@ -8,6 +8,14 @@ import { MscrError } from '../connectors/errors.ts';
 import { validateModelName } from '../connectors/ms/manifest.ts';
 import { isRemoteStore } from '../connectors/store/index.ts';
 import {
+  checkBrokerUrl,
+  checkTemplate,
+  DEFAULT_AMQP,
+  DEFAULT_MQTT,
+  type AmqpSettings,
+  type MqttSettings,
+} from './brokers/names.ts';
+import {
   DEFAULT_IMAGE_FORMATS,
   parseImageFormats,
   type ImageFormat,
@@ -80,6 +88,8 @@ export interface ServiceConfig {
   adminToken: string;
   /** The recent predictions each replica remembers by id, for feedback (oldest go first). */
   predictionLog: { maxEntries: number; maxBytes: number };
+  /** Event-driven intake (service/brokers): each adapter is on when its URL is set. */
+  brokers: { amqp: AmqpSettings; mqtt: MqttSettings };
   feedback: FeedbackConfig;
   images: {
     /** Formats decoded (by magic bytes); never SVG. */
@@ -144,6 +154,7 @@ export const DEFAULTS: ServiceConfig = {
   onnxThreads: 1,
   adminToken: '',
   predictionLog: { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 },
+  brokers: { amqp: DEFAULT_AMQP, mqtt: { ...DEFAULT_MQTT, clientId: `mscr-${os.hostname()}` } },
   feedback: {
     token: '',
     trust: 'prediction',
@@ -191,6 +202,17 @@ export interface ConfigText {
   adminToken?: string;
   predictionLogEntries?: string;
   predictionLogBytes?: string;
+  amqpUrl?: string;
+  amqpPrefetch?: string;
+  amqpQueue?: string;
+  amqpDeadQueue?: string;
+  amqpCommonQueue?: string;
+  amqpDeliveryLimit?: string;
+  mqttUrl?: string;
+  mqttClientId?: string;
+  mqttTopic?: string;
+  mqttResultTopic?: string;
+  mqttInflight?: string;
   feedbackToken?: string;
   feedbackTrust?: string;
   feedbackRate?: string;
@@ -242,6 +264,17 @@ export const ENV_VARS: Record<keyof ConfigText, string> = {
   maxImagePixels: 'MSCR_MAX_IMAGE_PIXELS',
   maxImagesPerRequest: 'MSCR_MAX_IMAGES_PER_REQUEST',
   decodeConcurrency: 'MSCR_DECODE_CONCURRENCY',
+  amqpUrl: 'MSCR_AMQP_URL',
+  amqpPrefetch: 'MSCR_AMQP_PREFETCH',
+  amqpQueue: 'MSCR_AMQP_QUEUE',
+  amqpDeadQueue: 'MSCR_AMQP_DEAD_QUEUE',
+  amqpCommonQueue: 'MSCR_AMQP_COMMON_QUEUE',
+  amqpDeliveryLimit: 'MSCR_AMQP_DELIVERY_LIMIT',
+  mqttUrl: 'MSCR_MQTT_URL',
+  mqttClientId: 'MSCR_MQTT_CLIENT_ID',
+  mqttTopic: 'MSCR_MQTT_TOPIC',
+  mqttResultTopic: 'MSCR_MQTT_RESULT_TOPIC',
+  mqttInflight: 'MSCR_MQTT_INFLIGHT',
 };
 
 export function configTextFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigText {
@@ -510,6 +543,78 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
         'decode concurrency',
         { min: 1, max: 256, integer: true },
       ),
+    },
+    brokers: resolveBrokers(text),
+  };
+}
+
+const AMQP_QUEUE = /^[\w.:{}-]{1,200}$/;
+
+function amqpQueueName(text: string | undefined, fallback: string, what: string): string {
+  const value = text ?? fallback;
+  if (!AMQP_QUEUE.test(value))
+    throw new MscrError(
+      'config',
+      `${what} may use letters, digits, . _ : - and {model} (at most 200 characters), got ${JSON.stringify(value)}`,
+    );
+  return value;
+}
+
+function resolveBrokers(text: ConfigText): ServiceConfig['brokers'] {
+  const mqttDefaults = DEFAULTS.brokers.mqtt;
+  const clientId = text.mqttClientId ?? mqttDefaults.clientId;
+  if (!/^[\w.:-]{1,64}$/.test(clientId))
+    throw new MscrError(
+      'config',
+      `MQTT client id may use letters, digits, . _ : - (1 to 64 characters), got ${JSON.stringify(clientId)}`,
+    );
+  const commonQueue =
+    text.amqpCommonQueue === 'off' ? '' : (text.amqpCommonQueue ?? DEFAULT_AMQP.commonQueue);
+  if (commonQueue !== '') amqpQueueName(commonQueue, '', 'AMQP common queue');
+  return {
+    amqp: {
+      url: checkBrokerUrl(text.amqpUrl ?? '', ['amqp:', 'amqps:'], 'AMQP URL'),
+      prefetch: number(text.amqpPrefetch, DEFAULT_AMQP.prefetch, 'AMQP prefetch', {
+        min: 1,
+        max: 65_535,
+        integer: true,
+      }),
+      queue: checkTemplate(
+        amqpQueueName(text.amqpQueue, DEFAULT_AMQP.queue, 'AMQP queue'),
+        'AMQP queue',
+        false,
+      ),
+      deadQueue: checkTemplate(
+        amqpQueueName(text.amqpDeadQueue, DEFAULT_AMQP.deadQueue, 'AMQP dead-letter queue'),
+        'AMQP dead-letter queue',
+        false,
+      ),
+      commonQueue,
+      deliveryLimit: number(
+        text.amqpDeliveryLimit,
+        DEFAULT_AMQP.deliveryLimit,
+        'AMQP delivery limit',
+        {
+          min: 1,
+          max: 1000,
+          integer: true,
+        },
+      ),
+    },
+    mqtt: {
+      url: checkBrokerUrl(text.mqttUrl ?? '', ['mqtt:', 'mqtts:', 'ws:', 'wss:'], 'MQTT URL'),
+      clientId,
+      topic: checkTemplate(text.mqttTopic ?? mqttDefaults.topic, 'MQTT topic', true),
+      resultTopic: checkTemplate(
+        text.mqttResultTopic ?? mqttDefaults.resultTopic,
+        'MQTT result topic',
+        true,
+      ),
+      inflight: number(text.mqttInflight, mqttDefaults.inflight, 'MQTT in-flight messages', {
+        min: 1,
+        max: 65_535,
+        integer: true,
+      }),
     },
   };
 }

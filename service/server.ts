@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { openObjectStore, openStore } from '../connectors/store/index.ts';
 import { createFeedbackStore } from '../connectors/sr/feedback-store.ts';
 import type { FeedbackStore, RetrainLauncher } from '../connectors/sr/index.ts';
+import { createBrokerMetrics, createBrokers, type Brokers } from './brokers/index.ts';
 import type { ServiceConfig } from './config.ts';
 import { createEngineLoader, DataPlane, type ServedVersion } from './dataplane/index.ts';
 import { InferenceEngine } from './engine/index.ts';
@@ -37,6 +38,8 @@ export interface Service {
   readonly engine: InferenceEngine;
   /** Prediction log, signals and feedback. */
   readonly monitoring: Monitoring;
+  /** The broker adapters (AMQP, MQTT), each present when its URL is configured. */
+  readonly brokers: Brokers;
   /**
    * Listens on the configured host and port (0 = any free port), and gRPC on its port
    * unless it is off; resolves with the ports.
@@ -192,21 +195,33 @@ export async function createService(
       (model) => retrain.runs(model, { limit: 100 }),
     );
   }
+  const limits = {
+    maxElements: config.limits.maxElements,
+    maxBatch: 1024,
+    maxBodyBytes: config.limits.maxBodyBytes,
+    images: createImagePolicy({
+      formats: config.images.formats,
+      maxPixels: config.images.maxPixels,
+      maxPerRequest: config.images.maxPerRequest,
+      concurrency: config.images.decodeConcurrency,
+    }),
+  };
+  // Broker adapters: other doors to the same data plane.
+  const brokers = createBrokers({
+    settings: config.brokers,
+    dataPlane,
+    monitoring,
+    manager,
+    limits,
+    logger,
+    metrics: createBrokerMetrics(metrics.registry),
+    drainTimeoutMs: config.drainTimeoutMs,
+  });
   const app = createApp({
     dataPlane,
     metrics,
     logger,
-    limits: {
-      maxElements: config.limits.maxElements,
-      maxBatch: 1024,
-      maxBodyBytes: config.limits.maxBodyBytes,
-      images: createImagePolicy({
-        formats: config.images.formats,
-        maxPixels: config.images.maxPixels,
-        maxPerRequest: config.images.maxPerRequest,
-        concurrency: config.images.decodeConcurrency,
-      }),
-    },
+    limits,
     serverVersion: options.serverVersion ?? '0.1.0',
     monitoring,
     adminToken: config.adminToken,
@@ -244,10 +259,21 @@ export async function createService(
     manager,
     engine,
     monitoring,
+    brokers,
     firstPoll: () => (firstPoll ??= source.pollOnce().then(() => undefined)),
     async start() {
       firstPoll ??= source.pollOnce().then(() => undefined);
       source.start();
+      // Consume only once the store's models are known: before the first poll every model
+      // is "unknown", and a broker message answered 404 then would be a message lost.
+      void firstPoll.then(
+        () => {
+          if (stopping === undefined) brokers.start();
+        },
+        () => {
+          if (stopping === undefined) brokers.start();
+        },
+      );
       server = await new Promise<Server>((resolve, reject) => {
         const s = app.listen(config.port, config.host, () => resolve(s));
         s.once('error', reject);
@@ -287,6 +313,8 @@ export async function createService(
       stopping ??= (async () => {
         dataPlane.startDraining();
         await source.stop();
+        // Brokers stop consuming and answer what they hold (unacked messages are redelivered).
+        const brokersStopped = brokers.stop();
         // gRPC drains beside HTTP: new calls are refused, in-flight ones finish.
         const grpcDrained =
           grpcServer !== undefined && grpcListening
@@ -302,6 +330,7 @@ export async function createService(
             drainTimeoutMs: config.drainTimeoutMs,
           });
         }
+        await brokersStopped;
         await grpcDrained;
         // Unload through the manager first (it waits for handles), then end the workers.
         await Promise.race([

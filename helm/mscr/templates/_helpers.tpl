@@ -270,6 +270,29 @@ Environment of a serving container besides the ConfigMap: GPU settings, store cr
       name: {{ required "retraining.httpTrigger.adminTokenSecret.name is required when retraining.httpTrigger.enabled" $v.retraining.httpTrigger.adminTokenSecret.name | quote }}
       key: {{ $v.retraining.httpTrigger.adminTokenSecret.key | quote }}
 {{- end }}
+{{- with $v.brokers.amqp.urlSecret.name }}
+# Event-driven intake: the broker URL (with credentials) from a Secret.
+- name: MSCR_AMQP_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ $v.brokers.amqp.urlSecret.key | quote }}
+- name: MSCR_AMQP_PREFETCH
+  value: {{ $v.brokers.amqp.prefetch | quote }}
+- name: MSCR_AMQP_DELIVERY_LIMIT
+  value: {{ $v.brokers.amqp.deliveryLimit | quote }}
+{{- end }}
+{{- with $v.brokers.mqtt.urlSecret.name }}
+- name: MSCR_MQTT_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ $v.brokers.mqtt.urlSecret.key | quote }}
+- name: MSCR_MQTT_CLIENT_ID
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+{{- end }}
 {{- with $v.extraEnv }}
 {{ toYaml . }}
 {{- end }}
