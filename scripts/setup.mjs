@@ -21,6 +21,14 @@ const STEPS = [
   { name: 'validators', script: 'scripts/setup-validators.mjs', holds: [], needs: [] },
   { name: 'browser', script: 'scripts/setup-browser.mjs', holds: ['apt'], needs: [] },
   { name: 'brokers', script: 'scripts/setup-brokers.mjs', holds: ['apt'], needs: [] },
+  // The node's Debian packages (containerd, runc, CNI plugins, iptables) for the cluster tests.
+  {
+    name: 'node',
+    script: 'scripts/setup-kube.mjs',
+    args: ['--node-only'],
+    holds: ['apt'],
+    needs: [],
+  },
   // The container images (buildah, mmdebstrap): its apt-get install waits for dpkg's lock by
   // itself and is over in seconds; the MinIO and k6 images need the binaries `tools` builds.
   { name: 'images', script: 'scripts/build-images.mjs', holds: [], needs: ['tools'] },
@@ -76,7 +84,7 @@ function run(step) {
   state.set(step.name, 'running');
   for (const resource of step.holds) busy.add(resource);
   const begin = Date.now();
-  const child = spawn(process.execPath, [step.script], {
+  const child = spawn(process.execPath, [step.script, ...(step.args ?? [])], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
