@@ -78,6 +78,19 @@ describe('hardening', () => {
       body: 'not gzip at all',
     });
     assert.equal(corrupt.status, 400);
+    // Found by the fuzz suite: one byte declared br answered 500.
+    for (const [encoding, bytes] of [
+      ['br', Buffer.from([78])],
+      ['deflate', Buffer.from([78])],
+      ['gzip', gzipSync(body).subarray(0, 12)],
+    ] as const) {
+      const bad = await fetch(`${url}/mscr/models/prices/forecast`, {
+        method: 'POST',
+        headers: { 'content-encoding': encoding },
+        body: bytes,
+      });
+      assert.equal(bad.status, 400, `${encoding}: ${await bad.text()}`);
+    }
     const gzip = await fetch(`${url}/v2/models/toy/infer`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },

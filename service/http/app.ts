@@ -88,6 +88,16 @@ export function redactPaths(message: string): string {
     .replace(/(^|[\s"'(=])\/(?:[\w.@+-]+\/)+[\w.@+-]*/g, '$1<path>');
 }
 
+/** An error of zlib (`Z_DATA_ERROR`, `Z_BUF_ERROR`, ...) or brotli (`ERR__ERROR_FORMAT_...`). */
+function isDecompressionError(error: unknown): boolean {
+  const { code, errno } = (error ?? {}) as { code?: unknown; errno?: unknown };
+  return (
+    typeof errno === 'number' &&
+    typeof code === 'string' &&
+    (code.startsWith('Z_') || code.startsWith('ERR__ERROR_'))
+  );
+}
+
 /** Distinct model label values on the request metrics; later models are counted as `other`. */
 const MAX_MODEL_LABELS = 500;
 
@@ -504,11 +514,8 @@ export function createApp(options: AppOptions): express.Express {
         'payload_too_large',
         `the request body is larger than the limit of ${limits.maxBodyBytes} bytes`,
       );
-    } else if (
-      typeof (error as { code?: unknown }).code === 'string' &&
-      /^Z_/.test((error as { code: string }).code)
-    ) {
-      // zlib failed on a body declared gzip, deflate or br: the body is wrong, not the server.
+    } else if (isDecompressionError(error)) {
+      // zlib or brotli failed on a body declared gzip, deflate or br: the body is wrong.
       mapped = new MscrError(
         'bad_request',
         'the request body is not valid data for its Content-Encoding',
