@@ -72,7 +72,7 @@ function validateModelName(name) {
   if (!MODEL_NAME.test(name) || name.includes("..")) {
     throw new MscrError(
       "bad_request",
-      `invalid model name ${JSON.stringify(name)}: use 1-63 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit`
+      `invalid model name ${JSON.stringify(typeof name === "string" && name.length > 64 ? `${name.slice(0, 64)}...` : name)}: use 1-63 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit`
     );
   }
   return name;
@@ -810,7 +810,9 @@ function normalizeBaseUrl(baseUrl) {
       `invalid service URL ${JSON.stringify(baseUrl)}: only http:// and https:// are supported`
     );
   }
-  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+  let end = url.pathname.length;
+  while (end > 0 && url.pathname[end - 1] === "/") end--;
+  return `${url.origin}${url.pathname.slice(0, end)}`;
 }
 function positive(name, value, fallback, min = 0) {
   if (value === void 0) return fallback;
