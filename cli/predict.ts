@@ -52,9 +52,13 @@ async function readInput(file: string): Promise<Buffer> {
   }
 }
 
-/** A 400 about the posted file is the file's problem: exit 3 (fix the data), naming the file. */
+/** A 400 (or a 415: a format the service does not decode) about the posted file is the file's problem: exit 3 (fix the data), naming the file. */
 function blameFile(file: string, error: unknown): unknown {
-  if (isMscrClientError(error) && error.kind === 'http' && error.httpStatus === 400) {
+  if (
+    isMscrClientError(error) &&
+    error.kind === 'http' &&
+    (error.httpStatus === 400 || error.httpStatus === 415)
+  ) {
     return new MscrError(
       'bad_data',
       `${file}: the service cannot use it: ${error.serverMessage ?? error.message}`,

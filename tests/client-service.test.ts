@@ -95,12 +95,13 @@ describe('SDK against the real service', () => {
     assert.notEqual(again.predictionIds[0], answer.predictionIds[0]);
   });
 
-  test("a file that is not an image: 400 with the server's reason, not retried", async () => {
+  test("a file that is not an image: 415 with the server's reason, not retried", async () => {
     const error = await rejection(
       client.classify(IMAGE_MODEL, new TextEncoder().encode('{"name": "not an image"}')),
     );
     assert.ok(isMscrClientError(error));
-    assert.equal(error.httpStatus, 400);
+    // Refused by its magic bytes before any decoder runs (issue 15, item 5).
+    assert.equal(error.httpStatus, 415);
     assert.equal(error.code, 'bad_request');
     assert.equal(error.attempts, 1);
     assert.match(error.serverMessage ?? '', /decode|image/i);
