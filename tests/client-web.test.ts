@@ -144,7 +144,7 @@ describe('the web page in headless Chromium', { skip }, () => {
     });
     const alert = await page.waitForSelector('#classify-result .error[role="alert"]');
     const text = (await alert.textContent()) ?? '';
-    assert.match(text, /Cannot classify notes\.txt: the service answered 400: .*image/);
+    assert.match(text, /Cannot classify notes\.txt: the service answered 415: .*image/);
     assert.equal(await page.$('#top-label'), null);
     await screenshot(page, '03-error-not-an-image');
     await page.close();
