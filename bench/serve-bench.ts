@@ -36,6 +36,14 @@
  * BENCH_IMAGE (an image file; default the shared cat_0003.jpg, else a generated image),
  * BENCH_OUT (default bench/results/serve.json; a .md with the tables is written beside it).
  * Takes about 17 minutes with the defaults on 2 cores (BENCH_ROUNDS=1: about 10).
+ *
+ * Engines (BENCH_ENGINES, default `tfjs,onnx`): with `onnx`, the published version also has
+ * an ONNX form of the same network with the same weights (bench/tfjs_sequential_to_onnx.py,
+ * run with the pinned `.tools/venv-ml` Python, a stand-in until mscr's TypeScript exporter
+ * lands; the answers must agree within 1e-5), the ONNX Runtime in-process ceiling is measured
+ * beside the TF.js one (one session with `cores` threads, and `cores` sessions with one thread
+ * each), and `mscr serve --engine onnx` runs beside `--engine tfjs`: 1 worker x `cores`
+ * threads, `cores` workers x 1 thread, batching off and on (the first delay).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
@@ -91,6 +99,12 @@ const ceilingBatches = numberList(
 const ceilingSeconds = Number(env.BENCH_CEILING_SECONDS ?? 5);
 const rounds = Math.max(1, Math.floor(Number(env.BENCH_ROUNDS ?? 2)));
 const experiments = env.BENCH_EXPERIMENTS !== '0';
+type Engine = 'tfjs' | 'onnx';
+const engines = (env.BENCH_ENGINES ?? 'tfjs,onnx').split(',').map((e) => e.trim()) as Engine[];
+if (engines.length === 0 || engines.some((e) => e !== 'tfjs' && e !== 'onnx')) {
+  throw new Error(`BENCH_ENGINES must list tfjs and/or onnx, got ${env.BENCH_ENGINES}`);
+}
+const ML_PYTHON = new URL('../.tools/venv-ml/bin/python', import.meta.url).pathname;
 const cpuProfDir = env.BENCH_CPU_PROF ? path.resolve(env.BENCH_CPU_PROF) : undefined;
 const outJson = path.resolve(
   env.BENCH_OUT ?? new URL('./results/serve.json', import.meta.url).pathname,
@@ -481,6 +495,9 @@ function runLoad(
 // --- runs ---------------------------------------------------------------------------------
 
 interface ServiceSetting {
+  engine: Engine;
+  /** ONNX Runtime threads per session (onnx only). */
+  onnxThreads?: number;
   workers: number;
   batching: boolean;
   maxBatchSize: number;
@@ -750,7 +767,13 @@ async function measureEngine(
       payload: 'Float32Array (no JSON)',
       payloadBytes: input.byteLength,
       loadGeneratorWorkers: 0,
-      setting: { workers: cores, batching: true, maxBatchSize: 32, maxQueueDelayMs: delayMs },
+      setting: {
+        engine: 'tfjs',
+        workers: cores,
+        batching: true,
+        maxBatchSize: 32,
+        maxQueueDelayMs: delayMs,
+      },
       connections: concurrency,
       seconds: round(seconds, 2),
       requestsPerSecond: round(rows / seconds),
@@ -934,6 +957,87 @@ async function testImage(): Promise<{ source: string; input: Float32Array }> {
   };
 }
 
+/** The ONNX form of the TF.js model in `files`, same weights (see the header). */
+async function onnxForm(files: Map<string, Uint8Array>): Promise<Uint8Array> {
+  if (!existsSync(ML_PYTHON)) {
+    throw new Error(
+      `BENCH_ENGINES includes onnx, which needs ${ML_PYTHON}: run node scripts/setup-python.mjs (or set BENCH_ENGINES=tfjs)`,
+    );
+  }
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mscr-bench-onnx-'));
+  try {
+    for (const [name, bytes] of files) await writeFile(path.join(dir, name), bytes);
+    execFileSync(ML_PYTHON, [
+      path.join(root, 'bench/tfjs_sequential_to_onnx.py'),
+      dir,
+      path.join(dir, 'model.onnx'),
+    ]);
+    return new Uint8Array(await readFile(path.join(dir, 'model.onnx')));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+// --- the ONNX Runtime in-process ceiling --------------------------------------------------------
+
+interface OnnxCeilingRow {
+  batch: number;
+  sessions: number;
+  threadsPerSession: number;
+  rowsPerSecond: number;
+}
+
+/**
+ * ONNX Runtime alone, in this process: `sessions` sessions of `threads` threads each, each
+ * running a pre-built batch in a loop (session.run is asynchronous, so they overlap).
+ */
+async function measureOnnxCeiling(
+  onnx: Uint8Array,
+  input: Float32Array,
+): Promise<OnnxCeilingRow[]> {
+  const ort = await import('onnxruntime-node');
+  const rows: OnnxCeilingRow[] = [];
+  for (const [sessions, threads] of [
+    [1, cores],
+    [cores, 1],
+  ] as const) {
+    const list = await Promise.all(
+      Array.from({ length: sessions }, () =>
+        ort.InferenceSession.create(onnx, {
+          intraOpNumThreads: threads,
+          interOpNumThreads: 1,
+          executionMode: 'sequential',
+          graphOptimizationLevel: 'all',
+        }),
+      ),
+    );
+    for (const batch of ceilingBatches) {
+      const data = new Float32Array(batch * input.length);
+      for (let b = 0; b < batch; b++) data.set(input, b * input.length);
+      const feed = { image: new ort.Tensor('float32', data, [batch, ...ROW_SHAPE]) };
+      for (const session of list) await session.run(feed); // warm-up
+      let done = 0;
+      const started = performance.now();
+      const end = started + ceilingSeconds * 1000;
+      await Promise.all(
+        list.map(async (session) => {
+          while (performance.now() < end) {
+            await session.run(feed);
+            done += batch;
+          }
+        }),
+      );
+      const rowsPerSecond = round(done / ((performance.now() - started) / 1000), 0);
+      rows.push({ batch, sessions, threadsPerSession: threads, rowsPerSecond });
+      process.stderr.write(
+        `  onnx ${sessions} session(s) x ${threads} thread(s), batch ${batch}: ${rowsPerSecond} rows/s\n`,
+      );
+    }
+    await Promise.all(list.map((session) => session.release()));
+  }
+  return rows;
+}
+
 async function publishModel(storeDir: string): Promise<{
   manifest: ModelManifest;
   files: Map<string, Uint8Array>;
@@ -948,6 +1052,7 @@ async function publishModel(storeDir: string): Promise<{
   const files = await modelToFiles(model);
   const parameters = model.countParams();
   model.dispose();
+  if (engines.includes('onnx')) files.set('model.onnx', await onnxForm(files));
   const draft: ManifestDraft = {
     name: MODEL,
     framework: { name: 'tfjs', version: tf.version.tfjs, format: 'layers-model' },
@@ -968,6 +1073,7 @@ async function publishModel(storeDir: string): Promise<{
       parameters,
     },
     data: { fingerprint: '0'.repeat(64), sources: ['bench: untrained'] },
+    ...(files.has('model.onnx') ? { artifacts: { onnx: { file: 'model.onnx' } } } : {}),
   };
   const manifest = await openStore(storeDir).publish(draft, files);
   return { manifest, files };
@@ -1044,6 +1150,7 @@ const tmp = await mkdtemp(path.join(os.tmpdir(), 'mscr-serve-bench-'));
 cleanup.tmpDir = tmp;
 const storeDir = path.join(tmp, 'models');
 const ceiling: CeilingRow[] = [];
+const onnxCeiling: OnnxCeilingRow[] = [];
 let costs: RequestCost[] = [];
 let imageSource = '';
 let backendInfo: unknown;
@@ -1051,7 +1158,8 @@ let payloadList: Record<PayloadKind, Payload> | undefined;
 const targets: Target[] = [];
 
 function serviceLabel(s: ServiceSetting): string {
-  return `mscr ${s.workers} worker${s.workers > 1 ? 's' : ''}, ${s.batching ? `batch<=${s.maxBatchSize} delay ${s.maxQueueDelayMs} ms` : 'no batching'}`;
+  const engine = s.engine === 'onnx' ? `onnx x${s.onnxThreads ?? 1} threads` : 'tfjs';
+  return `mscr ${engine}, ${s.workers} worker${s.workers > 1 ? 's' : ''}, ${s.batching ? `batch<=${s.maxBatchSize} delay ${s.maxQueueDelayMs} ms` : 'no batching'}`;
 }
 
 async function startService(s: ServiceSetting, check: Payload, answer: number[]): Promise<Started> {
@@ -1066,6 +1174,9 @@ async function startService(s: ServiceSetting, check: Payload, answer: number[])
     '0',
     '--workers',
     String(s.workers),
+    '--engine',
+    s.engine,
+    ...(s.onnxThreads === undefined ? [] : ['--onnx-threads', String(s.onnxThreads)]),
     '--max-batch-size',
     String(s.maxBatchSize),
     ...(s.maxQueueDelayMs === null ? [] : ['--max-queue-delay', String(s.maxQueueDelayMs)]),
@@ -1109,6 +1220,11 @@ try {
     `in-process ceiling (${cores} threads, ${ceilingSeconds} s per batch size):\n`,
   );
   ceiling.push(...(await measureCeiling(files, 'start', ceilingBatches)));
+  const onnxBytes = files.get('model.onnx');
+  if (onnxBytes !== undefined) {
+    process.stderr.write(`ONNX Runtime in-process ceiling (${ceilingSeconds} s per batch size):\n`);
+    onnxCeiling.push(...(await measureOnnxCeiling(onnxBytes, image.input)));
+  }
 
   if (experiments) {
     process.stderr.write('engine alone, no HTTP:\n');
@@ -1130,10 +1246,48 @@ try {
   });
   await waitReady(reference.url);
   const answer = await checkAnswer(reference.url, flat);
-  const settings: ServiceSetting[] = workerCounts.flatMap((workers) => [
-    { workers, batching: false, maxBatchSize: 1, maxQueueDelayMs: null },
-    ...delays.map((d) => ({ workers, batching: true, maxBatchSize: 32, maxQueueDelayMs: d })),
-  ]);
+  const settings: ServiceSetting[] = engines.includes('tfjs')
+    ? workerCounts.flatMap((workers) => [
+        {
+          engine: 'tfjs' as const,
+          workers,
+          batching: false,
+          maxBatchSize: 1,
+          maxQueueDelayMs: null,
+        },
+        ...delays.map((d) => ({
+          engine: 'tfjs' as const,
+          workers,
+          batching: true,
+          maxBatchSize: 32,
+          maxQueueDelayMs: d,
+        })),
+      ])
+    : [];
+  if (engines.includes('onnx')) {
+    // Threads x workers = cores: all threads in one worker, or one thread per worker.
+    for (const workers of [...new Set([1, cores])]) {
+      const onnxThreads = Math.max(1, Math.floor(cores / workers));
+      settings.push(
+        {
+          engine: 'onnx',
+          onnxThreads,
+          workers,
+          batching: false,
+          maxBatchSize: 1,
+          maxQueueDelayMs: null,
+        },
+        {
+          engine: 'onnx',
+          onnxThreads,
+          workers,
+          batching: true,
+          maxBatchSize: 32,
+          maxQueueDelayMs: delays[0] ?? 0,
+        },
+      );
+    }
+  }
   for (const setting of settings) {
     const server = await startService(setting, flat, answer);
     targets.push({ config: serviceLabel(setting), kind: 'service', setting, server });
@@ -1248,7 +1402,27 @@ const overReference = ratio(servicePeak?.requestsPerSecond, referencePeak?.reque
 const p99AtRef = ratio(serviceAtRefPeak?.latencyMs.p99, referencePeak?.latencyMs.p99);
 const p99AtService = ratio(servicePeak?.latencyMs.p99, referenceAtServicePeak?.latencyMs.p99);
 
+const onnxCeilingBest = onnxCeiling.reduce<OnnxCeilingRow | undefined>(
+  (best, c) => (best === undefined || c.rowsPerSecond > best.rowsPerSecond ? c : best),
+  undefined,
+);
+const enginePeaks = engines.map((engine) => {
+  const p = peak(serviceRuns.filter((r) => r.setting?.engine === engine));
+  return {
+    engine,
+    config: p?.config ?? null,
+    peakRequestsPerSecond: p?.requestsPerSecond ?? null,
+    atConcurrency: p?.connections ?? null,
+    p99Ms: p?.latencyMs.p99 ?? null,
+    p50AtConcurrency1Ms:
+      peak(serviceRuns.filter((r) => r.setting?.engine === engine && r.connections === 1))
+        ?.latencyMs.p50 ?? null,
+  };
+});
+
 const summary = {
+  onnxCeilingBest: onnxCeilingBest ?? null,
+  enginePeaks,
   method:
     `best of ${rounds} round(s) per configuration and concurrency (interference from other ` +
     'processes only lowers throughput); every round is in `runs`',
@@ -1347,6 +1521,7 @@ const result = {
     ceilingBatches,
     ceilingSeconds,
     experiments,
+    engines,
     cpuProfDir: cpuProfDir ?? null,
   },
   notes: [
@@ -1357,6 +1532,7 @@ const result = {
   ],
   requestCosts: costs,
   ceiling,
+  onnxCeiling,
   summary,
   runs,
 };
@@ -1389,6 +1565,15 @@ const ratios = [
   `- service peak / reference peak: **${fmt(overReference, 2)}** (target >= 1.7)`,
   `- p99 at the reference's peak concurrency (${summary.p99AtReferencePeakConcurrency.concurrency}): service ${fmt(summary.p99AtReferencePeakConcurrency.serviceMs, 2)} ms vs reference ${fmt(summary.p99AtReferencePeakConcurrency.referenceMs, 2)} ms (ratio ${fmt(p99AtRef, 2)})`,
   `- p99 at the service's peak concurrency (${summary.p99AtServicePeakConcurrency.concurrency}): service ${fmt(summary.p99AtServicePeakConcurrency.serviceMs, 2)} ms vs reference ${fmt(summary.p99AtServicePeakConcurrency.referenceMs, 2)} ms (ratio ${fmt(p99AtService, 2)})`,
+  ...(onnxCeilingBest
+    ? [
+        `- ONNX Runtime in-process ceiling: ${fmt(onnxCeilingBest.rowsPerSecond, 0)} rows/s (batch ${onnxCeilingBest.batch}, ${onnxCeilingBest.sessions} session(s) x ${onnxCeilingBest.threadsPerSession} thread(s))`,
+      ]
+    : []),
+  ...enginePeaks.map(
+    (e) =>
+      `- ${e.engine} engine peak: ${fmt(e.peakRequestsPerSecond, 0)} req/s (${e.config}, concurrency ${e.atConcurrency}, p99 ${fmt(e.p99Ms, 2)} ms); p50 at concurrency 1: ${fmt(e.p50AtConcurrency1Ms, 2)} ms`,
+  ),
   `- best batching delay: ${bestDelay.map((b) => `${b.workers} worker(s): ${b.bestMaxQueueDelayMs} ms`).join('; ')}`,
   `- failed requests: ${failures.length === 0 ? 'none' : failures.join(' | ')}`,
   `- targets: ${Object.entries(summary.targets)
@@ -1413,6 +1598,19 @@ const markdown = [
   '',
   ceilingTable,
   '',
+  ...(onnxCeiling.length > 0
+    ? [
+        'ONNX Runtime in-process ceiling (sessions in this process, `session.run` in a loop):',
+        '',
+        '| batch | sessions x threads | rows/s |',
+        '| ---: | --- | ---: |',
+        ...onnxCeiling.map(
+          (c) =>
+            `| ${c.batch} | ${c.sessions} x ${c.threadsPerSession} | ${fmt(c.rowsPerSecond, 0)} |`,
+        ),
+        '',
+      ]
+    : []),
   'Main-thread cost per request in microseconds, best (median) of 15 rounds, in the bench process:',
   '',
   costTable,

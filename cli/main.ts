@@ -13,6 +13,7 @@ import { registerQuickstartCommand } from './quickstart.ts';
 import { registerServeCommand } from './serve.ts';
 import { registerRetrainCommands } from './retrain.ts';
 import { registerClientCommands } from './client-commands.ts';
+import { registerSimulateCommand } from './simulate.ts';
 
 /** The version in package.json: one folder up from the sources, two up from dist/. */
 function packageVersion(): string {
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerRetrainCommands(program);
   registerClientCommands(program);
+  registerSimulateCommand(program);
   return program;
 }
 

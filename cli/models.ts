@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { openStore } from '../connectors/store/index.ts';
 import type { ModelManifest } from '../connectors/ms/manifest.ts';
 import { collectGarbage } from '../connectors/store/gc.ts';
+import { registerImportCommand } from './import.ts';
 import { DEFAULT_STORE, duration, versionRef } from './options.ts';
 import { formatTable, printJson } from './output.ts';
 
@@ -21,7 +22,10 @@ function summariseMetrics(metrics: Record<string, number>): string {
 export function registerModelsCommand(program: Command): void {
   const models = program
     .command('models')
-    .description('list, inspect, promote, roll back and clean up the versions in a model store');
+    .description(
+      'list, inspect, import, promote, roll back and clean up the versions in a model store',
+    );
+  registerImportCommand(models);
 
   models
     .command('list')

@@ -87,6 +87,7 @@ export function registerQuickstartCommand(program: Command): void {
           data: [demo.data],
           epochs: demo.epochs,
           alias: 'stable',
+          onnx: true,
         });
       }
       const models = await store.listModels();
@@ -101,7 +102,7 @@ export function registerQuickstartCommand(program: Command): void {
       const firstImage = (await readFile(join(imagesDir, 'labels.csv'), 'utf8'))
         .split(/\r?\n/)[1]
         ?.split(',')[0];
-      await serveUntilSignal(service, (url) => {
+      await serveUntilSignal(service, (url, grpcPort) => {
         console.log(`\nserving ${store.uri} at ${url} (Ctrl-C to stop). Try:`);
         if (web.webRoot !== undefined) console.log(`  open ${url}/ in a browser`);
         for (const line of curlExamples(url, [
@@ -114,6 +115,10 @@ export function registerQuickstartCommand(program: Command): void {
         ])) {
           console.log(`  ${line}`);
         }
+        if (grpcPort !== undefined)
+          console.log(
+            `  gRPC (Open Inference Protocol, TF Serving, health) on port ${grpcPort}, e.g. tritonclient.grpc.InferenceServerClient("localhost:${grpcPort}")`,
+          );
       });
     });
 }

@@ -23,7 +23,13 @@ interface ServeFlags {
   pollInterval?: string;
   host?: string;
   port?: string;
+  grpcPort?: string;
+  grpcMaxMessageBytes?: string;
+  grpcTlsCert?: string;
+  grpcTlsKey?: string;
   workers?: string;
+  engine?: string;
+  onnxThreads?: string;
   maxBatchSize?: string;
   maxQueueDelay?: string;
   maxBodyBytes?: string;
@@ -31,6 +37,12 @@ interface ServeFlags {
   logLevel?: string;
   backend?: string;
   adminToken?: string;
+  amqpUrl?: string;
+  amqpPrefetch?: string;
+  amqpQueue?: string;
+  mqttUrl?: string;
+  mqttClientId?: string;
+  mqttTopic?: string;
 }
 
 export function configFromFlags(flags: ServeFlags): ServiceConfig {
@@ -42,7 +54,13 @@ export function configFromFlags(flags: ServeFlags): ServiceConfig {
     ...(flags.pollInterval ? { pollInterval: flags.pollInterval } : {}),
     ...(flags.host ? { host: flags.host } : {}),
     ...(flags.port ? { port: flags.port } : {}),
+    ...(flags.grpcPort ? { grpcPort: flags.grpcPort } : {}),
+    ...(flags.grpcMaxMessageBytes ? { grpcMaxMessageBytes: flags.grpcMaxMessageBytes } : {}),
+    ...(flags.grpcTlsCert ? { grpcTlsCert: flags.grpcTlsCert } : {}),
+    ...(flags.grpcTlsKey ? { grpcTlsKey: flags.grpcTlsKey } : {}),
     ...(flags.workers ? { workers: flags.workers } : {}),
+    ...(flags.engine ? { engine: flags.engine } : {}),
+    ...(flags.onnxThreads ? { onnxThreads: flags.onnxThreads } : {}),
     ...(flags.maxBatchSize ? { maxBatchSize: flags.maxBatchSize } : {}),
     ...(flags.maxQueueDelay ? { maxQueueDelayMs: flags.maxQueueDelay } : {}),
     ...(flags.maxBodyBytes ? { maxBodyBytes: flags.maxBodyBytes } : {}),
@@ -50,6 +68,12 @@ export function configFromFlags(flags: ServeFlags): ServiceConfig {
     ...(flags.logLevel ? { logLevel: flags.logLevel } : {}),
     ...(flags.backend ? { backend: flags.backend } : {}),
     ...(flags.adminToken ? { adminToken: flags.adminToken } : {}),
+    ...(flags.amqpUrl ? { amqpUrl: flags.amqpUrl } : {}),
+    ...(flags.amqpPrefetch ? { amqpPrefetch: flags.amqpPrefetch } : {}),
+    ...(flags.amqpQueue ? { amqpQueue: flags.amqpQueue } : {}),
+    ...(flags.mqttUrl ? { mqttUrl: flags.mqttUrl } : {}),
+    ...(flags.mqttClientId ? { mqttClientId: flags.mqttClientId } : {}),
+    ...(flags.mqttTopic ? { mqttTopic: flags.mqttTopic } : {}),
   };
   return resolveConfig(configTextFromEnv(), fromFlags);
 }
@@ -63,10 +87,10 @@ export function webRootOption(): { webRoot?: string } {
 /** Runs a service until a signal, then drains and resolves. */
 export async function serveUntilSignal(
   service: Service,
-  onListening?: (url: string) => void,
+  onListening?: (url: string, grpcPort?: number) => void,
 ): Promise<void> {
-  const { url } = await service.start();
-  onListening?.(url);
+  const { url, grpcPort } = await service.start();
+  onListening?.(url, grpcPort);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.stderr.write(`${signal}: draining in-flight requests, then exiting\n`);
@@ -125,7 +149,28 @@ export function registerServeCommand(program: Command): void {
       '--port <n>',
       `port, 0 for any free one [env MSCR_PORT or PORT] (default ${DEFAULTS.port})`,
     )
+    .option(
+      '--grpc-port <n>',
+      `gRPC port (Open Inference Protocol, TF Serving, health), 0 turns gRPC off; with --port 0 and no --grpc-port, any free port [env MSCR_GRPC_PORT] (default ${String(DEFAULTS.grpc.port)})`,
+    )
+    .option(
+      '--grpc-max-message-bytes <n>',
+      `largest gRPC message received or sent [env MSCR_GRPC_MAX_MESSAGE_BYTES] (default ${DEFAULTS.grpc.maxMessageBytes})`,
+    )
+    .option(
+      '--grpc-tls-cert <file>',
+      'PEM certificate chain for gRPC over TLS, with --grpc-tls-key [env MSCR_GRPC_TLS_CERT] (default: plaintext h2c)',
+    )
+    .option('--grpc-tls-key <file>', 'PEM private key for gRPC over TLS [env MSCR_GRPC_TLS_KEY]')
     .option('--workers <n>', 'inference worker threads [env MSCR_WORKERS] (default: one per core)')
+    .option(
+      '--engine <name>',
+      'engine for versions with several forms: auto (ONNX Runtime where a version has an ONNX form), tfjs or onnx; a version with one form serves on it [env MSCR_ENGINE] (default auto)',
+    )
+    .option(
+      '--onnx-threads <n>',
+      'ONNX Runtime threads per session in each worker; keep workers x threads <= cores [env MSCR_ONNX_THREADS] (default: cores / workers, at least 1)',
+    )
     .option(
       '--max-batch-size <n>',
       `dynamic batching: most rows per batch, 1 turns batching off [env MSCR_MAX_BATCH_SIZE] (default ${DEFAULTS.batching.maxBatchSize})`,
@@ -153,6 +198,30 @@ export function registerServeCommand(program: Command): void {
     .option(
       '--admin-token <token>',
       'bearer token of POST /mscr/models/{m}/retrain, 16+ characters; prefer the env var, flags show in ps [env MSCR_ADMIN_TOKEN] (default: retraining over HTTP off)',
+    )
+    .option(
+      '--amqp-url <url>',
+      'also take V2 infer requests from RabbitMQ (AMQP 0-9-1) queues mscr.<model>.infer, answers to reply_to; prefer the env var for credentials [env MSCR_AMQP_URL] (default: off)',
+    )
+    .option(
+      '--amqp-prefetch <n>',
+      `unacked AMQP messages per model queue, what feeds the batcher [env MSCR_AMQP_PREFETCH] (default ${DEFAULTS.brokers.amqp.prefetch})`,
+    )
+    .option(
+      '--amqp-queue <template>',
+      `request queue per model, {model} replaced [env MSCR_AMQP_QUEUE] (default ${DEFAULTS.brokers.amqp.queue}; dead letters: MSCR_AMQP_DEAD_QUEUE, ${DEFAULTS.brokers.amqp.deadQueue})`,
+    )
+    .option(
+      '--mqtt-url <url>',
+      'also take V2 infer requests over MQTT 3.1.1/5 on mscr/<model>/infer, answers on the response topic or mscr/<model>/result [env MSCR_MQTT_URL] (default: off)',
+    )
+    .option(
+      '--mqtt-client-id <id>',
+      'stable MQTT client id: the broker keeps its session (queued requests) across restarts; one per replica [env MSCR_MQTT_CLIENT_ID] (default mscr-<hostname>)',
+    )
+    .option(
+      '--mqtt-topic <template>',
+      `request topic per model, {model} replaced [env MSCR_MQTT_TOPIC] (default ${DEFAULTS.brokers.mqtt.topic}; answers: MSCR_MQTT_RESULT_TOPIC, ${DEFAULTS.brokers.mqtt.resultTopic})`,
     )
     .option(
       '--retrain-data <uri...>',
@@ -187,8 +256,10 @@ export function registerServeCommand(program: Command): void {
         ...webRootOption(),
         ...(launcher ? { retrain: launcher } : {}),
       });
-      await serveUntilSignal(service, (url) =>
-        process.stderr.write(`mscr serving ${config.store} at ${url}\n`),
+      await serveUntilSignal(service, (url, grpcPort) =>
+        process.stderr.write(
+          `mscr serving ${config.store} at ${url}${grpcPort !== undefined ? ` and gRPC on port ${grpcPort}` : ''}\n`,
+        ),
       );
     });
 }

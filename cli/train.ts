@@ -38,6 +38,8 @@ export interface TrainFlags {
   seed?: number;
   alias?: string;
   backend: BackendPreference;
+  /** false with --no-onnx. */
+  onnx: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -108,6 +110,7 @@ export async function runTrain(flags: TrainFlags) {
     ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
     ...(flags.alias ? { alias: flags.alias } : {}),
     backend: flags.backend,
+    onnx: flags.onnx,
     ...(flags.quiet ? {} : { onEvent: progressReporter() }),
   }).finally(() => data.cleanup());
   if (flags.json) {
@@ -175,6 +178,10 @@ export function registerTrainCommands(program: Command): void {
       'TensorFlow.js backend: auto, tensorflow, wasm, cpu',
       oneOf(BACKENDS),
       (process.env.MSCR_BACKEND as BackendPreference | undefined) || 'auto',
+    )
+    .option(
+      '--no-onnx',
+      'publish the TF.js form only (by default an ONNX form, checked against TF.js on held-out inputs, is published too, and `serve --engine auto` runs it on ONNX Runtime)',
     )
     .option('--json', 'print the manifest and the evaluation as JSON')
     .option('--quiet', 'no progress output')

@@ -29,6 +29,8 @@ import { publishToyClassifier, toyInfer } from '../service/test-support.ts';
 const root = resolve(import.meta.dirname, '..');
 const hadolint = join(root, '.tools', 'bin', 'hadolint');
 const DOCKERFILES = ['Dockerfile', 'docker/Dockerfile.gpu'];
+// The MinIO and k6 images scripts/build-images.mjs builds for the cluster tests.
+const TOOL_DOCKERFILES = ['docker/minio.Dockerfile', 'docker/k6.Dockerfile'];
 
 interface Instruction {
   keyword: string;
@@ -94,7 +96,7 @@ before(() => {
 });
 
 describe('Dockerfiles', () => {
-  for (const file of DOCKERFILES) {
+  for (const file of [...DOCKERFILES, ...TOOL_DOCKERFILES]) {
     test(`${file}: hadolint finds nothing`, () => {
       const result = run(hadolint, ['--format', 'json', join(root, file)]);
       assert.equal(result.status, 0, result.stdout + result.stderr);
@@ -117,7 +119,7 @@ describe('Dockerfiles', () => {
 
   const values = parse(readFileSync(join(root, 'helm', 'mscr', 'values.yaml'), 'utf8')) as {
     podSecurityContext: { runAsUser: number; runAsGroup: number };
-    config: { port: number };
+    config: { port: number; grpcPort: number };
     store: { uri: string };
     livenessProbe: { httpGet: { path: string } };
   };
@@ -133,7 +135,9 @@ describe('Dockerfiles', () => {
       assert.deepEqual(instructions(final, 'USER'), [
         `${values.podSecurityContext.runAsUser}:${values.podSecurityContext.runAsGroup}`,
       ]);
-      assert.deepEqual(instructions(final, 'EXPOSE'), [String(values.config.port)]);
+      assert.deepEqual(instructions(final, 'EXPOSE'), [
+        `${values.config.port} ${values.config.grpcPort}`,
+      ]);
       assert.deepEqual(instructions(final, 'ENTRYPOINT'), ['["node", "bin/mscr.js"]']);
       assert.deepEqual(instructions(final, 'CMD'), ['["serve"]']);
       const [healthcheck] = instructions(final, 'HEALTHCHECK');
@@ -141,6 +145,7 @@ describe('Dockerfiles', () => {
       const env = instructions(final, 'ENV').join(' ');
       assert.match(env, new RegExp(`MSCR_STORE=${values.store.uri}\\b`));
       assert.match(env, new RegExp(`MSCR_PORT=${values.config.port}\\b`));
+      assert.match(env, new RegExp(`MSCR_GRPC_PORT=${values.config.grpcPort}\\b`));
       assert.match(
         readFileSync(join(root, 'docker', 'healthcheck.mjs'), 'utf8'),
         new RegExp(values.livenessProbe.httpGet.path),
@@ -158,7 +163,13 @@ describe('Dockerfiles', () => {
           instructions(depsStage, 'RUN').join('\n'),
           /require\('@tensorflow\/tfjs-node'\)/,
         );
-        assert.match(final.from, /bookworm-slim$/);
+        // The stages start from build arguments (a build without a registry passes local
+        // images); their defaults are the public node images.
+        assert.equal(final.from, '${BASE_IMAGE}');
+        assert.ok(stages.slice(0, -1).every((s) => s.from === '${BUILD_IMAGE}'));
+        assert.match(text, /^ARG BASE_IMAGE=node:\$\{NODE_VERSION\}-bookworm-slim$/m);
+        assert.match(text, /^ARG BUILD_IMAGE=node:\$\{NODE_VERSION\}-bookworm$/m);
+        assert.match(text, /^ARG TFJS_NODE=required$/m);
       } else {
         assert.match(
           text,
@@ -206,6 +217,14 @@ describe('the image entrypoint, run outside the image', () => {
       join(app, 'dist'),
     ]);
     assert.equal(build.status, 0, `npm run build: ${build.stdout}${build.stderr}`);
+    // The gRPC adapters load their .proto files from beside the compiled code, as `npm run build` copies them.
+    cpSync(
+      join(root, 'service', 'grpc', 'protos'),
+      join(app, 'dist', 'service', 'grpc', 'protos'),
+      {
+        recursive: true,
+      },
+    );
     cpSync(join(root, 'bin'), join(app, 'bin'), { recursive: true });
     cpSync(join(root, 'package.json'), join(app, 'package.json'));
     mkdirSync(join(app, 'docker'));
@@ -254,6 +273,7 @@ describe('the image entrypoint, run outside the image', () => {
       MSCR_STORE: `file://${store}`,
       MSCR_HOST: '127.0.0.1',
       MSCR_PORT: String(port),
+      MSCR_GRPC_PORT: String(await freePort()),
       MSCR_WORKERS: '1',
       MSCR_LOG_LEVEL: 'silent',
       MSCR_DRAIN_TIMEOUT: '5',

@@ -154,9 +154,30 @@ describe('helm lint and schema validation of every ci values file', () => {
     }
   });
 
+  test('broker URLs come from Secrets, the MQTT client id is the pod name', () => {
+    const deployment = parseObjects(renderText(['brokers-values.yaml'])).find(
+      (o) => o.kind === 'Deployment',
+    ) as { spec: { template: { spec: { containers: { env: Record<string, unknown>[] }[] } } } };
+    const env = deployment.spec.template.spec.containers[0]?.env ?? [];
+    const byName = (name: string) => env.find((e) => e.name === name);
+    assert.deepEqual(byName('MSCR_AMQP_URL')?.valueFrom, {
+      secretKeyRef: { name: 'mscr-rabbitmq', key: 'url' },
+    });
+    assert.equal(byName('MSCR_AMQP_PREFETCH')?.value, '16');
+    assert.deepEqual(byName('MSCR_MQTT_URL')?.valueFrom, {
+      secretKeyRef: { name: 'mscr-mosquitto', key: 'url' },
+    });
+    assert.deepEqual(byName('MSCR_MQTT_CLIENT_ID')?.valueFrom, {
+      fieldRef: { fieldPath: 'metadata.name' },
+    });
+    const plain = parseObjects(renderText([])).find((o) => o.kind === 'Deployment');
+    assert.doesNotMatch(JSON.stringify(plain), /MSCR_AMQP_URL|MSCR_MQTT_URL/);
+  });
+
   test('the ci values files cover the matrix', () => {
     assert.deepEqual(ciFiles, [
       'autoscaling-values.yaml',
+      'brokers-values.yaml',
       'default-values.yaml',
       'gcs-values.yaml',
       'gpu-values.yaml',
@@ -347,7 +368,10 @@ describe('the default release', () => {
     // readiness for the models, so an empty or unreachable store never restarts pods.
     assert.equal(c.startupProbe.httpGet.path, '/v2/health/live');
     assert.ok(c.startupProbe.failureThreshold * c.startupProbe.periodSeconds >= 300);
-    assert.deepEqual(c.ports, [{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    assert.deepEqual(c.ports, [
+      { name: 'http', containerPort: 8080, protocol: 'TCP' },
+      { name: 'grpc', containerPort: 8081, protocol: 'TCP' },
+    ]);
     assert.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory);
     assert.deepEqual(deployment.spec.strategy.rollingUpdate, {
       maxSurge: '25%',
@@ -408,6 +432,13 @@ describe('the default release', () => {
     const service = get(objects, 'Service', FULL);
     assert.deepEqual(service.spec.ports, [
       { port: 80, targetPort: 'http', protocol: 'TCP', name: 'http' },
+      {
+        port: 8081,
+        targetPort: 'grpc',
+        protocol: 'TCP',
+        name: 'grpc',
+        appProtocol: 'kubernetes.io/h2c',
+      },
     ]);
     const deployment = get(objects, 'Deployment', FULL);
     assert.deepEqual(service.spec.selector, deployment.spec.selector.matchLabels);
@@ -766,6 +797,55 @@ describe('store configuration', () => {
   });
 });
 
+describe('gRPC', () => {
+  test('the pods serve gRPC on a named port, the Service exposes it as h2c, the ConfigMap sets it', () => {
+    const objects = render();
+    assert.deepEqual(container(get(objects, 'Deployment', FULL)).ports, [
+      { name: 'http', containerPort: 8080, protocol: 'TCP' },
+      { name: 'grpc', containerPort: 8081, protocol: 'TCP' },
+    ]);
+    const config = get(objects, 'ConfigMap', FULL);
+    assert.equal(config.data.MSCR_GRPC_PORT, '8081');
+    assert.equal(config.data.MSCR_GRPC_MAX_MESSAGE_BYTES, '8388608');
+    const custom = render([], ['config.grpcPort=9000', 'service.grpcPort=443']);
+    assert.deepEqual(container(get(custom, 'Deployment', FULL)).ports[1].containerPort, 9000);
+    assert.deepEqual(
+      get(custom, 'Service', FULL).spec.ports.find((p: K8sObject) => p.name === 'grpc').port,
+      443,
+    );
+  });
+
+  test('config.grpcPort=0 turns gRPC off: no container port, no Service port', () => {
+    const objects = render([], ['config.grpcPort=0']);
+    assert.deepEqual(
+      container(get(objects, 'Deployment', FULL)).ports.map((p: K8sObject) => p.name),
+      ['http'],
+    );
+    assert.deepEqual(
+      get(objects, 'Service', FULL).spec.ports.map((p: K8sObject) => p.name),
+      ['http'],
+    );
+    assert.equal(get(objects, 'ConfigMap', FULL).data.MSCR_GRPC_PORT, '0');
+  });
+
+  test('the gRPC Ingress routes its hosts to the grpc port with the backend-protocol annotation', () => {
+    const objects = render([], ['grpcIngress.enabled=true']);
+    const ingress = get(objects, 'Ingress', `${FULL}-grpc`);
+    assert.equal(
+      ingress.metadata.annotations['nginx.ingress.kubernetes.io/backend-protocol'],
+      'GRPC',
+    );
+    assert.deepEqual(ingress.spec.rules[0].http.paths[0].backend, {
+      service: { name: FULL, port: { name: 'grpc' } },
+    });
+    assert.equal(find(objects, 'Ingress', FULL), undefined, 'the HTTP Ingress stays off');
+    assert.match(
+      renderError(['grpcIngress.enabled=true', 'config.grpcPort=0']),
+      /grpcIngress.enabled needs gRPC in the pods/,
+    );
+  });
+});
+
 describe('monitoring', () => {
   test('the ServiceMonitor scrapes /metrics on the http port of the serving Services', () => {
     const objects = render(['autoscaling-values.yaml']);
@@ -843,6 +923,13 @@ describe('NOTES.txt', () => {
     assert.equal(result.status, 0, result.stderr);
     return (parseObjects(result.stdout)[0] as K8sObject).data.notes as string;
   }
+
+  test('names the gRPC port with a port-forward line, and not when gRPC is off', () => {
+    const notes = renderNotes([]);
+    assert.match(notes, /h2c on port 8081 of service demo-mscr/);
+    assert.match(notes, /port-forward service\/demo-mscr 8081:8081/);
+    assert.doesNotMatch(renderNotes(['config.grpcPort=0']), /gRPC/);
+  });
 
   test('prints how to reach the Service and curl lines for V1 predict and V2 infer', () => {
     const notes = renderNotes(['config.models={shapes}']);

@@ -101,7 +101,7 @@ describe('runner input', () => {
     assert.equal(parseArgs(['--help']), 'help');
     assert.equal(k6Env(['-e', 'MODEL=a', '--env=RATE=3'], { MODEL: 'b' }).MODEL, 'a');
     assert.equal(k6Env(['-e', 'MODEL=a', '--env=RATE=3'], {}).RATE, '3');
-    assert.deepEqual([...SCRIPTS], ['smoke', 'load', 'spike', 'stress', 'soak', 'reload']);
+    assert.deepEqual([...SCRIPTS], ['smoke', 'load', 'spike', 'stress', 'soak', 'reload', 'grpc']);
   });
 });
 
@@ -144,6 +144,36 @@ describe('real k6 runs against the embedded service', () => {
       assert.ok(summary.thresholds.some((t) => t.metric === 'http_req_failed' && t.ok));
       assert.ok(existsSync(join(dir, 'smoke-report.html')), 'the HTML report');
       assert.match(result.stderr, /stopped the embedded service/);
+    }));
+
+  test('grpc: k6/net/grpc at a constant rate, ModelInfer raw and typed and TF Serving Predict, no failed call', () =>
+    withResults(async (dir) => {
+      const result = runLoadtest([
+        'grpc',
+        '--results',
+        dir,
+        '--quiet',
+        '-e',
+        'MODEL=stock-lstm',
+        '-e',
+        'RATE=10',
+        '-e',
+        'DURATION=5s',
+      ]);
+      assert.equal(result.status, 0, explain(result));
+      const summary = JSON.parse(await readFile(join(dir, 'grpc-summary.json'), 'utf8')) as {
+        passed: boolean;
+        calls: number;
+        failedCalls: number;
+        model: string;
+        checks: { passes: number; fails: number };
+      };
+      assert.equal(summary.passed, true);
+      assert.equal(summary.model, 'stock-lstm');
+      assert.equal(summary.failedCalls, 0);
+      assert.equal(summary.checks.fails, 0);
+      assert.ok(summary.calls >= 40, `calls: ${summary.calls}`);
+      assert.ok(summary.checks.passes >= 2 * summary.calls, `checks: ${summary.checks.passes}`);
     }));
 
   test('a threshold that cannot hold (p95 under 1 microsecond) fails the run: exit 99', () =>

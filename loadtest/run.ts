@@ -20,7 +20,7 @@ import { delimiter, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sharedDataRoot } from '../tests/shared-data.ts';
 
-export const SCRIPTS = ['smoke', 'load', 'spike', 'stress', 'soak', 'reload'] as const;
+export const SCRIPTS = ['smoke', 'load', 'spike', 'stress', 'soak', 'reload', 'grpc'] as const;
 export type ScriptName = (typeof SCRIPTS)[number];
 
 const root = resolve(import.meta.dirname, '..');
@@ -35,6 +35,7 @@ scripts:
   stress   rising steps (STEPS) to find the knee
   soak     a low rate for a long time (RATE per TIME_UNIT for DURATION): availability
   reload   steady load while a new model version is published: no errors, version switch
+  grpc     constant rate over gRPC (k6/net/grpc): ModelInfer raw and typed, TF Serving Predict
 
 options:
   --url <url>            test this service (default: BASE_URL, else start the embedded one)
@@ -48,7 +49,7 @@ options:
   -h, --help             this text
 
 Anything else goes to k6, e.g. -e RATE=50 -e DURATION=2m. Script parameters come from
--e or the environment (BASE_URL, MODEL, RATE, DURATION, PROTOCOLS, P95_MS, ...; see the
+-e or the environment (BASE_URL, GRPC_ADDR, MODEL, RATE, DURATION, PROTOCOLS, P95_MS, ...; see the
 comment at the top of each script). The embedded service reads MSCR_* variables too
 (e.g. MSCR_WORKERS=1).`;
 
@@ -255,6 +256,8 @@ function trainArgs(model: { model: string; args: string[] }, store: string): str
 
 interface Embedded {
   url: string;
+  /** host:port of the gRPC port. */
+  grpcAddr: string;
   store: string;
   service: ChildProcess;
   temp?: string;
@@ -277,11 +280,13 @@ async function startEmbedded(options: RunOptions): Promise<Embedded> {
     log(`trained in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
   const port = await freePort();
+  const grpcPort = await freePort();
   const env = {
     ...process.env,
     MSCR_STORE: store,
     MSCR_HOST: '127.0.0.1',
     MSCR_PORT: String(port),
+    MSCR_GRPC_PORT: String(grpcPort),
     MSCR_POLL_INTERVAL: process.env.MSCR_POLL_INTERVAL || '1',
     MSCR_LOG_LEVEL: process.env.MSCR_LOG_LEVEL || 'warn',
   };
@@ -306,7 +311,13 @@ async function startEmbedded(options: RunOptions): Promise<Embedded> {
     await new Promise((done) => setTimeout(done, 200));
   }
   log(`serving ${store} at ${url} (log: ${relative(process.cwd(), serviceLog)})`);
-  return { url, store, service, ...(temp !== undefined ? { temp } : {}) };
+  return {
+    url,
+    grpcAddr: `127.0.0.1:${grpcPort}`,
+    store,
+    service,
+    ...(temp !== undefined ? { temp } : {}),
+  };
 }
 
 /** Runs the whole thing; resolves to the exit code. */
@@ -376,6 +387,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const childEnv = {
       ...process.env,
       BASE_URL: url,
+      ...(embedded !== undefined ? { GRPC_ADDR: embedded.grpcAddr } : {}),
       RESULTS_DIR: options.results,
       K6_WEB_DASHBOARD: process.env.K6_WEB_DASHBOARD || 'true',
       K6_WEB_DASHBOARD_PORT: process.env.K6_WEB_DASHBOARD_PORT || '-1',

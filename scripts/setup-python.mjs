@@ -1,8 +1,15 @@
 #!/usr/bin/env node
-// Installs the stock Open Inference Protocol client the tests talk to (tritonclient, pinned)
-// into a Python virtual environment cached outside the repository, and links it as
-// .tools/venv. Plain Node, no npm dependencies. Skips all work when the pinned version is
-// already there.
+// Installs the pinned Python tools the tests use into virtual environments cached outside the
+// repository, and links each one into .tools/. Plain Node, no npm dependencies. Skips all work
+// for an environment whose pinned packages are already there.
+//
+// - .tools/venv: the stock clients the tests talk to (tritonclient's HTTP and gRPC clients,
+//   and grpcio-tools for TF Serving's protos).
+// - .tools/venv-ml: what a team outside mscr trains and converts models with (scikit-learn,
+//   XGBoost, skl2onnx, onnxmltools, onnx), for the `mscr models import` tests. A separate
+//   environment, so the small client one stays small. `xgboost-cpu` is the XGBoost wheel
+//   without the CUDA NCCL library (`xgboost` on Linux x86-64 pulls nvidia-nccl-cu12, ~200 MB);
+//   it installs the same `xgboost` module.
 //
 // Usage: node scripts/setup-python.mjs
 import { spawnSync } from 'node:child_process';
@@ -10,18 +17,44 @@ import { existsSync, mkdirSync, rmSync, symlinkSync, lstatSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-const PACKAGES = ['tritonclient[http]==2.73.0', 'numpy==2.4.6'];
+const ENVIRONMENTS = [
+  {
+    link: 'venv',
+    // grpcio-tools compiles the vendored TF Serving protos into a Python client at test
+    // time (what tensorflow-serving-api ships, without pulling in TensorFlow); grpcio and
+    // protobuf pinned to what tritonclient[grpc] and grpcio-tools both accept.
+    packages: [
+      'tritonclient[http,grpc]==2.73.0',
+      'numpy==2.4.6',
+      'grpcio-tools==1.81.1',
+      'grpcio==1.81.1',
+      'protobuf==6.33.6',
+    ],
+    check: 'import tritonclient.http, tritonclient.grpc, grpc_tools.protoc, numpy',
+  },
+  {
+    link: 'venv-ml',
+    packages: [
+      'numpy==2.4.6',
+      'scikit-learn==1.9.1',
+      'xgboost-cpu==3.2.0',
+      'onnx==1.23.2',
+      'skl2onnx==1.20.0',
+      'onnxmltools==1.16.0',
+      // onnxmltools imports it without declaring it.
+      'packaging==26.4',
+    ],
+    check: 'import numpy, sklearn, xgboost, onnx, skl2onnx, onnxmltools.convert',
+  },
+];
 const root = new URL('..', import.meta.url).pathname;
-const key = PACKAGES.join(' ').replace(/[^\w.=-]+/g, '_');
-const venv = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'mscr', 'python', key);
-const link = join(root, '.tools', 'venv');
-const python = join(venv, 'bin', 'python');
+const cache = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'mscr', 'python');
 
 function run(command, args) {
   const result = spawnSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   if (result.error?.code === 'ENOENT') {
     console.error(
-      `setup-python: ${command} is not on PATH; install Python 3.9 or newer and re-run.`,
+      `setup-python: ${command} is not on PATH; install Python 3.11 or newer and re-run.`,
     );
     process.exit(1);
   }
@@ -34,26 +67,6 @@ function run(command, args) {
   return result.stdout;
 }
 
-const installed =
-  existsSync(python) &&
-  spawnSync(python, ['-c', 'import tritonclient.http, numpy'], { stdio: 'ignore' }).status === 0;
-if (installed) {
-  console.log(`python ${PACKAGES.join(', ')}: already installed (${venv})`);
-} else {
-  const started = Date.now();
-  console.log(`python ${PACKAGES.join(', ')}: installing into ${venv} ...`);
-  rmSync(venv, { recursive: true, force: true });
-  mkdirSync(venv, { recursive: true });
-  run('python3', ['-m', 'venv', venv]);
-  run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...PACKAGES]);
-  console.log(
-    `python ${PACKAGES.join(', ')}: done in ${Math.round((Date.now() - started) / 1000)} s`,
-  );
-}
-mkdirSync(join(root, '.tools'), { recursive: true });
-if (existsSync(link) || lstatExists(link)) rmSync(link, { force: true, recursive: false });
-symlinkSync(venv, link);
-
 function lstatExists(path) {
   try {
     lstatSync(path);
@@ -61,4 +74,29 @@ function lstatExists(path) {
   } catch {
     return false;
   }
+}
+
+for (const { link: name, packages, check } of ENVIRONMENTS) {
+  const key = packages.join(' ').replace(/[^\w.=-]+/g, '_');
+  const venv = join(cache, key);
+  const link = join(root, '.tools', name);
+  const python = join(venv, 'bin', 'python');
+  const installed =
+    existsSync(python) && spawnSync(python, ['-c', check], { stdio: 'ignore' }).status === 0;
+  if (installed) {
+    console.log(`python ${packages.join(', ')}: already installed (${venv})`);
+  } else {
+    const started = Date.now();
+    console.log(`python ${packages.join(', ')}: installing into ${venv} ...`);
+    rmSync(venv, { recursive: true, force: true });
+    mkdirSync(venv, { recursive: true });
+    run('python3', ['-m', 'venv', venv]);
+    run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...packages]);
+    console.log(
+      `python ${packages.join(', ')}: done in ${Math.round((Date.now() - started) / 1000)} s`,
+    );
+  }
+  mkdirSync(join(root, '.tools'), { recursive: true });
+  if (existsSync(link) || lstatExists(link)) rmSync(link, { force: true, recursive: false });
+  symlinkSync(venv, link);
 }

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isMscrError } from '../connectors/errors.ts';
@@ -79,4 +80,16 @@ test('the admin token and the prediction log sizes come from the environment or 
       JSON.stringify(text),
     );
   }
+});
+
+test('engine and ONNX threads: defaults fit the cores, env and flags override', () => {
+  assert.equal(resolveConfig().engine, 'auto');
+  const cores = os.availableParallelism();
+  assert.equal(resolveConfig({ workers: '1' }).onnxThreads, Math.max(1, cores));
+  assert.equal(resolveConfig({ workers: String(cores * 2) }).onnxThreads, 1);
+  const env = configTextFromEnv({ MSCR_ENGINE: 'onnx', MSCR_ONNX_THREADS: '3' });
+  assert.deepEqual([resolveConfig(env).engine, resolveConfig(env).onnxThreads], ['onnx', 3]);
+  assert.equal(resolveConfig(env, { engine: 'tfjs' }).engine, 'tfjs');
+  assert.throws(() => resolveConfig({ engine: 'torch' }), /engine must be auto, tfjs or onnx/);
+  assert.throws(() => resolveConfig({ onnxThreads: '0' }), /ONNX threads per worker must be/);
 });

@@ -8,6 +8,14 @@ import { MscrError } from '../connectors/errors.ts';
 import { validateModelName } from '../connectors/ms/manifest.ts';
 import { isRemoteStore } from '../connectors/store/index.ts';
 import {
+  checkBrokerUrl,
+  checkTemplate,
+  DEFAULT_AMQP,
+  DEFAULT_MQTT,
+  type AmqpSettings,
+  type MqttSettings,
+} from './brokers/names.ts';
+import {
   DEFAULT_IMAGE_FORMATS,
   parseImageFormats,
   type ImageFormat,
@@ -34,8 +42,34 @@ export interface ServiceConfig {
   pollIntervalMs: number;
   host: string;
   port: number;
+  /**
+   * gRPC (Open Inference Protocol, TF Serving, health) on its own port, as KServe serves it
+   * beside REST: 8081 by default, `0` turns it off. When the HTTP port is 0 (any free
+   * port, as in tests) and no gRPC port is set, gRPC takes any free port too.
+   */
+  grpc: {
+    /** `undefined`: any free port (only when `port` is 0); `0`: off. */
+    port: number | undefined;
+    /** Largest message received or sent. */
+    maxMessageBytes: number;
+    /** PEM files; both or neither. Empty: plaintext (h2c). */
+    tlsCert: string;
+    tlsKey: string;
+  };
   /** Inference worker threads (the wasm backend is single-threaded in Node). */
   workers: number;
+  /**
+   * Which engine serves a version that has several forms: `auto` (ONNX Runtime when the
+   * version has an ONNX form), `tfjs` or `onnx`. A version with one form serves on it.
+   */
+  engine: 'auto' | 'tfjs' | 'onnx';
+  /**
+   * ONNX Runtime intra-op threads per session; every worker has its own sessions, so the
+   * threads computing at once are `workers x onnxThreads`. Default `max(1, floor(cores /
+   * workers))`: that product fits the cores. More threads per worker and fewer workers
+   * favour single-request latency on big models; more workers favour many small requests.
+   */
+  onnxThreads: number;
   batching: { maxBatchSize: number; maxQueueDelayMs: number };
   limits: {
     /** Largest request body, JSON or image. */
@@ -58,6 +92,8 @@ export interface ServiceConfig {
   adminToken: string;
   /** The recent predictions each replica remembers by id, for feedback (oldest go first). */
   predictionLog: { maxEntries: number; maxBytes: number };
+  /** Event-driven intake (service/brokers): each adapter is on when its URL is set. */
+  brokers: { amqp: AmqpSettings; mqtt: MqttSettings };
   feedback: FeedbackConfig;
   images: {
     /** Formats decoded (by magic bytes); never SVG. */
@@ -108,6 +144,7 @@ export const DEFAULTS: ServiceConfig = {
   pollIntervalMs: 5_000,
   host: '0.0.0.0',
   port: 8080,
+  grpc: { port: 8081, maxMessageBytes: 8 * 1024 * 1024, tlsCert: '', tlsKey: '' },
   workers: Math.max(1, os.availableParallelism()),
   // Delay 0: a batch leaves at the end of the event-loop turn; under load the backlog that
   // waits for a busy worker forms the batches. A fixed delay only slowed light traffic.
@@ -121,8 +158,12 @@ export const DEFAULTS: ServiceConfig = {
   drainTimeoutMs: 25_000,
   logLevel: 'info',
   backend: 'auto',
+  engine: 'auto',
+  // max(1, floor(cores / workers)): 1 with the default one worker per core.
+  onnxThreads: 1,
   adminToken: '',
   predictionLog: { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 },
+  brokers: { amqp: DEFAULT_AMQP, mqtt: { ...DEFAULT_MQTT, clientId: `mscr-${os.hostname()}` } },
   feedback: {
     token: '',
     trust: 'prediction',
@@ -153,7 +194,13 @@ export interface ConfigText {
   pollInterval?: string; // seconds
   host?: string;
   port?: string;
+  grpcPort?: string;
+  grpcMaxMessageBytes?: string;
+  grpcTlsCert?: string;
+  grpcTlsKey?: string;
   workers?: string;
+  engine?: string;
+  onnxThreads?: string;
   maxBatchSize?: string;
   maxQueueDelayMs?: string;
   maxBodyBytes?: string;
@@ -164,6 +211,17 @@ export interface ConfigText {
   adminToken?: string;
   predictionLogEntries?: string;
   predictionLogBytes?: string;
+  amqpUrl?: string;
+  amqpPrefetch?: string;
+  amqpQueue?: string;
+  amqpDeadQueue?: string;
+  amqpCommonQueue?: string;
+  amqpDeliveryLimit?: string;
+  mqttUrl?: string;
+  mqttClientId?: string;
+  mqttTopic?: string;
+  mqttResultTopic?: string;
+  mqttInflight?: string;
   feedbackToken?: string;
   feedbackTrust?: string;
   feedbackRate?: string;
@@ -189,7 +247,13 @@ export const ENV_VARS: Record<keyof ConfigText, string> = {
   pollInterval: 'MSCR_POLL_INTERVAL',
   host: 'MSCR_HOST',
   port: 'MSCR_PORT',
+  grpcPort: 'MSCR_GRPC_PORT',
+  grpcMaxMessageBytes: 'MSCR_GRPC_MAX_MESSAGE_BYTES',
+  grpcTlsCert: 'MSCR_GRPC_TLS_CERT',
+  grpcTlsKey: 'MSCR_GRPC_TLS_KEY',
   workers: 'MSCR_WORKERS',
+  engine: 'MSCR_ENGINE',
+  onnxThreads: 'MSCR_ONNX_THREADS',
   maxBatchSize: 'MSCR_MAX_BATCH_SIZE',
   maxQueueDelayMs: 'MSCR_MAX_QUEUE_DELAY_MS',
   maxBodyBytes: 'MSCR_MAX_BODY_BYTES',
@@ -213,6 +277,17 @@ export const ENV_VARS: Record<keyof ConfigText, string> = {
   maxImagePixels: 'MSCR_MAX_IMAGE_PIXELS',
   maxImagesPerRequest: 'MSCR_MAX_IMAGES_PER_REQUEST',
   decodeConcurrency: 'MSCR_DECODE_CONCURRENCY',
+  amqpUrl: 'MSCR_AMQP_URL',
+  amqpPrefetch: 'MSCR_AMQP_PREFETCH',
+  amqpQueue: 'MSCR_AMQP_QUEUE',
+  amqpDeadQueue: 'MSCR_AMQP_DEAD_QUEUE',
+  amqpCommonQueue: 'MSCR_AMQP_COMMON_QUEUE',
+  amqpDeliveryLimit: 'MSCR_AMQP_DELIVERY_LIMIT',
+  mqttUrl: 'MSCR_MQTT_URL',
+  mqttClientId: 'MSCR_MQTT_CLIENT_ID',
+  mqttTopic: 'MSCR_MQTT_TOPIC',
+  mqttResultTopic: 'MSCR_MQTT_RESULT_TOPIC',
+  mqttInflight: 'MSCR_MQTT_INFLIGHT',
 };
 
 export function configTextFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigText {
@@ -284,12 +359,34 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
       `backend must be auto, tensorflow, wasm or cpu, got ${JSON.stringify(text.backend)}`,
     );
   }
+  const engine = (text.engine ?? DEFAULTS.engine) as ServiceConfig['engine'];
+  if (!['auto', 'tfjs', 'onnx'].includes(engine)) {
+    throw new MscrError(
+      'config',
+      `engine must be auto, tfjs or onnx, got ${JSON.stringify(text.engine)}`,
+    );
+  }
+  const workers = number(text.workers, DEFAULTS.workers, 'workers', {
+    min: 1,
+    max: 256,
+    integer: true,
+  });
+  const cores = Math.max(1, os.availableParallelism());
   const store = text.store ?? DEFAULTS.store;
   const adminToken = text.adminToken ?? DEFAULTS.adminToken;
   if (adminToken !== '' && (adminToken.length < MIN_ADMIN_TOKEN_LENGTH || /\s/.test(adminToken))) {
     throw new MscrError(
       'config',
       `the admin token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters without spaces (e.g. openssl rand -hex 32)`,
+    );
+  }
+  const port = number(text.port, DEFAULTS.port, 'port', { min: 0, max: 65_535, integer: true });
+  const tlsCert = text.grpcTlsCert ?? '';
+  const tlsKey = text.grpcTlsKey ?? '';
+  if ((tlsCert === '') !== (tlsKey === '')) {
+    throw new MscrError(
+      'config',
+      `gRPC TLS needs both a certificate and a key (${ENV_VARS.grpcTlsCert}, ${ENV_VARS.grpcTlsKey}); got only the ${tlsCert === '' ? 'key' : 'certificate'}`,
     );
   }
   const feedbackToken = text.feedbackToken ?? DEFAULTS.feedback.token;
@@ -361,8 +458,33 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
         integer: false,
       }) * 1000,
     host: text.host ?? DEFAULTS.host,
-    port: number(text.port, DEFAULTS.port, 'port', { min: 0, max: 65_535, integer: true }),
-    workers: number(text.workers, DEFAULTS.workers, 'workers', { min: 1, max: 256, integer: true }),
+    port,
+    grpc: {
+      port:
+        text.grpcPort === undefined && port === 0
+          ? undefined
+          : number(text.grpcPort, DEFAULTS.grpc.port ?? 0, 'gRPC port (0 = off)', {
+              min: 0,
+              max: 65_535,
+              integer: true,
+            }),
+      maxMessageBytes: number(
+        text.grpcMaxMessageBytes,
+        DEFAULTS.grpc.maxMessageBytes,
+        'gRPC max message bytes',
+        { min: 1024, max: 1024 ** 3, integer: true },
+      ),
+      tlsCert,
+      tlsKey,
+    },
+    workers,
+    engine,
+    onnxThreads: number(
+      text.onnxThreads,
+      Math.max(1, Math.floor(cores / workers)),
+      'ONNX threads per worker',
+      { min: 1, max: 256, integer: true },
+    ),
     batching: {
       maxBatchSize: number(text.maxBatchSize, DEFAULTS.batching.maxBatchSize, 'max batch size', {
         min: 1,
@@ -447,6 +569,78 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
         'decode concurrency',
         { min: 1, max: 256, integer: true },
       ),
+    },
+    brokers: resolveBrokers(text),
+  };
+}
+
+const AMQP_QUEUE = /^[\w.:{}-]{1,200}$/;
+
+function amqpQueueName(text: string | undefined, fallback: string, what: string): string {
+  const value = text ?? fallback;
+  if (!AMQP_QUEUE.test(value))
+    throw new MscrError(
+      'config',
+      `${what} may use letters, digits, . _ : - and {model} (at most 200 characters), got ${JSON.stringify(value)}`,
+    );
+  return value;
+}
+
+function resolveBrokers(text: ConfigText): ServiceConfig['brokers'] {
+  const mqttDefaults = DEFAULTS.brokers.mqtt;
+  const clientId = text.mqttClientId ?? mqttDefaults.clientId;
+  if (!/^[\w.:-]{1,64}$/.test(clientId))
+    throw new MscrError(
+      'config',
+      `MQTT client id may use letters, digits, . _ : - (1 to 64 characters), got ${JSON.stringify(clientId)}`,
+    );
+  const commonQueue =
+    text.amqpCommonQueue === 'off' ? '' : (text.amqpCommonQueue ?? DEFAULT_AMQP.commonQueue);
+  if (commonQueue !== '') amqpQueueName(commonQueue, '', 'AMQP common queue');
+  return {
+    amqp: {
+      url: checkBrokerUrl(text.amqpUrl ?? '', ['amqp:', 'amqps:'], 'AMQP URL'),
+      prefetch: number(text.amqpPrefetch, DEFAULT_AMQP.prefetch, 'AMQP prefetch', {
+        min: 1,
+        max: 65_535,
+        integer: true,
+      }),
+      queue: checkTemplate(
+        amqpQueueName(text.amqpQueue, DEFAULT_AMQP.queue, 'AMQP queue'),
+        'AMQP queue',
+        false,
+      ),
+      deadQueue: checkTemplate(
+        amqpQueueName(text.amqpDeadQueue, DEFAULT_AMQP.deadQueue, 'AMQP dead-letter queue'),
+        'AMQP dead-letter queue',
+        false,
+      ),
+      commonQueue,
+      deliveryLimit: number(
+        text.amqpDeliveryLimit,
+        DEFAULT_AMQP.deliveryLimit,
+        'AMQP delivery limit',
+        {
+          min: 1,
+          max: 1000,
+          integer: true,
+        },
+      ),
+    },
+    mqtt: {
+      url: checkBrokerUrl(text.mqttUrl ?? '', ['mqtt:', 'mqtts:', 'ws:', 'wss:'], 'MQTT URL'),
+      clientId,
+      topic: checkTemplate(text.mqttTopic ?? mqttDefaults.topic, 'MQTT topic', true),
+      resultTopic: checkTemplate(
+        text.mqttResultTopic ?? mqttDefaults.resultTopic,
+        'MQTT result topic',
+        true,
+      ),
+      inflight: number(text.mqttInflight, mqttDefaults.inflight, 'MQTT in-flight messages', {
+        min: 1,
+        max: 65_535,
+        integer: true,
+      }),
     },
   };
 }

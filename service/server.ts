@@ -1,6 +1,7 @@
 /**
  * The Service, assembled: store -> source -> manager (hot reload) -> inference engine
- * (worker threads, batching) -> data plane -> HTTP. `start()` listens; `stop()` drains:
+ * (worker threads, batching) -> data plane -> HTTP and gRPC (two adapters on the one data
+ * plane, each on its own port). `start()` listens; `stop()` drains:
  * readiness goes false, new connections are refused, in-flight requests finish (up to the
  * drain timeout), then models unload and workers end.
  */
@@ -9,10 +10,13 @@ import type { AddressInfo } from 'node:net';
 import { openObjectStore, openStore } from '../connectors/store/index.ts';
 import { createFeedbackStore } from '../connectors/sr/feedback-store.ts';
 import type { FeedbackStore, RetrainLauncher } from '../connectors/sr/index.ts';
+import { createBrokerMetrics, createBrokers, type Brokers } from './brokers/index.ts';
 import type { ServiceConfig } from './config.ts';
 import { createEngineLoader, DataPlane, type ServedVersion } from './dataplane/index.ts';
 import { InferenceEngine } from './engine/index.ts';
+import { createGrpcServer, type GrpcServer } from './grpc/index.ts';
 import { createApp } from './http/app.ts';
+import { trackConnections, type HttpDrain } from './http/drain.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { Monitoring } from './monitoring/index.ts';
 import {
@@ -34,8 +38,13 @@ export interface Service {
   readonly engine: InferenceEngine;
   /** Prediction log, signals and feedback. */
   readonly monitoring: Monitoring;
-  /** Listens on the configured host and port (0 = any free port); resolves with the port. */
-  start(): Promise<{ port: number; url: string }>;
+  /** The broker adapters (AMQP, MQTT), each present when its URL is configured. */
+  readonly brokers: Brokers;
+  /**
+   * Listens on the configured host and port (0 = any free port), and gRPC on its port
+   * unless it is off; resolves with the ports.
+   */
+  start(): Promise<{ port: number; url: string; grpcPort?: number }>;
   /** Resolves once the first poll of the store has been applied (models may still be loading). */
   firstPoll(): Promise<void>;
   /** Graceful stop; safe to call more than once. */
@@ -88,6 +97,7 @@ export async function createService(
   const engine = await InferenceEngine.start({
     workers: config.workers,
     backend: config.backend,
+    onnxThreads: config.onnxThreads,
     batching: {
       maxBatchSize: config.batching.maxBatchSize,
       maxQueueDelayMs: config.batching.maxQueueDelayMs,
@@ -121,7 +131,7 @@ export async function createService(
   });
 
   const manager = createManager<ServedVersion>({
-    loader: createEngineLoader(store, engine),
+    loader: createEngineLoader(store, engine, { engine: config.engine }),
     policy: parsePolicy(config.policy),
   });
   manager.on((event) => {
@@ -185,21 +195,33 @@ export async function createService(
       (model) => retrain.runs(model, { limit: 100 }),
     );
   }
+  const limits = {
+    maxElements: config.limits.maxElements,
+    maxBatch: 1024,
+    maxBodyBytes: config.limits.maxBodyBytes,
+    images: createImagePolicy({
+      formats: config.images.formats,
+      maxPixels: config.images.maxPixels,
+      maxPerRequest: config.images.maxPerRequest,
+      concurrency: config.images.decodeConcurrency,
+    }),
+  };
+  // Broker adapters: other doors to the same data plane.
+  const brokers = createBrokers({
+    settings: config.brokers,
+    dataPlane,
+    monitoring,
+    manager,
+    limits,
+    logger,
+    metrics: createBrokerMetrics(metrics.registry),
+    drainTimeoutMs: config.drainTimeoutMs,
+  });
   const app = createApp({
     dataPlane,
     metrics,
     logger,
-    limits: {
-      maxElements: config.limits.maxElements,
-      maxBatch: 1024,
-      maxBodyBytes: config.limits.maxBodyBytes,
-      images: createImagePolicy({
-        formats: config.images.formats,
-        maxPixels: config.images.maxPixels,
-        maxPerRequest: config.images.maxPerRequest,
-        concurrency: config.images.decodeConcurrency,
-      }),
-    },
+    limits,
     serverVersion: options.serverVersion ?? '0.1.0',
     monitoring,
     adminToken: config.adminToken,
@@ -208,21 +230,50 @@ export async function createService(
     ...(options.webRoot !== undefined ? { webRoot: options.webRoot } : {}),
   });
 
+  const grpcServer: GrpcServer | undefined =
+    config.grpc.port === 0
+      ? undefined
+      : createGrpcServer({
+          dataPlane,
+          metrics,
+          logger,
+          monitoring,
+          limits: { maxElements: config.limits.maxElements, maxBatch: 1024 },
+          serverVersion: options.serverVersion ?? '0.1.0',
+          maxMessageBytes: config.grpc.maxMessageBytes,
+          ...(config.grpc.tlsCert !== ''
+            ? { tls: { certFile: config.grpc.tlsCert, keyFile: config.grpc.tlsKey } }
+            : {}),
+        });
+
   let server: Server | undefined;
+  let httpDrain: HttpDrain | undefined;
+  let grpcListening = false;
   let stopping: Promise<void> | undefined;
   let firstPoll: Promise<void> | undefined;
 
-  return {
+  const service: Service = {
     config,
     dataPlane,
     metrics,
     manager,
     engine,
     monitoring,
+    brokers,
     firstPoll: () => (firstPoll ??= source.pollOnce().then(() => undefined)),
     async start() {
       firstPoll ??= source.pollOnce().then(() => undefined);
       source.start();
+      // Consume only once the store's models are known: before the first poll every model
+      // is "unknown", and a broker message answered 404 then would be a message lost.
+      void firstPoll.then(
+        () => {
+          if (stopping === undefined) brokers.start();
+        },
+        () => {
+          if (stopping === undefined) brokers.start();
+        },
+      );
       server = await new Promise<Server>((resolve, reject) => {
         // Node checks request and header timeouts every connectionsCheckingInterval (30 s by
         // default): check often enough that a short requestTimeout means what it says.
@@ -238,6 +289,7 @@ export async function createService(
         s.once('error', reject);
         s.listen(config.port, config.host, () => resolve(s));
       });
+      httpDrain = trackConnections(server);
       // Keep-alive must outlive a load balancer's idle timeout, or it races with our close.
       server.keepAliveTimeout = 65_000;
       // Headers must arrive within this (slowloris), the whole request within requestTimeout
@@ -250,34 +302,54 @@ export async function createService(
       server.maxHeadersCount = 100;
       const port = (server.address() as AddressInfo).port;
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+      let grpcPort: number | undefined;
+      if (grpcServer !== undefined) {
+        try {
+          grpcPort = await grpcServer.listen(config.host, config.grpc.port ?? 0);
+          grpcListening = true;
+        } catch (error) {
+          // No half-started service: HTTP closes, the source, models and workers stop.
+          await service.stop();
+          throw error;
+        }
+      }
       logger.info('listening', {
         port,
+        ...(grpcPort !== undefined ? { grpcPort, grpcTls: config.grpc.tlsCert !== '' } : {}),
         store: store.uri,
         models: config.models,
         policy: config.policy,
         workers: engine.workers,
       });
-      return { port, url: `http://${host}:${port}` };
+      return {
+        port,
+        url: `http://${host}:${port}`,
+        ...(grpcPort !== undefined ? { grpcPort } : {}),
+      };
     },
     stop() {
       stopping ??= (async () => {
         dataPlane.startDraining();
         await source.stop();
-        if (server) {
-          const closed = new Promise<void>((resolve) => server?.close(() => resolve()));
-          // Close each kept-alive connection as soon as its in-flight request is answered.
-          const closeIdle = setInterval(() => server?.closeIdleConnections(), 25);
-          void closed.then(() => clearInterval(closeIdle));
-          const timeout = new Promise<'timeout'>((resolve) =>
-            setTimeout(() => resolve('timeout'), config.drainTimeoutMs).unref(),
-          );
-          if ((await Promise.race([closed, timeout])) === 'timeout') {
-            logger.warn('drain timeout: closing the remaining connections', {
-              drainTimeoutMs: config.drainTimeoutMs,
-            });
-            server.closeAllConnections();
-          }
+        // Brokers stop consuming and answer what they hold (unacked messages are redelivered).
+        const brokersStopped = brokers.stop();
+        // gRPC drains beside HTTP: new calls are refused, in-flight ones finish.
+        const grpcDrained =
+          grpcServer !== undefined && grpcListening
+            ? grpcServer.drain(config.drainTimeoutMs).then((outcome) => {
+                if (outcome === 'timeout')
+                  logger.warn('drain timeout: cancelling the remaining gRPC calls', {
+                    drainTimeoutMs: config.drainTimeoutMs,
+                  });
+              })
+            : Promise.resolve();
+        if (httpDrain && (await httpDrain.drain(config.drainTimeoutMs)) === 'timeout') {
+          logger.warn('drain timeout: closed the remaining connections', {
+            drainTimeoutMs: config.drainTimeoutMs,
+          });
         }
+        await brokersStopped;
+        await grpcDrained;
         // Unload through the manager first (it waits for handles), then end the workers.
         await Promise.race([
           manager.stop(),
@@ -289,4 +361,5 @@ export async function createService(
       return stopping;
     },
   };
+  return service;
 }

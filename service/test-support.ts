@@ -137,7 +137,7 @@ export async function startService(
   store: string,
   overrides: ConfigText = {},
   options: ServiceOptions = {},
-): Promise<{ service: Service; url: string }> {
+): Promise<{ service: Service; url: string; grpcPort?: number }> {
   const config = resolveConfig({
     store,
     port: '0',
@@ -149,8 +149,8 @@ export async function startService(
     ...overrides,
   });
   const service = await createService(config, { logger: createLogger('silent'), ...options });
-  const { url } = await service.start();
-  return { service, url };
+  const { url, grpcPort } = await service.start();
+  return { service, url, ...(grpcPort !== undefined ? { grpcPort } : {}) };
 }
 
 export async function waitUntil(

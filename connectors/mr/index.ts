@@ -72,4 +72,8 @@ export const PRIMARY_METRIC: Record<ModelTask, { metric: string; higherIsBetter:
   'image-classification': { metric: 'accuracy', higherIsBetter: true },
   'series-forecast': { metric: 'rmse', higherIsBetter: false },
   regression: { metric: 'rmse', higherIsBetter: false },
+  // Imported kinds: mscr does not train these; the entries let a gate compare recorded metrics.
+  'tabular-classification': { metric: 'accuracy', higherIsBetter: true },
+  'object-detection': { metric: 'map', higherIsBetter: true },
+  raw: { metric: 'loss', higherIsBetter: false },
 };

@@ -21,12 +21,52 @@ export interface TensorSpec {
   shape: number[];
 }
 
-export type ModelTask = 'image-classification' | 'series-forecast' | 'regression';
+export type ModelTask =
+  | 'image-classification'
+  | 'series-forecast'
+  | 'regression'
+  | 'tabular-classification'
+  | 'object-detection'
+  | 'raw';
 export const MODEL_TASKS: readonly ModelTask[] = [
   'image-classification',
   'series-forecast',
   'regression',
+  'tabular-classification',
+  'object-detection',
+  'raw',
 ];
+
+/** The inference engines a version can be served on. */
+export type EngineName = 'tfjs' | 'onnx';
+export const ENGINE_NAMES: readonly EngineName[] = ['tfjs', 'onnx'];
+
+/**
+ * What made the version's primary artifact. `tfjs`: TensorFlow.js (`version` = tfjs version;
+ * layers or graph model). `onnx`: an ONNX model (`version` = the onnxruntime that accepted it
+ * at import, `opset` = its default-domain (`ai.onnx`) opset, 0 for a graph of ONNX-ML
+ * operators only, `producer` = e.g. `skl2onnx 1.20.0`).
+ */
+export type ModelFramework =
+  | { name: 'tfjs'; version: string; format: 'layers-model' | 'graph-model' }
+  | { name: 'onnx'; version: string; format: 'onnx'; opset: number; producer?: string };
+
+/**
+ * One engine's form of the version: the file it loads and, for ONNX, which graph input and
+ * output the service feeds and reads (default: the manifest's `inputs[0]` / `outputs[0]`
+ * names for the framework's own artifact, the graph's first input and output otherwise).
+ */
+export interface EngineArtifact {
+  file: string;
+  input?: string;
+  output?: string;
+}
+
+/** The file each framework's own artifact has when `artifacts` does not say. */
+export const DEFAULT_ARTIFACT_FILE: Record<EngineName, string> = {
+  tfjs: 'model.json',
+  onnx: 'model.onnx',
+};
 
 /** How raw pixels become the model's input. Applied identically in training and serving. */
 export interface ImagePreprocessing {
@@ -38,6 +78,13 @@ export interface ImagePreprocessing {
   normalization:
     | { type: 'rescale' } // x / 255
     | { type: 'standardize'; mean: number[]; std: number[] }; // (x / 255 - mean[c]) / std[c]
+  /**
+   * Imported models: the factor pixels 0..255 are multiplied by before normalisation, in place
+   * of 1/255 (e.g. 1 for a model that takes raw pixels). Absent = 1/255.
+   */
+  scale?: number;
+  /** Imported models: channels last (`NHWC`, TF.js, Keras; the default) or first (`NCHW`, PyTorch). */
+  layout?: 'NHWC' | 'NCHW';
 }
 
 /** How a table of numeric rows becomes windows, and how the target is scaled back. */
@@ -61,7 +108,26 @@ export interface TabularPreprocessing {
   scaler: { type: 'minmax'; min: number[]; max: number[] };
 }
 
-export type PreprocessingSpec = ImagePreprocessing | SeriesPreprocessing | TabularPreprocessing;
+/**
+ * Imported tabular models: named numeric features in the order of the model's input columns;
+ * the model does any scaling itself (a scikit-learn pipeline converts with its scaler).
+ */
+export interface FeaturesPreprocessing {
+  kind: 'features';
+  columns: string[];
+}
+
+/** Imported models that take tensors as they are (`raw`, `object-detection` without image flags). */
+export interface NoPreprocessing {
+  kind: 'none';
+}
+
+export type PreprocessingSpec =
+  | ImagePreprocessing
+  | SeriesPreprocessing
+  | TabularPreprocessing
+  | FeaturesPreprocessing
+  | NoPreprocessing;
 
 /** What the model predicted on its held-out split: the drift observers' reference. */
 export interface PredictionReference {
@@ -83,7 +149,13 @@ export interface ModelManifest {
   schemaVersion: typeof MANIFEST_SCHEMA_VERSION;
   name: string;
   version: number;
-  framework: { name: 'tfjs'; version: string; format: 'layers-model' };
+  framework: ModelFramework;
+  /**
+   * The engines that can serve this version and the file each loads. Absent (every manifest
+   * before ONNX support): only the framework's own artifact, `model.json` for tfjs, `model.onnx`
+   * for onnx. A tfjs version may list an extra `onnx` artifact (an export of the same network).
+   */
+  artifacts?: Partial<Record<EngineName, EngineArtifact>>;
   task: ModelTask;
   /** The builder that made the network, e.g. `cifar10-cnn`. */
   architecture: string;
@@ -230,8 +302,26 @@ function checkPreprocessing(value: unknown, problems: string[]): void {
           );
         }
       }
+      if (
+        value.scale !== undefined &&
+        (typeof value.scale !== 'number' || !Number.isFinite(value.scale) || value.scale <= 0)
+      ) {
+        problems.push('preprocessing.scale must be a positive number');
+      }
+      if (value.layout !== undefined && value.layout !== 'NHWC' && value.layout !== 'NCHW') {
+        problems.push('preprocessing.layout must be "NHWC" or "NCHW"');
+      }
       return;
     }
+    case 'features':
+      if (!isStringArray(value.columns) || value.columns.length === 0) {
+        problems.push('preprocessing.columns must be a non-empty array of strings');
+      } else if (new Set(value.columns).size !== value.columns.length) {
+        problems.push('preprocessing.columns must not repeat a name');
+      }
+      return;
+    case 'none':
+      return;
     case 'series':
     case 'tabular': {
       if (!isStringArray(value.columns) || value.columns.length === 0) {
@@ -251,8 +341,100 @@ function checkPreprocessing(value: unknown, problems: string[]): void {
       return;
     }
     default:
-      problems.push('preprocessing.kind must be "image", "series" or "tabular"');
+      problems.push(
+        'preprocessing.kind must be "image", "series", "tabular", "features" or "none"',
+      );
   }
+}
+
+function checkFramework(framework: unknown, problems: string[]): void {
+  if (isObject(framework) && framework.name === 'onnx') {
+    if (
+      typeof framework.version !== 'string' ||
+      framework.format !== 'onnx' ||
+      !Number.isInteger(framework.opset) ||
+      (framework.opset as number) < 0 ||
+      (framework.producer !== undefined && typeof framework.producer !== 'string')
+    ) {
+      problems.push(
+        'framework must be {name: "onnx", version, format: "onnx", opset: integer >= 0, producer?}',
+      );
+    }
+    return;
+  }
+  if (
+    !isObject(framework) ||
+    framework.name !== 'tfjs' ||
+    typeof framework.version !== 'string' ||
+    (framework.format !== 'layers-model' && framework.format !== 'graph-model')
+  ) {
+    problems.push(
+      'framework must be {name: "tfjs", version, format: "layers-model" | "graph-model"} or {name: "onnx", ...}',
+    );
+  }
+}
+
+/** `artifacts`, when present: known engines, files the version lists, the framework's own engine. */
+function checkArtifacts(value: Json, problems: string[]): void {
+  const artifacts = value.artifacts;
+  if (artifacts === undefined) return;
+  if (!isObject(artifacts)) {
+    problems.push('artifacts must be an object keyed by engine (tfjs, onnx)');
+    return;
+  }
+  const files = isObject(value.files) ? value.files : {};
+  for (const [engine, artifact] of Object.entries(artifacts)) {
+    if (!ENGINE_NAMES.includes(engine as EngineName)) {
+      problems.push(`artifacts.${engine}: unknown engine; use ${ENGINE_NAMES.join(' or ')}`);
+      continue;
+    }
+    if (!isObject(artifact) || typeof artifact.file !== 'string') {
+      problems.push(`artifacts.${engine} must be {file, input?, output?}`);
+      continue;
+    }
+    if (!(artifact.file in files)) {
+      problems.push(`artifacts.${engine}.file ${JSON.stringify(artifact.file)} is not in files`);
+    }
+    for (const key of ['input', 'output'] as const) {
+      if (artifact[key] !== undefined && typeof artifact[key] !== 'string') {
+        problems.push(`artifacts.${engine}.${key} must be a string`);
+      }
+    }
+  }
+  const own = isObject(value.framework) ? value.framework.name : undefined;
+  if (typeof own === 'string' && !(own in artifacts)) {
+    // The framework's own artifact is implied (its default file), and must then exist.
+    const file = DEFAULT_ARTIFACT_FILE[own as EngineName] as string | undefined;
+    if (file !== undefined && !(file in files)) {
+      problems.push(`artifacts must list the ${own} artifact (no ${file} in files)`);
+    }
+  }
+}
+
+/**
+ * The engines that can serve a version, each with the file it loads, the framework's own first.
+ * Old manifests (no `artifacts`) have just their framework's own artifact, at its default file.
+ */
+export function engineArtifacts(
+  manifest: Pick<ModelManifest, 'framework' | 'artifacts' | 'inputs' | 'outputs'>,
+): Map<EngineName, EngineArtifact> {
+  const own = manifest.framework.name;
+  const result = new Map<EngineName, EngineArtifact>();
+  const input = manifest.inputs[0]?.name;
+  const output = manifest.outputs[0]?.name;
+  result.set(
+    own,
+    manifest.artifacts?.[own] ?? {
+      file: DEFAULT_ARTIFACT_FILE[own],
+      ...(own === 'onnx' && input !== undefined ? { input } : {}),
+      ...(own === 'onnx' && output !== undefined ? { output } : {}),
+    },
+  );
+  for (const engine of ENGINE_NAMES) {
+    const artifact = manifest.artifacts?.[engine];
+    if (engine !== own && artifact !== undefined) result.set(engine, artifact);
+  }
+  return result;
 }
 
 /**
@@ -271,15 +453,8 @@ export function validateManifest(value: unknown, where = 'manifest'): ModelManif
     problems.push('name must be a valid model name');
   }
   if (!isVersionNumber(value.version)) problems.push('version must be a positive integer');
-  const framework = value.framework;
-  if (
-    !isObject(framework) ||
-    framework.name !== 'tfjs' ||
-    typeof framework.version !== 'string' ||
-    framework.format !== 'layers-model'
-  ) {
-    problems.push('framework must be {name: "tfjs", version, format: "layers-model"}');
-  }
+  checkFramework(value.framework, problems);
+  checkArtifacts(value, problems);
   if (!MODEL_TASKS.includes(value.task as ModelTask))
     problems.push(`task must be one of ${MODEL_TASKS.join(', ')}`);
   if (typeof value.architecture !== 'string') problems.push('architecture must be a string');

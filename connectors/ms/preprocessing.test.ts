@@ -47,6 +47,26 @@ describe('imagePixelsToInput', () => {
     assert.deepEqual(back, Array.from(pixels));
   });
 
+  test('NCHW puts each channel plane first, per image; scale replaces 1/255', () => {
+    // Two images of 1x2 pixels, HWC: [r g b][r g b] each.
+    const two = Uint8Array.from([1, 2, 3, 4, 5, 6, 10, 20, 30, 40, 50, 60]);
+    const spec: ImagePreprocessing = { ...rescale, layout: 'NCHW', scale: 1 };
+    assert.deepEqual(
+      Array.from(imagePixelsToInput(two, spec)),
+      [1, 4, 2, 5, 3, 6, 10, 40, 20, 50, 30, 60],
+    );
+    const standardized: ImagePreprocessing = {
+      ...spec,
+      scale: 0.5,
+      normalization: { type: 'standardize', mean: [1, 2, 3], std: [1, 1, 0.5] },
+    };
+    // (x * 0.5 - mean[c]) / std[c], then channels first.
+    assert.deepEqual(
+      Array.from(imagePixelsToInput(two.subarray(0, 6), standardized)),
+      [-0.5, 1, -1, 0.5, -3, 0],
+    );
+  });
+
   test('accepts several images back to back, refuses a wrong length', () => {
     const two = new Uint8Array(12).fill(255);
     assert.equal(imagePixelsToInput(two, rescale).length, 12);

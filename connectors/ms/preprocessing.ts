@@ -20,7 +20,9 @@ export function imageSize(spec: ImagePreprocessing): number {
 
 /**
  * Raw pixels (0..255, HWC row-major; one image or several back to back) -> the model's
- * float input: `x / 255`, then `(x - mean[c]) / std[c]` for `standardize`.
+ * float input: `x * scale` (scale 1/255 unless the spec says otherwise), then
+ * `(x - mean[c]) / std[c]` for `standardize`; images of an `NCHW` spec are transposed to
+ * channels first.
  */
 export function imagePixelsToInput(pixels: Uint8Array, spec: ImagePreprocessing): Float32Array {
   const size = imageSize(spec);
@@ -32,22 +34,32 @@ export function imagePixelsToInput(pixels: Uint8Array, spec: ImagePreprocessing)
   }
   const out = new Float32Array(pixels.length);
   const norm = spec.normalization;
-  if (norm.type === 'rescale') {
-    for (let i = 0; i < pixels.length; i++) out[i] = (pixels[i] as number) / 255;
-    return out;
-  }
+  const scale = spec.scale ?? 1 / 255;
   const channels = spec.channels;
-  const mean = Float64Array.from(norm.mean);
-  const std = Float64Array.from(norm.std);
-  if (mean.length !== channels || std.length !== channels) {
-    throw new MscrError(
-      'bad_request',
-      `standardize needs one mean and std per channel (${channels}), got ${mean.length} and ${std.length}`,
-    );
+  const mean = norm.type === 'standardize' ? Float64Array.from(norm.mean) : undefined;
+  const std = norm.type === 'standardize' ? Float64Array.from(norm.std) : undefined;
+  if (mean !== undefined && std !== undefined) {
+    if (mean.length !== channels || std.length !== channels) {
+      throw new MscrError(
+        'bad_request',
+        `standardize needs one mean and std per channel (${channels}), got ${mean.length} and ${std.length}`,
+      );
+    }
   }
+  // Keeps the exact arithmetic of the original `x / 255` for the default scale.
+  const value = spec.scale === undefined ? (p: number) => p / 255 : (p: number) => p * scale;
+  const nchw = spec.layout === 'NCHW';
+  const plane = spec.height * spec.width;
   for (let i = 0; i < pixels.length; i++) {
     const c = i % channels;
-    out[i] = ((pixels[i] as number) / 255 - (mean[c] as number)) / (std[c] as number);
+    let x = value(pixels[i] as number);
+    if (mean !== undefined && std !== undefined) x = (x - (mean[c] as number)) / (std[c] as number);
+    if (nchw) {
+      // i = image * size + pixel * channels + c  ->  image * size + c * plane + pixel
+      const image = Math.floor(i / size);
+      const pixel = Math.floor((i % size) / channels);
+      out[image * size + c * plane + pixel] = x;
+    } else out[i] = x;
   }
   return out;
 }

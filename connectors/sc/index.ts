@@ -47,6 +47,7 @@ export type {
 } from './v2.ts';
 export {
   MSCR_PLATFORM,
+  platformOf,
   V2_ACCEPTED_DATATYPES,
   V2_DATATYPES,
   isV2Datatype,
@@ -59,12 +60,15 @@ export type {
   ErrorResponse,
   ForecastResponse,
   LabelScore,
+  TabularPrediction,
+  TabularResponse,
   VersionState,
   VersionStateReport,
 } from './mscr.ts';
 
 export type { Route, RouteKind, VersionSelector } from './routes.ts';
 export {
+  mscrPredictPath,
   MSCR_MODELS_PATH,
   V1_MODELS_PATH,
   V2_LIVE_PATH,

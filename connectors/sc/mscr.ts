@@ -37,6 +37,24 @@ export interface ForecastResponse {
   predictionIds: string[];
 }
 
+/** One row's prediction: a class with its probabilities (classifiers) or a value (regressors). */
+export type TabularPrediction =
+  | { label: string; probabilities: Record<string, number> }
+  | { value: number }
+  | { values: number[] };
+
+/**
+ * `POST /mscr/models/{m}[/versions/{v}]/predict` with `{"rows": [{feature: value}]}` or a CSV
+ * with a header row: one prediction per row, in order.
+ */
+export interface TabularResponse {
+  model: string;
+  version: number;
+  predictions: TabularPrediction[];
+  /** Per row, the id to send feedback about. */
+  predictionIds: string[];
+}
+
 /**
  * The life of one served version, as the model status endpoint and metrics show it. TF
  * Serving's states, plus `FAILED` (a load that did not succeed; TF Serving reports it as `END`

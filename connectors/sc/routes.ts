@@ -12,6 +12,7 @@
  *     POST /v2/models/{m}[/versions/{v}]/infer                     OIP inference
  *     POST /mscr/models/{m}[/versions/{v}]/classify                image bytes -> labels with scores
  *     POST /mscr/models/{m}[/versions/{v}]/forecast                CSV window -> forecast
+ *     POST /mscr/models/{m}[/versions/{v}]/predict                 tabular rows (JSON or CSV) -> predictions
  *     POST /mscr/models/{m}/feedback                               the true label of a prediction (SR)
  *     GET  /mscr/models/{m}/signals                                what observers read (SR)
  *     POST /mscr/models/{m}/retrain                                start a retraining run (admin token)
@@ -39,7 +40,7 @@ export type Route =
   | { api: 'v2'; kind: 'server-metadata' | 'live' | 'ready'; method: 'GET' }
   | ({ api: 'v2'; kind: 'model-metadata' | 'model-ready'; method: 'GET' } & ModelRoute)
   | ({ api: 'v2'; kind: 'infer'; method: 'POST' } & ModelRoute)
-  | ({ api: 'mscr'; kind: 'classify' | 'forecast'; method: 'POST' } & ModelRoute)
+  | ({ api: 'mscr'; kind: 'classify' | 'forecast' | 'tabular'; method: 'POST' } & ModelRoute)
   | { api: 'mscr'; kind: 'feedback' | 'retrain'; method: 'POST'; model: string }
   | { api: 'mscr'; kind: 'signals' | 'runs'; method: 'GET'; model: string };
 
@@ -119,6 +120,11 @@ export function mscrClassifyPath(model: string, selector?: VersionSelector): str
 /** `/mscr/models/{m}[/versions/{v}]/forecast`: post a CSV window. */
 export function mscrForecastPath(model: string, selector?: VersionSelector): string {
   return `${versionedPath(MSCR_MODELS_PATH, model, selector)}/forecast`;
+}
+
+/** `/mscr/models/{m}[/versions/{v}]/predict`: post tabular rows (route kind `tabular`). */
+export function mscrPredictPath(model: string, selector?: VersionSelector): string {
+  return `${versionedPath(MSCR_MODELS_PATH, model, selector)}/predict`;
 }
 
 /** `/mscr/models/{m}/feedback`: post the true label or value of a prediction. */
@@ -236,6 +242,7 @@ export function matchRoute(pathname: string): Route | undefined {
     const { ref, tail } = parsed;
     if (tail === 'classify') return { api: 'mscr', kind: 'classify', method: 'POST', ...ref };
     if (tail === 'forecast') return { api: 'mscr', kind: 'forecast', method: 'POST', ...ref };
+    if (tail === 'predict') return { api: 'mscr', kind: 'tabular', method: 'POST', ...ref };
     // Feedback, signals and retraining are about a model, not one of its versions.
     if (ref.selector !== undefined) return undefined;
     const { model } = ref;

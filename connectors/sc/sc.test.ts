@@ -6,6 +6,7 @@ import {
   matchRoute,
   mscrClassifyPath,
   mscrForecastPath,
+  mscrPredictPath,
   v1ModelPath,
   v1PredictPath,
   v2InferPath,
@@ -119,6 +120,10 @@ describe('routes', () => {
       route: { api: 'mscr', kind: 'forecast', method: 'POST', model: 'goog-lstm' },
     },
     {
+      path: '/mscr/models/breast-cancer/predict',
+      route: { api: 'mscr', kind: 'tabular', method: 'POST', model: 'breast-cancer' },
+    },
+    {
       path: '/mscr/models/cifar10-cnn/versions/2/classify',
       route: {
         api: 'mscr',
@@ -165,6 +170,12 @@ describe('routes', () => {
         method: 'GET',
         ...ref,
       });
+      assert.deepEqual(matchRoute(mscrPredictPath('m.1_x', selector)), {
+        api: 'mscr',
+        kind: 'tabular',
+        method: 'POST',
+        ...ref,
+      });
       assert.deepEqual(matchRoute(v2InferPath('m.1_x', selector)), {
         api: 'v2',
         kind: 'infer',
@@ -207,7 +218,8 @@ describe('routes', () => {
       '/v2/models/m/versions',
       '/v2/models/m/versions/1/infer/more',
       '/mscr/models/m',
-      '/mscr/models/m/predict',
+      '/mscr/models/m/predict/more',
+      '/mscr/models/m/explain',
     ]) {
       assert.equal(matchRoute(path), undefined, path);
     }

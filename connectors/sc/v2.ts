@@ -174,3 +174,11 @@ export interface InferResponse {
 
 /** The platform string mscr reports in model metadata (`<project>_<format>`). */
 export const MSCR_PLATFORM = 'tfjs_layers-model';
+
+/**
+ * The platform of a version by its framework: `tfjs_layers-model`, `tfjs_graph-model`, or
+ * Triton's `onnxruntime_onnx` for ONNX models.
+ */
+export function platformOf(framework: { name: string; format: string }): string {
+  return framework.name === 'onnx' ? 'onnxruntime_onnx' : `${framework.name}_${framework.format}`;
+}

@@ -37,7 +37,14 @@ function openssl(args: string[]): void {
 
 const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
-function leaf(dir: string, ca: CertPair, name: string, subject: string, ext: string[]): CertPair {
+/** Issues a certificate (EC P-256 key) signed by `ca`, with the given X.509 v3 extensions. */
+export function issueCert(
+  dir: string,
+  ca: CertPair,
+  name: string,
+  subject: string,
+  ext: string[],
+): CertPair {
   const pair = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
   const csr = join(dir, `${name}.csr`);
   const extFile = join(dir, `${name}.ext`);
@@ -63,8 +70,11 @@ function leaf(dir: string, ca: CertPair, name: string, subject: string, ext: str
   return pair;
 }
 
-/** Writes a fresh PKI into `dir` (which must exist). */
-export function generatePki(dir: string): Pki {
+/**
+ * Writes a fresh PKI into `dir` (which must exist). `sans`: more subject alternative names of
+ * the API server's certificate (e.g. `IP:10.0.0.1` for a node's address).
+ */
+export function generatePki(dir: string, sans: string[] = []): Pki {
   const ca = { cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') };
   openssl([
     'req',
@@ -83,13 +93,13 @@ export function generatePki(dir: string): Pki {
     '-addext',
     'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
   ]);
-  const apiserver = leaf(dir, ca, 'apiserver', '/CN=kube-apiserver', [
+  const apiserver = issueCert(dir, ca, 'apiserver', '/CN=kube-apiserver', [
     'basicConstraints=CA:FALSE',
     'keyUsage=critical,digitalSignature,keyEncipherment',
     'extendedKeyUsage=serverAuth',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc',
+    `subjectAltName=${['IP:127.0.0.1', 'DNS:localhost', 'DNS:kubernetes.default.svc', ...sans].join(',')}`,
   ]);
-  const admin = leaf(dir, ca, 'admin', '/O=system:masters/CN=mscr-test-admin', [
+  const admin = issueCert(dir, ca, 'admin', '/O=system:masters/CN=mscr-test-admin', [
     'basicConstraints=CA:FALSE',
     'keyUsage=critical,digitalSignature,keyEncipherment',
     'extendedKeyUsage=clientAuth',

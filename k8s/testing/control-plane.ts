@@ -6,7 +6,8 @@
  * (pkg/internal/testing/controlplane), plus client-certificate auth and the token signer so
  * that ServiceAccount tokens and impersonation work as in a cluster.
  *
- * No kubelet and no scheduler: pods are stored but never run.
+ * No kubelet: pods are stored but never run, unless k8s/cluster/ starts a node against it (it
+ * also asks for kube-scheduler, a non-loopback address and detached processes).
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -22,7 +23,7 @@ import { errorMessage } from '../../connectors/errors.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 export const KUBE_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager'] as const;
-type Binary = (typeof KUBE_BINARIES)[number];
+type Binary = (typeof KUBE_BINARIES)[number] | 'kube-scheduler';
 
 export function binaryPath(name: Binary): string {
   return join(root, '.tools', 'bin', name);
@@ -38,6 +39,27 @@ export interface ControlPlaneOptions {
   controllers?: string[];
   /** How long to wait for etcd and the API server to be ready; default 120 s. */
   startTimeoutMs?: number;
+  /** Address the API server binds and advertises; default 127.0.0.1. */
+  address?: string;
+  /** The API server's port; default a free one. */
+  apiPort?: number;
+  /** --service-cluster-ip-range; default 10.0.0.0/24. */
+  serviceCidr?: string;
+  /** More subject alternative names of the API server's certificate (`IP:...`, `DNS:...`). */
+  sans?: string[];
+  /** More kube-apiserver flags, made once the certificates exist. */
+  apiserverArgs?: (pki: Pki, dir: string) => string[];
+  /** More kube-controller-manager flags. */
+  controllerArgs?: string[];
+  /** Start kube-scheduler too. */
+  scheduler?: boolean;
+  /** The folder for everything (created; default a new temporary folder). */
+  dir?: string;
+  /**
+   * Start each process in its own process group and let it outlive this process (a cluster
+   * started by `npm run cluster:up` keeps running; `pids()` says what to stop later).
+   */
+  detached?: boolean;
 }
 
 /** Who a kubeconfig authenticates as. */
@@ -55,6 +77,8 @@ export interface ControlPlane {
   writeKubeconfig(name: string, user: KubeUser, namespace?: string): string;
   /** The last lines of a component's log, for failure messages. */
   logTail(name: Binary, lines?: number): string;
+  /** Process ids by component, for stopping a detached control plane from another process. */
+  pids(): Record<string, number>;
   stop(): Promise<void>;
 }
 
@@ -136,7 +160,9 @@ async function startControlPlaneOnce(options: ControlPlaneOptions): Promise<Cont
     );
   }
   const timeoutMs = options.startTimeoutMs ?? 120_000;
-  const dir = mkdtempSync(join(tmpdir(), 'mscr-kube-'));
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'mscr-kube-'));
+  mkdirSync(dir, { recursive: true });
+  const address = options.address ?? '127.0.0.1';
   const children = new Map<Binary, ChildProcess>();
   const exited = new Map<Binary, string>();
   const logPath = (name: Binary) => join(dir, `${name}.log`);
@@ -147,12 +173,14 @@ async function startControlPlaneOnce(options: ControlPlaneOptions): Promise<Cont
   const killAll = () => {
     for (const child of children.values()) if (child.exitCode === null) child.kill('SIGKILL');
   };
-  process.once('exit', killAll);
+  if (!options.detached) process.once('exit', killAll);
 
   function start(name: Binary, args: string[]): void {
     const log = openSync(logPath(name), 'a');
-    const child = spawn(binaryPath(name), args, { stdio: ['ignore', log, log] });
+    const detached = options.detached ?? false;
+    const child = spawn(binaryPath(name), args, { stdio: ['ignore', log, log], detached });
     closeSync(log);
+    if (detached) child.unref();
     child.on('exit', (code, signal) => exited.set(name, `exited with ${signal ?? code}`));
     children.set(name, child);
   }
@@ -186,8 +214,9 @@ async function startControlPlaneOnce(options: ControlPlaneOptions): Promise<Cont
   }
 
   try {
-    const pki = generatePki(dir);
-    const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const pki = generatePki(dir, options.sans);
+    const [etcdPort, peerPort] = [await freePort(), await freePort()];
+    const apiPort = options.apiPort ?? (await freePort());
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
     const peerUrl = `http://127.0.0.1:${peerPort}`;
     start('etcd', [
@@ -203,12 +232,13 @@ async function startControlPlaneOnce(options: ControlPlaneOptions): Promise<Cont
     ]);
     await until('etcd', () => httpOk(`${etcdUrl}/health`));
 
-    const server = `https://127.0.0.1:${apiPort}`;
-    mkdirSync(join(dir, 'apiserver'));
+    const server = `https://${address}:${apiPort}`;
+    mkdirSync(join(dir, 'apiserver'), { recursive: true });
+    const loopback = address.startsWith('127.');
     start('kube-apiserver', [
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--bind-address=${address}`,
+      `--advertise-address=${address}`,
       `--secure-port=${apiPort}`,
       `--cert-dir=${join(dir, 'apiserver')}`,
       `--tls-cert-file=${pki.apiserver.cert}`,
@@ -217,11 +247,12 @@ async function startControlPlaneOnce(options: ControlPlaneOptions): Promise<Cont
       `--service-account-issuer=${server}`,
       `--service-account-key-file=${pki.serviceAccount.pub}`,
       `--service-account-signing-key-file=${pki.serviceAccount.key}`,
-      '--service-cluster-ip-range=10.0.0.0/24',
+      `--service-cluster-ip-range=${options.serviceCidr ?? '10.0.0.0/24'}`,
       '--authorization-mode=RBAC',
       '--allow-privileged=true',
       // The `kubernetes` Service's endpoints may not point at loopback: keep none.
-      '--endpoint-reconciler-type=none',
+      ...(loopback ? ['--endpoint-reconciler-type=none'] : []),
+      ...(options.apiserverArgs?.(pki, dir) ?? []),
     ]);
     await until('kube-apiserver', async () => (await probe(`${server}/readyz`, pki)) === 200);
 
@@ -241,14 +272,29 @@ async function startControlPlaneOnce(options: ControlPlaneOptions): Promise<Cont
         '--leader-elect=false',
         '--secure-port=0',
         '--use-service-account-credentials=false',
+        ...(options.controllerArgs ?? []),
       ]);
+    }
+    if (options.scheduler) {
+      start('kube-scheduler', [
+        `--kubeconfig=${kubeconfig}`,
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--authorization-kubeconfig=${kubeconfig}`,
+        '--leader-elect=false',
+        '--bind-address=127.0.0.1',
+        '--secure-port=0',
+      ]);
+    }
+    if (options.controllers?.length || options.scheduler) {
       await sleep(1000);
-      const state = exited.get('kube-controller-manager');
-      if (state) {
-        throw new Error(`kube-controller-manager ${state}:\n${logTail('kube-controller-manager')}`);
+      for (const name of ['kube-controller-manager', 'kube-scheduler'] as const) {
+        const state = exited.get(name);
+        if (state) throw new Error(`${name} ${state}:\n${logTail(name)}`);
       }
     }
-    return { server, dir, pki, kubeconfig, writeKubeconfig, logTail, stop };
+    const pids = () =>
+      Object.fromEntries([...children].map(([name, child]) => [name, child.pid ?? 0]));
+    return { server, dir, pki, kubeconfig, writeKubeconfig, logTail, pids, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { MscrError } from '../../connectors/errors.ts';
 import type { Candidate, CandidateTrainer } from '../../connectors/mr/index.ts';
 import { modelFromFiles, modelToFiles } from '../../connectors/ms/artifacts.ts';
+import { verifiedOnnxForm } from '../export/onnx/index.ts';
 import type { ManifestDraft, ModelManifest } from '../../connectors/ms/manifest.ts';
 import { validateModelName } from '../../connectors/ms/manifest.ts';
 import {
@@ -35,6 +36,11 @@ export interface CandidateOptions extends Partial<Omit<DataOptions, 'sources'>> 
   backend?: BackendPreference;
   /** Start from a published version's weights (same architecture, same classes). */
   startFrom?: { manifest: ModelManifest; files: Map<string, Uint8Array> };
+  /**
+   * Also publish an ONNX form (`model.onnx`, checked against TF.js on held-out inputs), so
+   * `mscr serve --engine auto` runs the version on ONNX Runtime. Default true.
+   */
+  onnx?: boolean;
   onEvent?: TrainingListener;
 }
 
@@ -48,6 +54,26 @@ export interface TrainedCandidate {
   history: EpochProgress[];
   scoreVersion(manifest: ModelManifest, files: Map<string, Uint8Array>): Promise<TaskScore>;
   dispose(): void;
+}
+
+/**
+ * Adds the verified ONNX form to the version's files and manifest draft, unless turned off.
+ * Returns what happened, for the run's log: a form that cannot be made or does not match
+ * TF.js is left out and the version serves on TF.js.
+ */
+async function addOnnxForm(
+  model: tf.LayersModel,
+  draft: ManifestDraft,
+  files: Map<string, Uint8Array>,
+  heldOut: tf.Tensor,
+  wanted: boolean | undefined,
+): Promise<string | undefined> {
+  if (wanted === false) return undefined;
+  const form = await verifiedOnnxForm(model, draft, heldOut);
+  if (!form.ok) return `no ONNX form (${form.reason})`;
+  files.set(form.file, form.bytes);
+  draft.artifacts = { ...draft.artifacts, onnx: form.artifact };
+  return `ONNX form ${form.file} matches TF.js within ${form.maxAbsDiff.toExponential(1)}`;
 }
 
 /** Builds the starting model: fresh, or the given version's weights when they fit. */
@@ -155,7 +181,11 @@ export async function trainCandidate(options: CandidateOptions): Promise<Trained
         data: { fingerprint: prepared.fingerprint, sources: prepared.sources },
       };
       const files = await modelToFiles(model);
-      run.transition('completed', `trained ${name}: ${JSON.stringify(score.metrics)}`);
+      const onnxNote = await addOnnxForm(model, draft, files, prepared.xTest, options.onnx);
+      run.transition(
+        'completed',
+        `trained ${name}: ${JSON.stringify(score.metrics)}${onnxNote ? `; ${onnxNote}` : ''}`,
+      );
       tf.dispose([prepared.xTrain, prepared.yTrain, prepared.xTest, prepared.yTest]);
       return {
         draft,

@@ -3,23 +3,33 @@
  * every inference worker, and warmed up with a real inference of zeros before the manager
  * may route traffic to it. Cheap to build; the work happens in `load()`.
  */
-import type { ModelManifest } from '../../connectors/ms/manifest.ts';
+import type { EngineName, ModelManifest } from '../../connectors/ms/manifest.ts';
 import { MscrError } from '../../connectors/errors.ts';
 import type { ModelStore } from '../../connectors/store/index.ts';
 import { modelKey, type InferenceEngine } from '../engine/index.ts';
 import type { Loader } from '../reload/manager.ts';
 import { warmUpShape } from '../reload/tfjs-loader.ts';
+import { chooseRuntime, filesFor, type EnginePreference } from './engine-choice.ts';
 
 /** What a request holds while it runs: the version's manifest and its key in the engine. */
 export interface ServedVersion {
   manifest: ModelManifest;
   key: string;
+  /** The engine that runs it (see `chooseRuntime`). */
+  engine: EngineName;
+}
+
+export interface EngineLoaderOptions {
+  /** `mscr serve --engine`; default `auto` (ONNX Runtime where the version has an ONNX form). */
+  engine?: EnginePreference;
 }
 
 export function createEngineLoader(
   store: ModelStore,
   engine: InferenceEngine,
+  options: EngineLoaderOptions = {},
 ): Loader<ServedVersion> {
+  const preference = options.engine ?? 'auto';
   return {
     async load(model, version, signal) {
       const { manifest, files } = await store.readVersion(model, version);
@@ -32,7 +42,11 @@ export function createEngineLoader(
         );
       }
       const key = modelKey(model, version);
-      await engine.load(key, Object.fromEntries(files), { inputShape: input.shape });
+      const runtime = chooseRuntime(manifest, preference);
+      await engine.load(key, Object.fromEntries(filesFor(runtime, manifest, files)), {
+        inputShape: input.shape,
+        runtime,
+      });
       try {
         // Warm-up: the first inference compiles kernels; do it before traffic arrives.
         const shape = warmUpShape(input);
@@ -43,7 +57,7 @@ export function createEngineLoader(
         await engine.unload(key).catch(() => undefined);
         throw error;
       }
-      return { manifest, key };
+      return { manifest, key, engine: runtime.engine };
     },
     async unload(servable) {
       await engine.unload(servable.key);

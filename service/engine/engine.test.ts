@@ -85,7 +85,12 @@ describe('InferenceEngine on a pool of 2 workers', () => {
     });
     engine.onBatch((stats) => batches.push(stats));
     const loaded = await engine.load(DENSE, await modelToFiles(dense));
-    assert.deepEqual(loaded, { key: DENSE, inputShape: [-1, 4], outputShape: [-1, 3] });
+    assert.deepEqual(loaded, {
+      key: DENSE,
+      engine: 'tfjs',
+      inputShape: [-1, 4],
+      outputShape: [-1, 3],
+    });
     await engine.load(CONV, await modelToFiles(conv), { inputShape: [-1, 8, 8, 3] });
   });
 

@@ -20,6 +20,7 @@ import {
   type BatchingOptions,
 } from './batcher.ts';
 import { WorkerPool, type ModelFiles, type PoolEvent, type WorkerStats } from './worker-pool.ts';
+import type { RuntimeSpec } from './protocol.ts';
 
 export { Batcher, checkInput, DEFAULT_BATCHING } from './batcher.ts';
 export type {
@@ -39,13 +40,16 @@ export type {
   WorkerState,
   WorkerStats,
 } from './worker-pool.ts';
-export type { ModelSignature } from './protocol.ts';
+export type { ModelSignature, RuntimeSpec } from './protocol.ts';
+export { defaultOnnxThreads } from './onnx-runtime.ts';
 
 export interface EngineOptions {
   /** Worker threads; default `os.availableParallelism()`. */
   workers?: number;
   /** TF.js backend of every worker; default 'auto' (tfjs-node if installed, else wasm). */
   backend?: BackendPreference;
+  /** ONNX Runtime threads per session per worker; default max(1, floor(cores / workers)). */
+  onnxThreads?: number;
   /**
    * Defaults for every model: maxBatchSize 32, maxQueueDelayMs 2, maxQueueRows 4096,
    * maxInFlightBatches = workers (one batch per worker at a time: the backlog waits in the
@@ -66,10 +70,13 @@ export interface LoadOptions {
   inputShape?: readonly number[];
   /** Batching for this model, over the engine's defaults. */
   batching?: BatchingOptions;
+  /** Which runtime runs it and from which file; default TF.js from `model.json`. */
+  runtime?: RuntimeSpec;
 }
 
 export interface LoadedModel {
   key: string;
+  engine: RuntimeSpec['engine'];
   inputShape: number[];
   outputShape: number[];
 }
@@ -142,6 +149,7 @@ export class InferenceEngine {
     const pool = await WorkerPool.start({
       size: workers,
       ...(options.backend === undefined ? {} : { backend: options.backend }),
+      ...(options.onnxThreads === undefined ? {} : { onnxThreads: options.onnxThreads }),
       ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
       ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
       ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
@@ -160,7 +168,8 @@ export class InferenceEngine {
     }
     this.busy.add(key);
     try {
-      const signature = await this.pool.load(key, files);
+      const runtime = options.runtime ?? { engine: 'tfjs', file: 'model.json' };
+      const signature = await this.pool.load(key, files, runtime);
       let inputShape: number[];
       try {
         inputShape = mergeShapes(key, signature.inputShape, options.inputShape);
@@ -168,7 +177,12 @@ export class InferenceEngine {
         await this.pool.unload(key).catch(() => undefined);
         throw error;
       }
-      const model: LoadedModel = { key, inputShape, outputShape: signature.outputShape };
+      const model: LoadedModel = {
+        key,
+        engine: runtime.engine,
+        inputShape,
+        outputShape: signature.outputShape,
+      };
       const batcher = new Batcher((input, shape) => this.pool.predict(key, input, shape), {
         ...this.batching,
         ...options.batching,

@@ -30,8 +30,10 @@ import { Worker } from 'node:worker_threads';
 import { MscrError, errorMessage, isMscrError } from '../../connectors/errors.ts';
 import { checkInput } from './batcher.ts';
 import type { BackendInfo, BackendPreference } from '../../runtime/backend/index.ts';
+import { defaultOnnxThreads } from './onnx-runtime.ts';
 import type {
   ModelSignature,
+  RuntimeSpec,
   SerializedError,
   WorkerInit,
   WorkerRequest,
@@ -51,6 +53,11 @@ export interface WorkerPoolOptions {
   size?: number;
   /** TF.js backend each worker brings up (`initBackend`); default 'auto'. */
   backend?: BackendPreference;
+  /**
+   * ONNX Runtime intra-op threads per session, in every worker; default
+   * `max(1, floor(cores / size))`, so that workers x threads fits the cores.
+   */
+  onnxThreads?: number;
   /** How long a request waits for a ready worker when none is (all restarting); default 30 s. */
   readyTimeoutMs?: number;
   /** A worker that is not ready within this is ended and counts as failed; default 60 s. */
@@ -94,6 +101,11 @@ interface Slot {
   /** Why the worker failed to start, when it did. */
   startError: MscrError | undefined;
   exited: Promise<void>;
+}
+
+interface Registered {
+  files: Record<string, Uint8Array>;
+  runtime: RuntimeSpec;
 }
 
 interface Waiter {
@@ -173,12 +185,13 @@ function transferable(data: Float32Array): ArrayBuffer[] {
 export class WorkerPool {
   readonly size: number;
   private readonly backend: BackendPreference;
+  readonly onnxThreads: number;
   private readonly readyTimeoutMs: number;
   private readonly startTimeoutMs: number;
   private readonly onEvent: (event: PoolEvent) => void;
   private readonly slots: Slot[] = [];
-  /** The files of every loaded version, for workers that start later. */
-  private readonly registry = new Map<string, Record<string, Uint8Array>>();
+  /** The files and runtime of every loaded version, for workers that start later. */
+  private readonly registry = new Map<string, Registered>();
   private readonly signatures = new Map<string, ModelSignature>();
   private readonly waiters = new Set<Waiter>();
   private readonly operations = new Set<Promise<unknown>>();
@@ -198,6 +211,11 @@ export class WorkerPool {
     }
     this.size = size;
     this.backend = options.backend ?? 'auto';
+    const threads = options.onnxThreads ?? defaultOnnxThreads(size, availableParallelism());
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new MscrError('config', `ONNX threads must be a positive integer; got ${threads}`);
+    }
+    this.onnxThreads = threads;
     this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
     this.startTimeoutMs = options.startTimeoutMs ?? 60_000;
     this.onEvent = options.onEvent ?? (() => undefined);
@@ -229,15 +247,22 @@ export class WorkerPool {
     return pool;
   }
 
-  /** Loads (or replaces) a model version on every worker; resolves with its signature. */
-  load(key: string, files: ModelFiles): Promise<ModelSignature> {
+  /**
+   * Loads (or replaces) a model version on every worker; resolves with its signature.
+   * `runtime` says which engine runs it; default TF.js from `model.json`.
+   */
+  load(
+    key: string,
+    files: ModelFiles,
+    runtime: RuntimeSpec = { engine: 'tfjs', file: 'model.json' },
+  ): Promise<ModelSignature> {
     return this.track(async () => {
       await this.waitFor(
         () => this.slots.some((s) => s.state === 'ready'),
         this.readyTimeoutMs,
         'no worker is ready',
       );
-      const record = asRecord(files);
+      const record: Registered = { files: asRecord(files), runtime };
       this.registry.set(key, record);
       const targets = this.slots.filter((s) => s.state === 'syncing' || s.state === 'ready');
       const results = await Promise.allSettled(targets.map((slot) => this.sendLoad(slot, key)));
@@ -396,7 +421,7 @@ export class WorkerPool {
   }
 
   private spawn(index: number): Slot {
-    const worker = createWorker({ backend: this.backend });
+    const worker = createWorker({ backend: this.backend, onnxThreads: this.onnxThreads });
     let onExited: () => void = () => undefined;
     const slot: Slot = {
       index,
@@ -554,8 +579,12 @@ export class WorkerPool {
   private async sendLoad(slot: Slot, key: string): Promise<ModelSignature> {
     const record = this.registry.get(key);
     if (record === undefined) throw new MscrError('not_found', `model ${key} is not loaded`);
-    const { files, transfer } = copyFiles(record);
-    const response = await this.send(slot, { type: 'load', id: 0, key, files }, transfer);
+    const { files, transfer } = copyFiles(record.files);
+    const response = await this.send(
+      slot,
+      { type: 'load', id: 0, key, files, runtime: record.runtime },
+      transfer,
+    );
     if (response.type !== 'loaded') {
       throw new MscrError('internal', `worker answered load with ${response.type}`);
     }

@@ -1,31 +1,37 @@
 /**
  * One inference worker thread: its own TF.js backend (the wasm backend computes on one thread
  * per instance, so a pool of these is what uses every core) and the models it serves, keyed
- * by `model@version`.
+ * by `model@version`, each on the runtime its load names (TF.js or ONNX Runtime).
  *
  * Requests are handled one at a time in arrival order (a load is finished before a predict
  * sent after it starts). A request that throws is answered with an error and the worker
  * carries on; only an uncaught error ends the thread, and the pool replaces it.
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs';
 import { MscrError, errorMessage, isMscrError } from '../../connectors/errors.ts';
-import { modelFromFiles } from '../../connectors/ms/artifacts.ts';
 import { initBackend } from '../../runtime/backend/index.ts';
+import { createOnnxRuntime } from './onnx-runtime.ts';
 import type {
   ModelSignature,
+  RuntimeSpec,
   SerializedError,
   WorkerInit,
   WorkerRequest,
   WorkerResponse,
 } from './protocol.ts';
+import type { ModelRuntime, RuntimeModel } from './runtime.ts';
+import { tfjsRuntime } from './tfjs-runtime.ts';
 
 if (isMainThread || parentPort === null) {
   throw new Error('service/engine/worker.ts runs only as a worker thread (see worker-pool.ts)');
 }
 const port = parentPort;
 const init = workerData as WorkerInit;
-const models = new Map<string, tf.LayersModel>();
+const models = new Map<string, RuntimeModel>();
+const runtimes: Record<RuntimeSpec['engine'], ModelRuntime> = {
+  tfjs: tfjsRuntime,
+  onnx: createOnnxRuntime({ threads: init.onnxThreads }),
+};
 
 function send(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
@@ -50,52 +56,32 @@ function serialize(error: unknown): SerializedError {
   return { code: 'internal', message: errorMessage(error) };
 }
 
-function dims(shape: readonly (number | null)[]): number[] {
-  return shape.map((d) => (d === null ? -1 : d));
-}
-
-async function load(key: string, files: Record<string, Uint8Array>): Promise<ModelSignature> {
-  const model = await modelFromFiles(new Map(Object.entries(files)));
-  const input = model.inputs.length === 1 ? model.inputs[0] : undefined;
-  const output = model.outputs.length === 1 ? model.outputs[0] : undefined;
-  if (input === undefined || output === undefined) {
-    model.dispose();
-    throw new MscrError(
-      'bad_request',
-      `model ${key} has ${model.inputs.length} inputs and ${model.outputs.length} outputs; ` +
-        'the engine serves single-input, single-output models',
-    );
-  }
-  models.get(key)?.dispose();
+async function load(
+  key: string,
+  files: Record<string, Uint8Array>,
+  spec: RuntimeSpec,
+): Promise<ModelSignature> {
+  const model = await runtimes[spec.engine].load(key, new Map(Object.entries(files)), spec);
+  const previous = models.get(key);
   models.set(key, model);
-  return { inputShape: dims(input.shape), outputShape: dims(output.shape) };
+  await previous?.dispose();
+  return model.signature;
 }
 
-function unload(key: string): void {
-  models.get(key)?.dispose();
+async function unload(key: string): Promise<void> {
+  const model = models.get(key);
   models.delete(key);
-}
-
-/** A typed array that owns its whole buffer, so the buffer can be transferred. */
-function owned(data: Float32Array): Float32Array {
-  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+  await model?.dispose();
 }
 
 function predict(
   key: string,
   input: Float32Array,
   shape: number[],
-): { output: Float32Array; shape: number[] } {
+): Promise<{ output: Float32Array; shape: number[] }> {
   const model = models.get(key);
   if (model === undefined) throw new MscrError('not_found', `model ${key} is not loaded`);
-  const rows = shape[0] ?? 1;
-  return tf.tidy(() => {
-    const x = tf.tensor(input, shape, 'float32');
-    // batchSize = rows: one pass, not tfjs' default chunks of 32.
-    const y = model.predict(x, { batchSize: Math.max(1, rows) });
-    if (Array.isArray(y)) throw new MscrError('internal', `model ${key} returned several outputs`);
-    return { output: owned(y.dataSync() as Float32Array), shape: y.shape.slice() };
-  });
+  return model.run(input, shape);
 }
 
 type ModelRequest = Exclude<WorkerRequest, { type: 'exit' }>;
@@ -103,14 +89,18 @@ type ModelRequest = Exclude<WorkerRequest, { type: 'exit' }>;
 async function handle(request: ModelRequest): Promise<void> {
   switch (request.type) {
     case 'load':
-      send({ type: 'loaded', id: request.id, signature: await load(request.key, request.files) });
+      send({
+        type: 'loaded',
+        id: request.id,
+        signature: await load(request.key, request.files, request.runtime),
+      });
       return;
     case 'unload':
-      unload(request.key);
+      await unload(request.key);
       send({ type: 'unloaded', id: request.id });
       return;
     case 'predict': {
-      const result = predict(request.key, request.input, request.shape);
+      const result = await predict(request.key, request.input, request.shape);
       send({ type: 'output', id: request.id, output: result.output, shape: result.shape }, [
         result.output.buffer as ArrayBuffer,
       ]);

@@ -25,6 +25,9 @@ import {
   encodeClassifyResponse,
   encodeForecastResponse,
   encodeInferResponse,
+  decodeRowsCsv,
+  decodeRowsJson,
+  encodeTabularResponse,
   encodeV1PredictResponse,
   modelStatusResponse,
   modelsResponse,
@@ -114,6 +117,7 @@ type Handler = (call: Call) => Promise<unknown> | unknown;
 function protocolOf(route: Route | undefined): Protocol {
   if (route === undefined) return 'other';
   if (route.api !== 'mscr') return route.api;
+  if (route.kind === 'tabular') return 'tabular';
   return route.kind === 'classify' ? 'image' : route.kind === 'forecast' ? 'csv' : 'sr';
 }
 
@@ -341,6 +345,32 @@ export function createApp(options: AppOptions): express.Express {
       setVersion(res, result);
       const ids = monitoring.remember(result, () => logged);
       return encodeForecastResponse(
+        result.manifest,
+        result.version,
+        outputsOf(result)[0] as OutputTensor,
+        ids,
+      );
+    },
+
+    tabular: async ({ route, body, req, res }) => {
+      // JSON by content type, or by its first character when the type says neither.
+      const type = req.get('content-type')?.toLowerCase() ?? '';
+      const json =
+        type.includes('json') ||
+        (!type.includes('csv') && body.toString('utf8', 0, 64).trimStart().startsWith('{'));
+      const parsed = json ? parseJsonBody(body) : undefined;
+      let rows: LoggedInput[] = [];
+      const result = await dataPlane.infer(modelOf(route), selectorOf(route), (manifest) => {
+        const decoded = json
+          ? decodeRowsJson(parsed, manifest, limits)
+          : decodeRowsCsv(body.toString('utf8'), manifest, limits);
+        const shape = [decoded.rows, decoded.input.length / decoded.rows];
+        rows = tensorRows(decoded.input, shape);
+        return { input: decoded.input, shape };
+      });
+      setVersion(res, result);
+      const ids = monitoring.remember(result, (row) => rows[row]);
+      return encodeTabularResponse(
         result.manifest,
         result.version,
         outputsOf(result)[0] as OutputTensor,

@@ -8,8 +8,11 @@ import client from 'prom-client';
 import type { RetrainRun } from '../../connectors/sr/index.ts';
 import type { Predicted } from '../monitoring/predictions.ts';
 
-/** `sr`: feedback, signals and retraining (`/mscr/models/{m}/feedback` and the like). */
-export type Protocol = 'v1' | 'v2' | 'image' | 'csv' | 'sr' | 'other';
+/**
+ * `sr`: feedback, signals and retraining (`/mscr/models/{m}/feedback` and the like);
+ * `grpc`: every gRPC service on the gRPC port (the status label is then the gRPC code name).
+ */
+export type Protocol = 'v1' | 'v2' | 'image' | 'csv' | 'tabular' | 'sr' | 'grpc' | 'other';
 
 export interface ServiceMetrics {
   registry: client.Registry;

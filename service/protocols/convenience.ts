@@ -179,9 +179,10 @@ function seriesSpecOf(manifest: ModelManifest): SeriesPreprocessing {
 
 function scaledSpecOf(manifest: ModelManifest): ScaledSpec {
   const spec = manifest.preprocessing;
-  if (spec.kind === 'image') {
+  if (spec.kind !== 'series' && spec.kind !== 'tabular') {
+    const what = spec.kind === 'image' ? 'is an image model' : `takes ${spec.kind} input`;
     throw badRequest(
-      `model ${quote(manifest.name)} is an image model; it makes no forecast in original units`,
+      `model ${quote(manifest.name)} ${what}; it makes no forecast in original units`,
     );
   }
   return spec;
@@ -311,11 +312,13 @@ function headerPicks(fields: string[], spec: SeriesPreprocessing, lineNo: number
 
 /** A model output (scaled target) -> original units, e.g. a price. */
 export function forecastFromOutput(value: number, manifest: ModelManifest): number {
-  const spec = scaledSpecOf(manifest);
   if (!Number.isFinite(value)) {
     throw new MscrError('internal', `model output ${value} is not a finite number`);
   }
-  return unscaleTarget(value, spec);
+  const kind = manifest.preprocessing.kind;
+  // Imported models scale inside the graph: their output is in the data's units already.
+  if (kind === 'features' || kind === 'none') return value;
+  return unscaleTarget(value, scaledSpecOf(manifest));
 }
 
 /** A forecaster's output `[batch, 1]` -> `ForecastResponse` in original units, with prediction ids. */

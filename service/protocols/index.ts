@@ -30,6 +30,13 @@ export {
 } from './convenience.ts';
 export { toErrorResponse } from './errors.ts';
 export {
+  decodeRowsCsv,
+  decodeRowsJson,
+  encodeTabularResponse,
+  featuresOf,
+  type TabularLimits,
+} from './tabular.ts';
+export {
   binaryOutputsWanted,
   encodeBinaryResponse,
   HEADER_LENGTH,

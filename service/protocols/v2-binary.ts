@@ -54,6 +54,28 @@ export function float32FromLittleEndian(
   return out;
 }
 
+/** Bytes per element of a datatype in binary form; undefined: not accepted in binary form. */
+export function binaryElementBytes(datatype: string): number | undefined {
+  return Object.hasOwn(BINARY_READERS, datatype) ? BINARY_READERS[datatype]?.bytes : undefined;
+}
+
+/**
+ * Little-endian tensor bytes of a datatype mscr accepts in binary form (a whole number of
+ * elements: check with `binaryElementBytes` first) -> the values `data` carries: a
+ * Float32Array for FP32, numbers otherwise. Shared by the HTTP binary extension and gRPC's
+ * `raw_input_contents` / TF Serving's `tensor_content`.
+ */
+export function binaryTensorData(datatype: string, bytes: Uint8Array): Float32Array | number[] {
+  const reader = BINARY_READERS[datatype];
+  if (reader === undefined || !Object.hasOwn(BINARY_READERS, datatype))
+    throw badRequest(`binary data is accepted for ${Object.keys(BINARY_READERS).join(', ')}`);
+  if (datatype === 'FP32') return float32FromLittleEndian(bytes);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const data = new Array<number>(Math.floor(bytes.length / reader.bytes));
+  for (let e = 0; e < data.length; e++) data[e] = reader.read(view, e * reader.bytes);
+  return data;
+}
+
 /** Splits a request body into its JSON header and the binary tensor data after it. */
 export function splitInferBody(
   body: Uint8Array,
@@ -139,14 +161,7 @@ export function inlineBinaryInputs(
       throw badRequest(
         `${where} brings the request to ${elements} binary elements; the limit is ${maxElements}`,
       );
-    let data: Float32Array | number[];
-    if (datatype === 'FP32') {
-      data = float32FromLittleEndian(binary.subarray(offset, offset + size));
-    } else {
-      const view = new DataView(binary.buffer, binary.byteOffset + offset, size);
-      data = new Array<number>(size / reader.bytes);
-      for (let e = 0; e < data.length; e++) data[e] = reader.read(view, e * reader.bytes);
-    }
+    const data = binaryTensorData(datatype as string, binary.subarray(offset, offset + size));
     offset += size;
     const rest = Object.fromEntries(
       Object.entries(parameters).filter(([key]) => key !== 'binary_data_size'),

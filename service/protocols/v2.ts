@@ -15,7 +15,7 @@
 import type { ModelManifest, TensorSpec } from '../../connectors/ms/manifest.ts';
 import { mscrClassifyPath } from '../../connectors/sc/routes.ts';
 import {
-  MSCR_PLATFORM,
+  platformOf,
   V2_ACCEPTED_DATATYPES,
   V2_DATATYPES,
   isV2Datatype,
@@ -363,7 +363,7 @@ export function v2ModelMetadata(
   return {
     name: manifest.name,
     versions: [...new Set(versions)].sort((a, b) => a - b).map(String),
-    platform: MSCR_PLATFORM,
+    platform: platformOf(manifest.framework),
     inputs: manifest.inputs.map(metadataTensor),
     outputs: manifest.outputs.map(metadataTensor),
   };

@@ -179,6 +179,9 @@ checks each value on its own.
 {{- end }}
 {{- end }}
 {{- end }}
+{{- if and .Values.grpcIngress.enabled (eq (int .Values.config.grpcPort) 0) }}
+{{- fail "grpcIngress.enabled needs gRPC in the pods: set config.grpcPort (0 turns gRPC off)" }}
+{{- end }}
 {{- if and .Values.gpu.serving.enabled (not .Values.gpu.serving.keepCpuServing) .Values.autoscaling.enabled (not .Values.gpu.serving.autoscaling.enabled) }}
 {{- fail "autoscaling.enabled applies to the CPU serving Deployment, which gpu.serving.keepCpuServing=false turns off: set gpu.serving.autoscaling.enabled instead" }}
 {{- end }}
@@ -294,6 +297,29 @@ Environment of a serving container besides the ConfigMap: GPU settings, store cr
       name: {{ required "retraining.httpTrigger.adminTokenSecret.name is required when retraining.httpTrigger.enabled" $v.retraining.httpTrigger.adminTokenSecret.name | quote }}
       key: {{ $v.retraining.httpTrigger.adminTokenSecret.key | quote }}
 {{- end }}
+{{- with $v.brokers.amqp.urlSecret.name }}
+# Event-driven intake: the broker URL (with credentials) from a Secret.
+- name: MSCR_AMQP_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ $v.brokers.amqp.urlSecret.key | quote }}
+- name: MSCR_AMQP_PREFETCH
+  value: {{ $v.brokers.amqp.prefetch | quote }}
+- name: MSCR_AMQP_DELIVERY_LIMIT
+  value: {{ $v.brokers.amqp.deliveryLimit | quote }}
+{{- end }}
+{{- with $v.brokers.mqtt.urlSecret.name }}
+- name: MSCR_MQTT_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ $v.brokers.mqtt.urlSecret.key | quote }}
+- name: MSCR_MQTT_CLIENT_ID
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+{{- end }}
 {{- with $v.extraEnv }}
 {{ toYaml . }}
 {{- end }}
@@ -351,6 +377,11 @@ spec:
         - name: http
           containerPort: {{ $v.config.port }}
           protocol: TCP
+        {{- if ne (int $v.config.grpcPort) 0 }}
+        - name: grpc
+          containerPort: {{ $v.config.grpcPort }}
+          protocol: TCP
+        {{- end }}
       envFrom:
         - configMapRef:
             name: {{ include "mscr.fullname" $ctx }}
@@ -503,6 +534,14 @@ spec:
       targetPort: http
       protocol: TCP
       name: http
+    {{- if ne (int .ctx.Values.config.grpcPort) 0 }}
+    # gRPC is HTTP/2 without TLS inside the cluster (h2c).
+    - port: {{ .ctx.Values.service.grpcPort }}
+      targetPort: grpc
+      protocol: TCP
+      name: grpc
+      appProtocol: kubernetes.io/h2c
+    {{- end }}
   selector:
     {{- include "mscr.componentSelectorLabels" (dict "ctx" .ctx "component" .component) | nindent 4 }}
 {{- end }}

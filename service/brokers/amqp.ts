@@ -1,0 +1,423 @@
+/**
+ * The AMQP 0-9-1 adapter (RabbitMQ): V2 infer requests from a queue per model, answers to
+ * the request's reply_to, through the same data plane as HTTP (infer.ts).
+ *
+ * Delivery semantics:
+ * - Manual acks, and only after the answer (or the dead letter) is confirmed by the broker
+ *   (publisher confirms): a message in flight when the process stops or the connection
+ *   drops is redelivered, never lost.
+ * - Request queues are quorum queues with a delivery limit and a dead-letter exchange: a
+ *   message that keeps failing (or crashing the replica) is dead-lettered after
+ *   `deliveryLimit` deliveries instead of being redelivered forever.
+ * - A client's mistake (not JSON, wrong shape, unknown model, too big) is published to the
+ *   queue's dead-letter queue with the error in the `mscr-error` header (and answered with
+ *   `{"error"}` when there is a reply_to), then acked: retrying cannot help.
+ * - Our own trouble (no version available yet, a worker crash) is nacked with requeue.
+ * - Prefetch bounds the unacked messages per consumer: that many requests reach the batcher
+ *   at once, and HTTP requests still get their turn between them.
+ * - A redelivered message whose id this replica already answered is acked, not answered
+ *   again (a broker restart between answer and ack).
+ */
+import amqp, {
+  type ChannelModel,
+  type ConfirmChannel,
+  type ConsumeMessage,
+  type Options,
+} from 'amqplib';
+import { MscrError } from '../../connectors/errors.ts';
+import type { Logger } from '../observability/log.ts';
+import { AnsweredIds } from './answered.ts';
+import type { LifecycleEvent } from './events.ts';
+import {
+  errorText,
+  inferWhenAvailable,
+  isClientError,
+  type BrokerInferOptions,
+  type BrokerAnswer,
+} from './infer.ts';
+import type { BrokerMetrics } from './metrics.ts';
+import {
+  DEAD_EXCHANGE,
+  EVENTS_EXCHANGE,
+  MODEL_HEADER,
+  RESULTS_EXCHANGE,
+  named,
+  redactUrl,
+  type AmqpSettings,
+} from './names.ts';
+
+export interface AmqpAdapterOptions extends BrokerInferOptions {
+  settings: AmqpSettings;
+  /** The models to consume for, asked again on `refresh()`. */
+  models: () => string[];
+  logger: Logger;
+  metrics: BrokerMetrics;
+  /** How long `stop()` waits for messages in flight before closing anyway (they are redelivered). */
+  drainTimeoutMs: number;
+  /** How long a message waits for its model to have a version before it is requeued. */
+  unavailableWaitMs?: number;
+}
+
+/** The answer headers: what a caller needs to follow up (feedback by prediction id). */
+export const HEADERS = {
+  version: 'mscr-model-version',
+  predictionIds: 'mscr-prediction-ids',
+  status: 'mscr-status',
+  error: 'mscr-error',
+  model: 'mscr-model',
+  redelivered: 'mscr-redelivered',
+} as const;
+
+const MAX_MODEL_HEADER = 128;
+
+function messageId(message: ConsumeMessage): string | undefined {
+  const props = message.properties as { messageId?: unknown; correlationId?: unknown };
+  const id = props.messageId ?? props.correlationId;
+  return typeof id === 'string' && id.length <= 256
+    ? `${message.fields.routingKey}:${id}`
+    : undefined;
+}
+
+export class AmqpAdapter {
+  readonly #options: AmqpAdapterOptions;
+  readonly #log: Logger;
+  readonly #answered = new AnsweredIds();
+  #connection: ChannelModel | undefined;
+  #channel: ConfirmChannel | undefined;
+  /** Queue -> consumer tag on the current channel. */
+  #consumers = new Map<string, string>();
+  #inFlight = 0;
+  #stopping = false;
+  #connecting: Promise<void> | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #attempt = 0;
+  #connectedOnce: () => void = () => undefined;
+  readonly #firstConnect: Promise<void>;
+
+  constructor(options: AmqpAdapterOptions) {
+    this.#options = options;
+    this.#log = options.logger.child({ broker: 'amqp' });
+    this.#firstConnect = new Promise((resolve) => (this.#connectedOnce = resolve));
+  }
+
+  /** Starts connecting (retrying with backoff while the broker is down); never throws. */
+  start(): void {
+    this.#stopping = false;
+    this.#connect();
+  }
+
+  /** Resolves once connected and consuming (for tests and readiness of the CLI). */
+  connected(): Promise<void> {
+    return this.#firstConnect;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  #connect(): void {
+    if (this.#stopping || this.#connecting) return;
+    this.#connecting = this.#open()
+      .then(() => {
+        this.#attempt = 0;
+        this.#options.metrics.connected('amqp', true);
+        this.#log.info('connected', { url: redactUrl(this.#options.settings.url) });
+        this.#connectedOnce();
+      })
+      .catch((error: unknown) => {
+        this.#log.warn('cannot connect or set up; retrying', {
+          url: redactUrl(this.#options.settings.url),
+          error: (error as Error).message,
+        });
+        void this.#connection?.close().catch(() => undefined);
+        this.#scheduleReconnect();
+      })
+      .finally(() => (this.#connecting = undefined));
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#stopping || this.#retryTimer) return;
+    const delay = Math.min(5_000, 200 * 2 ** Math.min(this.#attempt++, 5));
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#connect();
+    }, delay);
+  }
+
+  async #open(): Promise<void> {
+    const connection = await amqp.connect(this.#options.settings.url, { timeout: 10_000 });
+    this.#connection = connection;
+    connection.on('error', (error: Error) =>
+      this.#log.warn('connection error', { error: error.message }),
+    );
+    connection.on('close', () => {
+      if (this.#connection !== connection) return;
+      this.#connection = undefined;
+      this.#channel = undefined;
+      this.#consumers = new Map();
+      this.#options.metrics.connected('amqp', false);
+      if (!this.#stopping) {
+        this.#log.warn('connection closed; reconnecting');
+        this.#scheduleReconnect();
+      }
+    });
+    const channel = await connection.createConfirmChannel();
+    channel.on('error', (error: Error) =>
+      this.#log.warn('channel error', { error: error.message }),
+    );
+    // A channel closed by the broker (e.g. a queue declared with other arguments): start over.
+    channel.on('close', () => {
+      if (this.#channel === channel && !this.#stopping) void connection.close().catch(() => {});
+    });
+    // Per consumer: each model's queue holds at most `prefetch` unacked messages here.
+    await channel.prefetch(this.#options.settings.prefetch, false);
+    await channel.assertExchange(DEAD_EXCHANGE, 'direct', { durable: true });
+    await channel.assertExchange(RESULTS_EXCHANGE, 'topic', { durable: true });
+    await channel.assertExchange(EVENTS_EXCHANGE, 'topic', { durable: true });
+    this.#channel = channel;
+    this.#consumers = new Map();
+    const common = this.#options.settings.commonQueue;
+    if (common !== '') await this.#consume(channel, common, `${common}.dead`, undefined);
+    await this.refresh();
+  }
+
+  /** Consumes the queue of every model not consumed yet (call when models appear). */
+  async refresh(): Promise<void> {
+    const channel = this.#channel;
+    if (!channel || this.#stopping) return;
+    const { queue, deadQueue } = this.#options.settings;
+    for (const model of this.#options.models()) {
+      await this.#consume(channel, named(queue, model), named(deadQueue, model), model);
+    }
+  }
+
+  async #consume(
+    channel: ConfirmChannel,
+    queue: string,
+    deadQueue: string,
+    model: string | undefined,
+  ): Promise<void> {
+    if (this.#consumers.has(queue)) return;
+    this.#consumers.set(queue, '');
+    await channel.assertQueue(deadQueue, { durable: true });
+    await channel.bindQueue(deadQueue, DEAD_EXCHANGE, queue);
+    await channel.assertQueue(queue, {
+      durable: true,
+      arguments: {
+        'x-queue-type': 'quorum',
+        'x-delivery-limit': this.#options.settings.deliveryLimit,
+        'x-dead-letter-exchange': DEAD_EXCHANGE,
+        'x-dead-letter-routing-key': queue,
+      },
+    });
+    const { consumerTag } = await channel.consume(
+      queue,
+      (message) => {
+        if (message !== null) void this.#handle(channel, queue, model, message);
+      },
+      { noAck: false },
+    );
+    this.#consumers.set(queue, consumerTag);
+  }
+
+  #modelOf(queueModel: string | undefined, message: ConsumeMessage): string {
+    if (queueModel !== undefined) return queueModel;
+    const header: unknown = message.properties.headers?.[MODEL_HEADER];
+    const value = Buffer.isBuffer(header) ? header.toString('utf8') : header;
+    if (typeof value !== 'string' || value === '' || value.length > MAX_MODEL_HEADER) {
+      throw new MscrError(
+        'bad_request',
+        `a message on the common queue names its model in the ${MODEL_HEADER} header (a string of at most ${MAX_MODEL_HEADER} characters)`,
+      );
+    }
+    return value;
+  }
+
+  async #handle(
+    channel: ConfirmChannel,
+    queue: string,
+    queueModel: string | undefined,
+    message: ConsumeMessage,
+  ): Promise<void> {
+    const started = performance.now();
+    const metrics = this.#options.metrics;
+    const label = queueModel ?? 'common';
+    this.#inFlight++;
+    metrics.count('amqp', label, 'consumed');
+    if (message.fields.redelivered) metrics.count('amqp', label, 'redelivered');
+    const id = messageId(message);
+    try {
+      if (message.fields.redelivered && this.#answered.has(id)) {
+        metrics.count('amqp', label, 'duplicate');
+        channel.ack(message);
+        return;
+      }
+      let answer: BrokerAnswer | undefined;
+      let failure: unknown;
+      let model = label;
+      try {
+        model = this.#modelOf(queueModel, message);
+        answer = await inferWhenAvailable(
+          this.#options,
+          model,
+          message.content,
+          message.properties.contentType,
+          { waitMs: this.#options.unavailableWaitMs ?? 30_000, stopping: () => this.#stopping },
+        );
+      } catch (error) {
+        failure = error;
+      }
+      if (failure !== undefined && !isClientError(failure)) {
+        // Our trouble: leave it for a retry (the delivery limit dead-letters it eventually).
+        this.#log.warn('message not answered; requeued', {
+          queue,
+          error: errorText(failure).message,
+        });
+        metrics.count('amqp', label, 'requeued');
+        channel.nack(message, false, true);
+        return;
+      }
+      const { correlationId, replyTo } = message.properties as {
+        correlationId?: string;
+        replyTo?: string;
+      };
+      const base: Options.Publish = {
+        contentType: 'application/json',
+        persistent: true,
+        ...(correlationId !== undefined ? { correlationId: String(correlationId) } : {}),
+        ...(typeof message.properties.messageId === 'string'
+          ? { messageId: message.properties.messageId }
+          : {}),
+      };
+      const publishes: Promise<void>[] = [];
+      if (answer !== undefined) {
+        const options: Options.Publish = {
+          ...base,
+          headers: {
+            [HEADERS.status]: 200,
+            [HEADERS.model]: model,
+            [HEADERS.version]: answer.version,
+            [HEADERS.predictionIds]: answer.predictionIds.join(','),
+            ...(message.fields.redelivered ? { [HEADERS.redelivered]: true } : {}),
+          },
+        };
+        const body = Buffer.from(JSON.stringify(answer.response));
+        publishes.push(
+          replyTo
+            ? this.#publish(channel, '', replyTo, body, options)
+            : this.#publish(channel, RESULTS_EXCHANGE, model, body, options),
+        );
+      } else {
+        const { status, message: text } = errorText(failure);
+        // The original body and properties, with the error: what an operator needs to fix it.
+        publishes.push(
+          this.#publish(channel, DEAD_EXCHANGE, queue, message.content, {
+            ...message.properties,
+            headers: {
+              ...message.properties.headers,
+              [HEADERS.error]: text,
+              [HEADERS.status]: status,
+              'mscr-queue': queue,
+            },
+          } as Options.Publish),
+        );
+        if (replyTo) {
+          publishes.push(
+            this.#publish(channel, '', replyTo, Buffer.from(JSON.stringify({ error: text })), {
+              ...base,
+              headers: { [HEADERS.status]: status, [HEADERS.error]: text },
+            }),
+          );
+        }
+        this.#log.info('message dead-lettered', { queue, status, error: text });
+      }
+      await Promise.all(publishes);
+      channel.ack(message);
+      this.#answered.add(id);
+      metrics.count('amqp', label, answer !== undefined ? 'answered' : 'dead_lettered');
+      metrics.latency('amqp', label, (performance.now() - started) / 1000);
+    } catch (error) {
+      // The channel went away before the answer was confirmed or the ack sent: the broker
+      // redelivers the message (to us after reconnecting, or to another replica).
+      this.#log.warn('answer not confirmed; the broker will redeliver', {
+        queue,
+        error: (error as Error).message,
+      });
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  #publish(
+    channel: ConfirmChannel,
+    exchange: string,
+    key: string,
+    body: Buffer,
+    options: Options.Publish,
+  ): Promise<void> {
+    return new Promise((resolve, reject) => {
+      try {
+        channel.publish(exchange, key, body, options, (error: unknown) =>
+          error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(),
+        );
+      } catch (error) {
+        reject(error as Error);
+      }
+    });
+  }
+
+  /** Publishes a lifecycle event to `mscr.events` (best effort: dropped while disconnected). */
+  publishEvent(event: LifecycleEvent): void {
+    const channel = this.#channel;
+    if (!channel) return;
+    this.#publish(
+      channel,
+      EVENTS_EXCHANGE,
+      `${event.model}.${event.type}`,
+      Buffer.from(JSON.stringify(event)),
+      { contentType: 'application/json', persistent: true },
+    ).catch((error: unknown) =>
+      this.#log.warn('lifecycle event not published', { error: (error as Error).message }),
+    );
+  }
+
+  /**
+   * Stops consuming, lets the messages in flight be answered and acked (up to the drain
+   * timeout), then closes: anything still unacked is redelivered by the broker.
+   */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    await this.#connecting?.catch(() => undefined);
+    const channel = this.#channel;
+    if (channel) {
+      for (const tag of this.#consumers.values()) {
+        if (tag !== '') await channel.cancel(tag).catch(() => undefined);
+      }
+    }
+    const deadline = Date.now() + this.#options.drainTimeoutMs;
+    while (this.#inFlight > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    if (this.#inFlight > 0)
+      this.#log.warn('drain timeout: closing with messages in flight (they are redelivered)', {
+        inFlight: this.#inFlight,
+      });
+    const connection = this.#connection;
+    this.#connection = undefined;
+    this.#channel = undefined;
+    await connection?.close().catch(() => undefined);
+    this.#options.metrics.connected('amqp', false);
+  }
+
+  /** For tests: drops the connection without cancelling or draining (a crash, as the broker sees it). */
+  async abort(): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#retryTimer);
+    const connection = this.#connection;
+    this.#connection = undefined;
+    this.#channel = undefined;
+    await connection?.close().catch(() => undefined);
+  }
+}

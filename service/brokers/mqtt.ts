@@ -1,0 +1,241 @@
+/**
+ * The MQTT 3.1.1/5 adapter (mosquitto and any MQTT broker): V2 infer requests on
+ * `mscr/<model>/infer` (one wildcard subscription), answers on the MQTT 5 response topic
+ * with the request's correlation data when given, else on `mscr/<model>/result`.
+ *
+ * Delivery semantics: QoS 1 both ways, a persistent session (clean = false, a stable client
+ * id, a session expiry), and the PUBACK of a request only after its answer is acknowledged
+ * by the broker: a request in flight when the service stops stays in the session and is
+ * redelivered when it comes back. MQTT has no dead-letter queue and no nack, so a bad
+ * request (not JSON, wrong shape, unknown model) is answered on the same topic with
+ * `{"error"}` and user property `mscr-status`, and acknowledged: never redelivered.
+ *
+ * Why two connections: mqtt.js handles incoming packets one at a time, so an answer's PUBACK
+ * could not be read while the request's handler waits for it. Answers go out on a second
+ * (clean) connection. The same one-at-a-time handling means this adapter answers requests
+ * in arrival order, one after another (MQTT also asks for PUBACKs in order).
+ */
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import { MscrError, isMscrError } from '../../connectors/errors.ts';
+import type { Logger } from '../observability/log.ts';
+import type { LifecycleEvent } from './events.ts';
+import { errorText, inferWhenAvailable, type BrokerInferOptions } from './infer.ts';
+import type { BrokerMetrics } from './metrics.ts';
+import { MQTT_EVENTS_TOPIC, modelOfTopic, named, redactUrl, type MqttSettings } from './names.ts';
+
+export interface MqttAdapterOptions extends BrokerInferOptions {
+  settings: MqttSettings;
+  models: () => string[];
+  logger: Logger;
+  metrics: BrokerMetrics;
+  drainTimeoutMs: number;
+  /** How long a request waits for its model to have a version before the answer is an error. */
+  unavailableWaitMs?: number;
+}
+
+/** A week: how long the broker keeps our session (and queued requests) while we are away. */
+const SESSION_EXPIRY_S = 7 * 24 * 3600;
+
+export class MqttAdapter {
+  readonly #options: MqttAdapterOptions;
+  readonly #log: Logger;
+  #consumer: MqttClient | undefined;
+  #publisher: MqttClient | undefined;
+  #stopping = false;
+  #inFlight = 0;
+  #connectedOnce: () => void = () => undefined;
+  readonly #firstConnect: Promise<void>;
+
+  constructor(options: MqttAdapterOptions) {
+    this.#options = options;
+    this.#log = options.logger.child({ broker: 'mqtt' });
+    this.#firstConnect = new Promise((resolve) => (this.#connectedOnce = resolve));
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  connected(): Promise<void> {
+    return this.#firstConnect;
+  }
+
+  /** The subscription: the request template with `+` for the model. */
+  get #filter(): string {
+    return named(this.#options.settings.topic, '+');
+  }
+
+  start(): void {
+    this.#stopping = false;
+    const { url, clientId, inflight } = this.#options.settings;
+    const common = { protocolVersion: 5 as const, reconnectPeriod: 1_000, connectTimeout: 10_000 };
+    this.#publisher = mqtt.connect(url, {
+      ...common,
+      clientId: `${clientId}-answers`,
+      clean: true,
+    });
+    this.#publisher.on('error', (error) =>
+      this.#log.warn('answer connection error', { error: error.message }),
+    );
+    const consumer = mqtt.connect(url, {
+      ...common,
+      clientId,
+      clean: false,
+      properties: { sessionExpiryInterval: SESSION_EXPIRY_S, receiveMaximum: inflight },
+      // The PUBACK goes out when `done` is called: after the answer is acknowledged.
+      customHandleAcks: (topic, payload, packet, done) => {
+        this.#handle(topic, payload, packet).then(
+          (handled) => {
+            if (handled) done(0);
+            // Not handled (stopping): no PUBACK; the session redelivers it later.
+          },
+          () => undefined,
+        );
+      },
+    });
+    this.#consumer = consumer;
+    consumer.on('connect', (connack) => {
+      this.#options.metrics.connected('mqtt', true);
+      this.#log.info('connected', {
+        url: redactUrl(url),
+        sessionPresent: connack.sessionPresent,
+      });
+      // A resumed session keeps its subscription; subscribing again is harmless.
+      consumer.subscribe(this.#filter, { qos: 1 }, (error) => {
+        if (error) this.#log.error('cannot subscribe', { error: error.message });
+        else this.#connectedOnce();
+      });
+    });
+    consumer.on('close', () => this.#options.metrics.connected('mqtt', false));
+    consumer.on('error', (error) => this.#log.warn('connection error', { error: error.message }));
+  }
+
+  /** Topics are subscribed by wildcard: nothing to do when a model appears. */
+  async refresh(): Promise<void> {}
+
+  /** Answers one request; false when it was left unanswered for a redelivery. */
+  async #handle(topic: string, payload: Buffer, packet: IPublishPacket): Promise<boolean> {
+    if (this.#stopping) return false;
+    const started = performance.now();
+    const metrics = this.#options.metrics;
+    const model = modelOfTopic(this.#options.settings.topic, topic);
+    // A metric label only for a model the service knows: topics are the senders' choice.
+    const label =
+      model !== undefined && this.#options.dataPlane.listModels().includes(model)
+        ? model
+        : 'unknown';
+    this.#inFlight++;
+    metrics.count('mqtt', label, 'consumed');
+    if (packet.dup) metrics.count('mqtt', label, 'redelivered');
+    try {
+      let body: Buffer;
+      const userProperties: Record<string, string> = {};
+      let ok = false;
+      try {
+        if (model === undefined)
+          throw new MscrError('bad_request', `topic ${JSON.stringify(topic)} names no model`);
+        const answer = await inferWhenAvailable(
+          this.#options,
+          model,
+          payload,
+          packet.properties?.contentType,
+          { waitMs: this.#options.unavailableWaitMs ?? 30_000, stopping: () => this.#stopping },
+        );
+        body = Buffer.from(JSON.stringify(answer.response));
+        userProperties['mscr-status'] = '200';
+        userProperties['mscr-model-version'] = String(answer.version);
+        userProperties['mscr-prediction-ids'] = answer.predictionIds.join(',');
+        ok = true;
+      } catch (error) {
+        if (this.#stopping && isMscrError(error, 'unavailable')) return false;
+        const { status, message } = errorText(error);
+        body = Buffer.from(JSON.stringify({ error: message }));
+        userProperties['mscr-status'] = String(status);
+        userProperties['mscr-error'] = message;
+        this.#log.info('request answered with an error', { topic, status, error: message });
+      }
+      const props = packet.properties ?? {};
+      const responseTopic =
+        typeof props.responseTopic === 'string' &&
+        props.responseTopic !== '' &&
+        props.responseTopic.length <= 1024 &&
+        !props.responseTopic.includes('\u0000') &&
+        !/[#+]|^\$/.test(props.responseTopic)
+          ? props.responseTopic
+          : named(this.#options.settings.resultTopic, model ?? 'unknown');
+      const publisher = this.#publisher;
+      if (!publisher) return false;
+      const correlation = props.correlationData ? { correlationData: props.correlationData } : {};
+      try {
+        await publisher.publishAsync(responseTopic, body, {
+          qos: 1,
+          properties: { contentType: 'application/json', userProperties, ...correlation },
+        });
+      } catch (error) {
+        if (this.#stopping) return false;
+        // The broker refused this answer (not a lost connection: QoS 1 publishes wait for
+        // a reconnect): say so in a plain answer rather than leave the request unacked.
+        this.#log.warn('answer refused by the broker; sending a plain error', {
+          topic: responseTopic,
+          error: (error as Error).message,
+        });
+        ok = false;
+        await publisher.publishAsync(
+          responseTopic,
+          JSON.stringify({ error: 'the answer could not be published to this topic' }),
+          { qos: 1, properties: { userProperties: { 'mscr-status': '500' }, ...correlation } },
+        );
+      }
+      metrics.count('mqtt', label, ok ? 'answered' : 'dead_lettered');
+      metrics.latency('mqtt', label, (performance.now() - started) / 1000);
+      return true;
+    } catch (error) {
+      // Not acknowledged. mqtt.js handles requests one at a time, so a request left without
+      // its PUBACK would hold back every later one: drop the connection instead; it
+      // reconnects and the session redelivers what was not acknowledged.
+      this.#log.warn('answer not published; reconnecting so the session redelivers it', {
+        topic,
+        error: (error as Error).message,
+      });
+      if (!this.#stopping) this.#consumer?.stream.destroy();
+      return false;
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  /** Publishes a lifecycle event on `mscr/events/<model>` (QoS 1, best effort while offline). */
+  publishEvent(event: LifecycleEvent): void {
+    const publisher = this.#publisher;
+    if (!publisher?.connected) return;
+    publisher
+      .publishAsync(named(MQTT_EVENTS_TOPIC, event.model), JSON.stringify(event), {
+        qos: 1,
+        properties: { contentType: 'application/json' },
+      })
+      .catch((error: unknown) =>
+        this.#log.warn('lifecycle event not published', { error: (error as Error).message }),
+      );
+  }
+
+  /**
+   * Stops taking requests, lets the one in flight be answered (up to the drain timeout), then
+   * disconnects. Requests not acknowledged stay in the broker's session for the next start.
+   */
+  async stop(): Promise<void> {
+    // New requests are left unacknowledged from here; the one in flight is answered.
+    this.#stopping = true;
+    const deadline = Date.now() + this.#options.drainTimeoutMs;
+    while (this.#inFlight > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const consumer = this.#consumer;
+    const publisher = this.#publisher;
+    this.#consumer = undefined;
+    this.#publisher = undefined;
+    // Force: a clean DISCONNECT without waiting; unacked requests stay in the session.
+    await consumer?.endAsync(true).catch(() => undefined);
+    await publisher?.endAsync(false).catch(() => undefined);
+    this.#options.metrics.connected('mqtt', false);
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * The ONNX Runtime engine (`onnxruntime-node`, CPU execution provider): native kernels with
+ * their own intra-op thread pool per session, where the TF.js wasm backend computes on one
+ * thread per worker.
+ *
+ * Threads: each worker holds its own session per model, and each session computes on
+ * `intraOpNumThreads` threads. Keep `workers x threads <= cores` (the default, see
+ * `defaultOnnxThreads`): more only makes the threads take turns on the cores.
+ *
+ * The service speaks float32 to a model; other numeric input types (float64, int32, int64,
+ * uint8, ...) are converted here, so a model that takes int64 token ids or float64 features
+ * serves too. A non-tensor output (a scikit-learn classifier converted with ZipMap gives a
+ * sequence of maps) cannot be served: the load says to convert with `zipmap=False`.
+ */
+import type * as Ort from 'onnxruntime-node';
+import { MscrError, errorMessage } from '../../connectors/errors.ts';
+import { dim, owned, type ModelRuntime, type RunOutput } from './runtime.ts';
+
+type OrtModule = typeof Ort;
+let ortModule: Promise<OrtModule> | undefined;
+
+/** Loaded on first use, so workers that serve only TF.js models never load the native library. */
+function ort(): Promise<OrtModule> {
+  ortModule ??= import('onnxruntime-node');
+  return ortModule;
+}
+
+type NumericType =
+  | 'float32'
+  | 'float64'
+  | 'int8'
+  | 'uint8'
+  | 'int16'
+  | 'uint16'
+  | 'int32'
+  | 'uint32'
+  | 'int64'
+  | 'uint64';
+type TypedArray =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array;
+
+/** float32 -> the model's input type. Integer types round, as a cast of a whole number does. */
+const FROM_FLOAT32: Record<NumericType, (data: Float32Array) => TypedArray> = {
+  float32: (d) => d,
+  float64: (d) => Float64Array.from(d),
+  int8: (d) => Int8Array.from(d, Math.round),
+  uint8: (d) => Uint8Array.from(d, Math.round),
+  int16: (d) => Int16Array.from(d, Math.round),
+  uint16: (d) => Uint16Array.from(d, Math.round),
+  int32: (d) => Int32Array.from(d, Math.round),
+  uint32: (d) => Uint32Array.from(d, Math.round),
+  int64: (d) => BigInt64Array.from(d, (v) => BigInt(Math.round(v))),
+  uint64: (d) => BigUint64Array.from(d, (v) => BigInt(Math.max(0, Math.round(v)))),
+};
+
+function isNumericType(type: string): type is NumericType {
+  return type in FROM_FLOAT32;
+}
+
+function toFloat32(data: unknown, type: string, where: string): Float32Array {
+  if (data instanceof Float32Array) return owned(data);
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
+    return Float32Array.from(data, (v) => Number(v));
+  }
+  if (ArrayBuffer.isView(data) && !(data instanceof DataView)) {
+    return Float32Array.from(data as unknown as ArrayLike<number>);
+  }
+  throw new MscrError('internal', `${where}: output of type ${type} is not numeric`);
+}
+
+/** Threads per ONNX Runtime session so that `workers x threads` fits the cores. */
+export function defaultOnnxThreads(workers: number, cores: number): number {
+  return Math.max(1, Math.floor(cores / Math.max(1, workers)));
+}
+
+export function createOnnxRuntime(options: { threads: number }): ModelRuntime {
+  return {
+    async load(key, files, spec) {
+      const bytes = files.get(spec.file);
+      if (bytes === undefined) {
+        throw new MscrError('integrity', `model ${key} has no ${spec.file} for ONNX Runtime`);
+      }
+      const { InferenceSession, Tensor } = await ort();
+      let session: Ort.InferenceSession;
+      try {
+        session = await InferenceSession.create(bytes, {
+          intraOpNumThreads: options.threads,
+          // One request graph at a time per session; parallelism comes from workers and intra-op threads.
+          interOpNumThreads: 1,
+          executionMode: 'sequential',
+          graphOptimizationLevel: 'all',
+          logSeverityLevel: 3,
+        });
+      } catch (error) {
+        throw new MscrError(
+          'integrity',
+          `ONNX Runtime cannot load ${spec.file} of model ${key}: ${errorMessage(error)}`,
+          { cause: error },
+        );
+      }
+      try {
+        const inputName = spec.input ?? session.inputNames[0];
+        const outputName = spec.output ?? session.outputNames[0];
+        if (session.inputNames.length !== 1 || inputName === undefined) {
+          throw new MscrError(
+            'integrity',
+            `model ${key} has ${session.inputNames.length} inputs (${session.inputNames.join(', ')}); the engine serves single-input models`,
+          );
+        }
+        if (inputName !== session.inputNames[0]) {
+          throw new MscrError(
+            'integrity',
+            `model ${key}: the manifest names input ${inputName}, the graph's is ${session.inputNames[0]}`,
+          );
+        }
+        const outputIndex = session.outputNames.indexOf(outputName ?? '');
+        if (outputName === undefined || outputIndex < 0) {
+          throw new MscrError(
+            'integrity',
+            `model ${key}: no output ${outputName} in the graph (outputs: ${session.outputNames.join(', ')})`,
+          );
+        }
+        const inputMeta = session.inputMetadata[0];
+        const outputMeta = session.outputMetadata[outputIndex];
+        if (inputMeta === undefined || !inputMeta.isTensor) {
+          throw new MscrError('integrity', `model ${key}: input ${inputName} is not a tensor`);
+        }
+        if (outputMeta === undefined || !outputMeta.isTensor) {
+          throw new MscrError(
+            'integrity',
+            `model ${key}: output ${outputName} is not a tensor (a scikit-learn classifier converted with ZipMap gives a sequence of maps; convert with options={id(model): {"zipmap": False}})`,
+          );
+        }
+        const inputType = inputMeta.type;
+        if (!isNumericType(inputType)) {
+          throw new MscrError(
+            'integrity',
+            `model ${key}: input ${inputName} is ${inputType}; the engine feeds numeric tensors`,
+          );
+        }
+        const convert = FROM_FLOAT32[inputType];
+        const where = `model ${key}`;
+        return {
+          signature: {
+            inputShape: inputMeta.shape.map(dim),
+            outputShape: outputMeta.shape.map(dim),
+          },
+          async run(data, shape): Promise<RunOutput> {
+            const feed = new Tensor(inputType, convert(data), shape);
+            let results: Ort.InferenceSession.OnnxValueMapType;
+            try {
+              results = await session.run({ [inputName]: feed }, [outputName]);
+            } catch (error) {
+              // The batcher checked the shape against the signature; what is left is a
+              // value the graph rejects at run time (an index out of range, ...).
+              throw new MscrError('bad_request', `${where}: ${errorMessage(error)}`, {
+                cause: error,
+              });
+            }
+            const value = results[outputName] as Ort.Tensor | undefined;
+            if (value === undefined) {
+              throw new MscrError('internal', `${where}: no ${outputName} in the results`);
+            }
+            const output = toFloat32(value.data, value.type, where);
+            const outShape = value.dims.map(Number);
+            value.dispose();
+            return { output, shape: outShape };
+          },
+          async dispose() {
+            await session.release();
+          },
+        };
+      } catch (error) {
+        await session.release().catch(() => undefined);
+        throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,2 @@
+/** The Python of the model-building tools (scikit-learn, XGBoost, onnx, converters), pinned by scripts/setup-python.mjs. */
+export const ML_PYTHON = new URL('../.tools/venv-ml/bin/python', import.meta.url).pathname;
