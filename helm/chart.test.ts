@@ -1002,7 +1002,18 @@ describe('exposure (issue 15, item 7)', () => {
     const objects = render();
     const policy = get(objects, 'NetworkPolicy', FULL);
     assert.deepEqual(policy.spec.policyTypes, ['Ingress', 'Egress']);
-    assert.deepEqual(policy.spec.ingress, [{ ports: [{ port: 8080, protocol: 'TCP' }] }]);
+    assert.deepEqual(policy.spec.ingress, [
+      {
+        ports: [
+          { port: 8080, protocol: 'TCP' },
+          { port: 8081, protocol: 'TCP' },
+        ],
+      },
+    ]);
+    const noGrpc = render([], ['config.grpcPort=0']);
+    assert.deepEqual(get(noGrpc, 'NetworkPolicy', FULL).spec.ingress, [
+      { ports: [{ port: 8080, protocol: 'TCP' }] },
+    ]);
     assert.deepEqual(policy.spec.egress, [
       {
         ports: [
@@ -1027,6 +1038,14 @@ describe('exposure (issue 15, item 7)', () => {
       { namespaceSelector: { matchLabels: { team: 'web' } } },
     ]);
     assert.equal(find(render([], ['networkPolicy.enabled=false']), 'NetworkPolicy'), undefined);
+    const brokers = render(
+      [],
+      ['brokers.amqp.urlSecret.name=amqp', 'brokers.mqtt.urlSecret.name=mqtt'],
+    );
+    const brokerPorts = get(brokers, 'NetworkPolicy', FULL).spec.egress.flatMap((r: K8sObject) =>
+      r.ports.map((p: K8sObject) => p.port),
+    );
+    assert.deepEqual(brokerPorts, [53, 53, 5672, 5671, 1883, 8883]);
   });
 
   test('the Ingress and the HTTPRoute expose inference only by default: never /, /metrics or /mscr', () => {
