@@ -52,10 +52,7 @@ async function readInput(file: string): Promise<Buffer> {
   }
 }
 
-/**
- * A 400 or 415 (a format the service does not decode) about the posted file is the file's
- * problem: exit 3 (fix the data), naming the file.
- */
+/** A 400 (or a 415: a format the service does not decode) about the posted file is the file's problem: exit 3 (fix the data), naming the file. */
 function blameFile(file: string, error: unknown): unknown {
   if (
     isMscrClientError(error) &&

@@ -451,7 +451,8 @@ describe('the default release', () => {
     const pdb = get(objects, 'PodDisruptionBudget', FULL);
     assert.equal(pdb.spec.maxUnavailable, 1);
     assert.deepEqual(pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels);
-    assert.equal(get(objects, 'ServiceAccount', FULL).automountServiceAccountToken, true);
+    // No token in serving pods unless the HTTP retrain trigger needs one (issue 15, item 7).
+    assert.equal(get(objects, 'ServiceAccount', FULL).automountServiceAccountToken, false);
     const pvc = get(objects, 'PersistentVolumeClaim', `${FULL}-store`);
     assert.deepEqual(pvc.spec.accessModes, ['ReadWriteMany']);
     assert.equal(pvc.metadata.annotations['helm.sh/resource-policy'], 'keep');
@@ -504,7 +505,7 @@ describe('the retraining CronJob and its RBAC', () => {
     const mounts = c.volumeMounts.map((m: K8sObject) => m.mountPath);
     assert.deepEqual(mounts, ['/var/cache/mscr', '/tmp', '/var/lib/mscr']);
     assert.equal(podSpec(cron).automountServiceAccountToken, false);
-    assert.equal(podSpec(cron).serviceAccountName, FULL);
+    assert.equal(podSpec(cron).serviceAccountName, `${FULL}-retrain`);
   });
 
   test('the HTTP retrain trigger: the Service gets the CronJob, its namespace and the admin token Secret', () => {
@@ -560,7 +561,21 @@ describe('the retraining CronJob and its RBAC', () => {
       kind: 'Role',
       name: role.metadata.name,
     });
+    // The serving pods are bound only when they run the HTTP trigger.
     assert.deepEqual(binding.subjects, [
+      { kind: 'ServiceAccount', name: 'trigger', namespace: 'ops' },
+    ]);
+    const withTrigger = render(
+      [],
+      [
+        'retraining.httpTrigger.enabled=true',
+        'retraining.httpTrigger.adminTokenSecret.name=admin',
+        'retraining.rbac.extraSubjects[0].kind=ServiceAccount',
+        'retraining.rbac.extraSubjects[0].name=trigger',
+        'retraining.rbac.extraSubjects[0].namespace=ops',
+      ],
+    );
+    assert.deepEqual(get(withTrigger, 'RoleBinding', `${FULL}-retrain-trigger`).subjects, [
       { kind: 'ServiceAccount', name: FULL, namespace: NAMESPACE },
       { kind: 'ServiceAccount', name: 'trigger', namespace: 'ops' },
     ]);
@@ -943,5 +958,136 @@ describe('NOTES.txt', () => {
     const gpuOnly = renderNotes(['gpu.serving.enabled=true', 'gpu.serving.keepCpuServing=false']);
     assert.match(gpuOnly, /port-forward service\/demo-mscr-gpu 8080:80/);
     assert.match(gpuOnly, /MODEL and INPUT/);
+  });
+});
+
+describe('exposure (issue 15, item 7)', () => {
+  const TRIGGER = [
+    'retraining.httpTrigger.enabled=true',
+    'retraining.httpTrigger.adminTokenSecret.name=admin',
+  ];
+
+  test('by default no identity of the release can create Jobs and serving pods mount no token', () => {
+    const objects = render();
+    for (const kind of ['Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'])
+      assert.equal(find(objects, kind), undefined, `no ${kind}`);
+    assert.equal(podSpec(get(objects, 'Deployment', FULL)).automountServiceAccountToken, false);
+    const retrainSa = get(objects, 'ServiceAccount', `${FULL}-retrain`);
+    assert.equal(retrainSa.automountServiceAccountToken, false);
+    assert.equal(
+      podSpec(get(objects, 'CronJob', `${FULL}-retrain`)).serviceAccountName,
+      `${FULL}-retrain`,
+    );
+  });
+
+  test('the HTTP trigger mounts the token, binds the Role to the serving account only, and opens egress to the API server', () => {
+    const objects = render([], TRIGGER);
+    const deployment = get(objects, 'Deployment', FULL);
+    assert.equal(podSpec(deployment).automountServiceAccountToken, true);
+    assert.deepEqual(get(objects, 'RoleBinding', `${FULL}-retrain-trigger`).subjects, [
+      { kind: 'ServiceAccount', name: FULL, namespace: NAMESPACE },
+    ]);
+    const policy = get(objects, 'NetworkPolicy', FULL);
+    const ports = policy.spec.egress.flatMap((rule: K8sObject) =>
+      rule.ports.map((p: K8sObject) => `${p.protocol}/${p.port}`),
+    );
+    assert.deepEqual(ports, ['UDP/53', 'TCP/53', 'TCP/443', 'TCP/6443']);
+    const pinned = render([], [...TRIGGER, 'networkPolicy.apiServer.cidrs[0]=10.96.0.1/32']);
+    assert.deepEqual(get(pinned, 'NetworkPolicy', FULL).spec.egress.at(-1).to, [
+      { ipBlock: { cidr: '10.96.0.1/32' } },
+    ]);
+  });
+
+  test('the NetworkPolicy: in only to the serving port, out only to DNS (and the store when it is remote)', () => {
+    const objects = render();
+    const policy = get(objects, 'NetworkPolicy', FULL);
+    assert.deepEqual(policy.spec.policyTypes, ['Ingress', 'Egress']);
+    assert.deepEqual(policy.spec.ingress, [
+      {
+        ports: [
+          { port: 8080, protocol: 'TCP' },
+          { port: 8081, protocol: 'TCP' },
+        ],
+      },
+    ]);
+    const noGrpc = render([], ['config.grpcPort=0']);
+    assert.deepEqual(get(noGrpc, 'NetworkPolicy', FULL).spec.ingress, [
+      { ports: [{ port: 8080, protocol: 'TCP' }] },
+    ]);
+    assert.deepEqual(policy.spec.egress, [
+      {
+        ports: [
+          { port: 53, protocol: 'UDP' },
+          { port: 53, protocol: 'TCP' },
+        ],
+      },
+    ]);
+    const labels = get(objects, 'Deployment', FULL).spec.template.metadata.labels;
+    for (const { key, values } of policy.spec.podSelector.matchExpressions)
+      if (labels[key] !== undefined) assert.ok(values.includes(labels[key]), key);
+    const s3 = render(['s3-values.yaml']);
+    const egress = get(s3, 'NetworkPolicy', FULL).spec.egress;
+    assert.deepEqual(egress[1], { ports: [{ port: 443, protocol: 'TCP' }] });
+    const minio = render(['s3-values.yaml'], ['networkPolicy.storeEgress[0].ports[0].port=9000']);
+    assert.deepEqual(get(minio, 'NetworkPolicy', FULL).spec.egress[1], { ports: [{ port: 9000 }] });
+    const from = render(
+      [],
+      ['networkPolicy.ingressFrom[0].namespaceSelector.matchLabels.team=web'],
+    );
+    assert.deepEqual(get(from, 'NetworkPolicy', FULL).spec.ingress[0].from, [
+      { namespaceSelector: { matchLabels: { team: 'web' } } },
+    ]);
+    assert.equal(find(render([], ['networkPolicy.enabled=false']), 'NetworkPolicy'), undefined);
+    const brokers = render(
+      [],
+      ['brokers.amqp.urlSecret.name=amqp', 'brokers.mqtt.urlSecret.name=mqtt'],
+    );
+    const brokerPorts = get(brokers, 'NetworkPolicy', FULL).spec.egress.flatMap((r: K8sObject) =>
+      r.ports.map((p: K8sObject) => p.port),
+    );
+    assert.deepEqual(brokerPorts, [53, 53, 5672, 5671, 1883, 8883]);
+  });
+
+  test('the Ingress and the HTTPRoute expose inference only by default: never /, /metrics or /mscr', () => {
+    const objects = render([], ['ingress.enabled=true', 'httpRoute.enabled=true']);
+    const paths = get(objects, 'Ingress', FULL).spec.rules[0].http.paths.map(
+      (p: K8sObject) => p.path,
+    );
+    assert.deepEqual(paths, ['/v2/models', '/v2/health', '/v1/models']);
+    const routed = get(objects, 'HTTPRoute', FULL).spec.rules.flatMap((r: K8sObject) =>
+      r.matches.map((m: K8sObject) => m.path.value),
+    );
+    assert.deepEqual(routed, ['/v2/models', '/v2/health', '/v1/models']);
+    for (const path of [...paths, ...routed])
+      for (const hidden of ['/metrics', '/mscr/models/x/feedback', '/mscr/models/x/retrain', '/'])
+        assert.ok(!(hidden === path || hidden.startsWith(`${path}/`)), `${path} exposes ${hidden}`);
+  });
+
+  test('read-only store credentials for serving: serving pods use them, the retraining job the read-write ones', () => {
+    const objects = render(
+      ['s3-values.yaml'],
+      ['store.credentials.existingSecret=rw', 'store.credentials.servingExistingSecret=ro'],
+    );
+    const serving = env(container(get(objects, 'Deployment', FULL)));
+    assert.equal(serving.get('AWS_ACCESS_KEY_ID')?.valueFrom.secretKeyRef.name, 'ro');
+    assert.equal(serving.get('AWS_SECRET_ACCESS_KEY')?.valueFrom.secretKeyRef.name, 'ro');
+    const retraining = env(container(get(objects, 'CronJob', `${FULL}-retrain`)));
+    assert.equal(retraining.get('AWS_ACCESS_KEY_ID')?.valueFrom.secretKeyRef.name, 'rw');
+    const gcs = render(
+      ['gcs-values.yaml'],
+      [
+        'store.credentials.existingSecret=rw',
+        'store.credentials.servingExistingSecret=ro',
+        'store.workloadIdentity.gcpServiceAccount=',
+      ],
+    );
+    const volumes = (w: K8sObject) =>
+      podSpec(w).volumes.find((v: K8sObject) => v.name === 'gcp-credentials')?.secret.secretName;
+    assert.equal(volumes(get(gcs, 'Deployment', `${FULL}-gpu`)), 'ro');
+    assert.equal(volumes(get(gcs, 'CronJob', `${FULL}-retrain`)), 'rw');
+  });
+
+  test('unknown networkPolicy keys are refused by the schema', () => {
+    assert.match(renderError(['networkPolicy.open=true']), /additional properties|open/i);
   });
 });

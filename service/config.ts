@@ -76,6 +76,10 @@ export interface ServiceConfig {
     maxBodyBytes: number;
     /** Largest number of tensor elements in one request. */
     maxElements: number;
+    /** Open connections at most (Node's server.maxConnections). */
+    maxConnections: number;
+    /** Longest time to receive one whole request, headers and body (server.requestTimeout). */
+    requestTimeoutMs: number;
   };
   /** How long SIGTERM waits for in-flight requests before exiting anyway. */
   drainTimeoutMs: number;
@@ -145,7 +149,12 @@ export const DEFAULTS: ServiceConfig = {
   // Delay 0: a batch leaves at the end of the event-loop turn; under load the backlog that
   // waits for a busy worker forms the batches. A fixed delay only slowed light traffic.
   batching: { maxBatchSize: 32, maxQueueDelayMs: 0 },
-  limits: { maxBodyBytes: 8 * 1024 * 1024, maxElements: 4_000_000 },
+  limits: {
+    maxBodyBytes: 8 * 1024 * 1024,
+    maxElements: 4_000_000,
+    maxConnections: 2048,
+    requestTimeoutMs: 120_000,
+  },
   drainTimeoutMs: 25_000,
   logLevel: 'info',
   backend: 'auto',
@@ -220,6 +229,8 @@ export interface ConfigText {
   feedbackMaxRecordsPerHour?: string;
   feedbackMaxBytesPerHour?: string;
   feedbackMaxBodyBytes?: string;
+  maxConnections?: string;
+  requestTimeout?: string; // seconds
   imageFormats?: string;
   maxImagePixels?: string;
   maxImagesPerRequest?: string;
@@ -260,6 +271,8 @@ export const ENV_VARS: Record<keyof ConfigText, string> = {
   feedbackMaxRecordsPerHour: 'MSCR_FEEDBACK_MAX_RECORDS_PER_HOUR',
   feedbackMaxBytesPerHour: 'MSCR_FEEDBACK_MAX_BYTES_PER_HOUR',
   feedbackMaxBodyBytes: 'MSCR_FEEDBACK_MAX_BODY_BYTES',
+  maxConnections: 'MSCR_MAX_CONNECTIONS',
+  requestTimeout: 'MSCR_REQUEST_TIMEOUT',
   imageFormats: 'MSCR_IMAGE_FORMATS',
   maxImagePixels: 'MSCR_MAX_IMAGE_PIXELS',
   maxImagesPerRequest: 'MSCR_MAX_IMAGES_PER_REQUEST',
@@ -496,6 +509,19 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
         max: 1e9,
         integer: true,
       }),
+      maxConnections: number(
+        text.maxConnections,
+        DEFAULTS.limits.maxConnections,
+        'max connections',
+        { min: 1, max: 1_000_000, integer: true },
+      ),
+      requestTimeoutMs:
+        number(
+          text.requestTimeout,
+          DEFAULTS.limits.requestTimeoutMs / 1000,
+          'request timeout (seconds)',
+          { min: 1, max: 3600, integer: false },
+        ) * 1000,
     },
     drainTimeoutMs:
       number(text.drainTimeout, DEFAULTS.drainTimeoutMs / 1000, 'drain timeout (seconds)', {

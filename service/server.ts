@@ -5,7 +5,7 @@
  * readiness goes false, new connections are refused, in-flight requests finish (up to the
  * drain timeout), then models unload and workers end.
  */
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { openObjectStore, openStore } from '../connectors/store/index.ts';
 import { createFeedbackStore } from '../connectors/sr/feedback-store.ts';
@@ -275,13 +275,31 @@ export async function createService(
         },
       );
       server = await new Promise<Server>((resolve, reject) => {
-        const s = app.listen(config.port, config.host, () => resolve(s));
+        // Node checks request and header timeouts every connectionsCheckingInterval (30 s by
+        // default): check often enough that a short requestTimeout means what it says.
+        const s = createServer(
+          {
+            connectionsCheckingInterval: Math.min(
+              30_000,
+              Math.max(250, config.limits.requestTimeoutMs / 4),
+            ),
+          },
+          app,
+        );
         s.once('error', reject);
+        s.listen(config.port, config.host, () => resolve(s));
       });
       httpDrain = trackConnections(server);
       // Keep-alive must outlive a load balancer's idle timeout, or it races with our close.
       server.keepAliveTimeout = 65_000;
-      server.headersTimeout = 66_000;
+      // Headers must arrive within this (slowloris), the whole request within requestTimeout
+      // (a slow body holds up to maxBodyBytes of memory), and at most maxConnections sockets
+      // are open at once (more are refused at accept): each bounds what slow or many clients
+      // can hold. Node applies the smaller of the two, so headersTimeout is capped too.
+      server.headersTimeout = Math.min(66_000, config.limits.requestTimeoutMs);
+      server.requestTimeout = config.limits.requestTimeoutMs;
+      server.maxConnections = config.limits.maxConnections;
+      server.maxHeadersCount = 100;
       const port = (server.address() as AddressInfo).port;
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       let grpcPort: number | undefined;

@@ -201,7 +201,7 @@ export function validateModelName(name: string): string {
   if (!MODEL_NAME.test(name) || name.includes('..')) {
     throw new MscrError(
       'bad_request',
-      `invalid model name ${JSON.stringify(name)}: use 1-63 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit`,
+      `invalid model name ${JSON.stringify(typeof name === 'string' && name.length > 64 ? `${name.slice(0, 64)}...` : name)}: use 1-63 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit`,
     );
   }
   return name;

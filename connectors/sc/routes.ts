@@ -164,7 +164,7 @@ function selectorOfVersionSegment(text: string): VersionSelector {
     if (!/^[1-9][0-9]{0,15}$/.test(text) || !isVersionNumber(Number(text))) {
       throw new MscrError(
         'bad_request',
-        `invalid version ${JSON.stringify(text)}: versions are positive integers`,
+        `invalid version ${JSON.stringify(text.slice(0, 64))}: versions are positive integers`,
       );
     }
     return { version: Number(text) };

@@ -23,6 +23,8 @@ import type { ObjectStore } from './object-store.ts';
 
 /** Temp files start with this; `list` hides them and keys may not use it. */
 export const TEMP_PREFIX = '.mscr-tmp-';
+/** A temp file untouched this long belongs to a writer that is gone (writes take seconds). */
+const STALE_TEMP_MS = 10 * 60_000;
 
 type Operation = 'reading' | 'checking' | 'writing' | 'creating' | 'listing' | 'deleting';
 
@@ -366,14 +368,35 @@ class LocalObjectStore implements ObjectStore {
       }
       throw this.failure('deleting', key, error);
     }
-    // Prune folders left empty, up to (not including) the root.
+    // Prune folders left empty, up to (not including) the root. A crashed writer's temp
+    // files are invisible to every reader and lister, so nothing else would ever remove
+    // them: a folder holding only stale ones counts as empty (issue 15: `models gc` said it
+    // removed a version whose folder then stayed, with the temp file in it).
     for (let depth = segments.length - 1; depth > 0; depth--) {
+      const folder = this.pathOf(segments.slice(0, depth));
       try {
-        await fs.rmdir(this.pathOf(segments.slice(0, depth)));
+        await fs.rmdir(folder);
       } catch {
-        break; // not empty (or already gone): stop
+        if (!(await this.removeStaleTemps(folder))) break; // not empty (or gone): stop
+        try {
+          await fs.rmdir(folder);
+        } catch {
+          break;
+        }
       }
     }
+  }
+
+  /** Removes `folder`'s temp files when they are all it holds and all stale; true if it did. */
+  private async removeStaleTemps(folder: string): Promise<boolean> {
+    const names = await fs.readdir(folder).catch(() => [] as string[]);
+    if (names.length === 0 || !names.every((name) => name.startsWith(TEMP_PREFIX))) return false;
+    const cutoff = Date.now() - STALE_TEMP_MS;
+    const paths = names.map((name) => path.join(folder, name));
+    const stats = await Promise.all(paths.map((p) => fs.lstat(p).catch(() => undefined)));
+    if (!stats.every((s) => s !== undefined && s.isFile() && s.mtimeMs < cutoff)) return false;
+    await Promise.all(paths.map((p) => fs.rm(p, { force: true })));
+    return true;
   }
 }
 

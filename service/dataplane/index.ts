@@ -143,10 +143,12 @@ export class DataPlane {
   }
 
   #requireKnown(model: string): void {
-    if (!this.listModels().includes(model)) {
+    if (!this.knows(model)) {
+      // Neither the list of models nor a long name goes back to an anonymous caller.
+      const shown = model.length > 64 ? `${model.slice(0, 64)}...` : model;
       throw new MscrError(
         'not_found',
-        `unknown model ${JSON.stringify(model)}; serving: ${this.listModels().join(', ') || 'none'}`,
+        `unknown model ${JSON.stringify(shown)}; GET /v1/models lists the models served`,
       );
     }
   }

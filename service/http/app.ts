@@ -81,6 +81,26 @@ export interface AppOptions {
   webRoot?: string;
 }
 
+/**
+ * Absolute paths and `file://` URIs in a message -> `<path>`: a store's or a data file's
+ * location on this machine is no business of an anonymous caller (the log keeps them).
+ */
+export function redactPaths(message: string): string {
+  return message
+    .replace(/file:\/\/[^\s"',;)]*/g, 'file://<path>')
+    .replace(/(^|[\s"'(=])\/(?:[\w.@+-]+\/)+[\w.@+-]*/g, '$1<path>');
+}
+
+/** An error of zlib (`Z_DATA_ERROR`, `Z_BUF_ERROR`, ...) or brotli (`ERR__ERROR_FORMAT_...`). */
+function isDecompressionError(error: unknown): boolean {
+  const { code, errno } = (error ?? {}) as { code?: unknown; errno?: unknown };
+  return (
+    typeof errno === 'number' &&
+    typeof code === 'string' &&
+    (code.startsWith('Z_') || code.startsWith('ERR__ERROR_'))
+  );
+}
+
 /** Distinct model label values on the request metrics; later models are counted as `other`. */
 const MAX_MODEL_LABELS = 500;
 
@@ -173,7 +193,12 @@ export function createApp(options: AppOptions): express.Express {
       const selector = selectorOf(route);
       let versions = status.versions;
       if (selector) {
-        const version = 'version' in selector ? selector.version : status.aliases[selector.label];
+        const version =
+          'version' in selector
+            ? selector.version
+            : Object.hasOwn(status.aliases, selector.label)
+              ? status.aliases[selector.label]
+              : undefined;
         if (version === undefined)
           throw new MscrError(
             'not_found',
@@ -191,7 +216,7 @@ export function createApp(options: AppOptions): express.Express {
           versions.map((v) => ({
             version: v.version,
             state: v.state,
-            ...(v.error ? { error: v.error } : {}),
+            ...(v.error ? { error: redactPaths(v.error) } : {}),
           })),
           { name: model },
         ),
@@ -246,7 +271,7 @@ export function createApp(options: AppOptions): express.Express {
 
     infer: async ({ route, body, req, res }) => {
       const { json, binary } = splitInferBody(body, req.get(HEADER_LENGTH));
-      const request = inlineBinaryInputs(json, binary);
+      const request = inlineBinaryInputs(json, binary, limits.maxElements);
       let decoded: ReturnType<typeof decodeInferRequest> | undefined;
       let rows: LoggedInput[] = [];
       const result = await dataPlane.infer(modelOf(route), selectorOf(route), (manifest) => {
@@ -425,6 +450,9 @@ export function createApp(options: AppOptions): express.Express {
     if (dataPlane.draining) res.setHeader('Connection', 'close');
     const id = requestIdOf(req);
     res.setHeader('X-Request-Id', id);
+    // API answers are data, never a document to sniff, render or frame.
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('X-Frame-Options', 'DENY');
     res.locals.requestId = id;
     let route: Route | undefined;
     try {
@@ -491,7 +519,7 @@ export function createApp(options: AppOptions): express.Express {
       if (route === undefined)
         throw new MscrError(
           'not_found',
-          `no route for ${req.method} ${req.path}; see GET /v2 and /v1/models`,
+          `no route for ${req.method.slice(0, 16)} ${req.path.length > 128 ? `${req.path.slice(0, 128)}...` : req.path}; see GET /v2 and /v1/models`,
         );
       if (req.method !== route.method && !(route.method === 'GET' && req.method === 'HEAD')) {
         res.setHeader('Allow', route.method);
@@ -516,6 +544,18 @@ export function createApp(options: AppOptions): express.Express {
         'payload_too_large',
         `the request body is larger than the limit of ${limits.maxBodyBytes} bytes`,
       );
+    } else if (isDecompressionError(error)) {
+      // zlib or brotli failed on a body declared gzip, deflate or br: the body is wrong.
+      mapped = new MscrError(
+        'bad_request',
+        'the request body is not valid data for its Content-Encoding',
+      );
+    } else if (bodyError.type === 'encoding.unsupported') {
+      mapped = new MscrError(
+        'bad_request',
+        'the request body has a Content-Encoding this server cannot decode: send it uncompressed, or with gzip, deflate or br',
+        { status: 415 },
+      );
     } else if (bodyError.type === 'request.aborted') {
       mapped = new MscrError(
         'bad_request',
@@ -528,8 +568,10 @@ export function createApp(options: AppOptions): express.Express {
     ) {
       mapped = new MscrError('bad_request', `unreadable request body: ${(error as Error).message}`);
     }
-    const { status, body } = toErrorResponse(mapped);
-    res.locals.error = body.error;
+    const { status, body: raw } = toErrorResponse(mapped);
+    res.locals.error = raw.error;
+    // The log keeps the whole message; the anonymous caller gets no absolute paths.
+    const body = { error: redactPaths(raw.error) };
     if (mapped instanceof RateLimited && !res.headersSent)
       res.setHeader('Retry-After', String(mapped.retryAfterSeconds));
     if (status >= 500 && !(mapped instanceof MscrError)) {

@@ -100,9 +100,14 @@ export function splitInferBody(
 }
 
 /** Replaces each binary input's bytes by `data`; checks sizes and that every byte is used. */
-export function inlineBinaryInputs(json: unknown, binary: Uint8Array | undefined): unknown {
+export function inlineBinaryInputs(
+  json: unknown,
+  binary: Uint8Array | undefined,
+  maxElements = 4 * 1024 * 1024,
+): unknown {
   if (!isPlainObject(json) || !Array.isArray(own(json, 'inputs'))) return json;
   let offset = 0;
+  let elements = 0;
   const inputs = (own(json, 'inputs') as unknown[]).map((raw: unknown, i) => {
     if (!isPlainObject(raw)) return raw;
     const parameters = own(raw, 'parameters');
@@ -135,6 +140,27 @@ export function inlineBinaryInputs(json: unknown, binary: Uint8Array | undefined
         `${where} binary_data_size ${size} runs past the end of the binary data (${binary.length - offset} bytes left)`,
       );
     }
+    // Counted against the limit and the declared shape before anything is expanded: one byte
+    // of INT8 becomes an 8-byte JS number, so 8 MiB of body would be 64 MiB of array.
+    const count = size / reader.bytes;
+    const shape = own(raw, 'shape');
+    // FP32 is copied byte for byte (no expansion): the JSON decoder's checks and words apply.
+    const expands = datatype !== 'FP32';
+    if (
+      expands &&
+      Array.isArray(shape) &&
+      shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0) &&
+      shape.reduce((a: number, d) => a * (d as number), 1) !== count
+    ) {
+      throw badRequest(
+        `${where} has shape [${shape.join(', ')}] but binary_data_size ${size} holds ${count} ${String(datatype)} elements`,
+      );
+    }
+    if (expands) elements += count;
+    if (elements > maxElements)
+      throw badRequest(
+        `${where} brings the request to ${elements} binary elements; the limit is ${maxElements}`,
+      );
     const data = binaryTensorData(datatype as string, binary.subarray(offset, offset + size));
     offset += size;
     const rest = Object.fromEntries(

@@ -539,10 +539,12 @@ class AspiredVersionsManager<T> implements Manager<T> {
   private modelOrThrow(model: string): ModelEntry<T> {
     const entry = this.entries.get(model);
     if (entry === undefined) {
-      const known = this.models();
+      // Neither the whole list of models (GET /v1/models gives it to whoever should have it)
+      // nor more than the start of a long name goes back to an anonymous caller.
+      const shown = model.length > 64 ? `${model.slice(0, 64)}...` : model;
       throw new MscrError(
         'not_found',
-        `unknown model ${JSON.stringify(model)}; models: ${known.length > 0 ? known.join(', ') : 'none'}`,
+        `unknown model ${JSON.stringify(shown)}; GET /v1/models lists the models served`,
       );
     }
     return entry;

@@ -82,6 +82,29 @@ Create the name of the service account to use
 {{- end }}
 
 {{/*
+The retraining job's own ServiceAccount: it writes to the store and calls no Kubernetes API.
+*/}}
+{{- define "mscr.retrainServiceAccountName" -}}
+{{- if .Values.retraining.serviceAccount.create }}
+{{- default (printf "%s-retrain" (include "mscr.fullname" .)) .Values.retraining.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.retraining.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Whether serving pods mount their ServiceAccount token: serviceAccount.automount when set,
+else only when the in-cluster retraining trigger needs it (it creates Jobs).
+*/}}
+{{- define "mscr.servingAutomount" -}}
+{{- if kindIs "bool" .Values.serviceAccount.automount }}
+{{- .Values.serviceAccount.automount }}
+{{- else }}
+{{- and .Values.retraining.enabled .Values.retraining.httpTrigger.enabled }}
+{{- end }}
+{{- end }}
+
+{{/*
 Images: the CPU one, and the GPU one (tag: appVersion + "-gpu" unless set).
 */}}
 {{- define "mscr.image" -}}
@@ -257,7 +280,11 @@ Environment of a serving container besides the ConfigMap: GPU settings, store cr
 - name: TF_FORCE_GPU_ALLOW_GROWTH
   value: "true"
 {{- end }}
-{{- include "mscr.storeEnv" .ctx }}
+{{- $vals := deepCopy $v }}
+{{- with $v.store.credentials.servingExistingSecret }}
+{{- $_ := set $vals.store.credentials "existingSecret" . }}
+{{- end }}
+{{- include "mscr.storeEnv" (dict "Values" $vals "Release" .ctx.Release "Chart" .ctx.Chart "Template" .ctx.Template "Capabilities" .ctx.Capabilities) }}
 {{- if and $v.retraining.enabled $v.retraining.httpTrigger.enabled }}
 # POST /mscr/models/{m}/retrain starts a Job from the retraining CronJob (the chart's Role).
 - name: MSCR_RETRAIN_CRONJOB
@@ -306,6 +333,12 @@ Usage: include "mscr.servingPodTemplate" (dict "ctx" $ "gpu" false)
 {{- $ctx := .ctx }}
 {{- $v := $ctx.Values }}
 {{- $component := ternary "serving-gpu" "serving" .gpu -}}
+{{- /* Serving pods use store.credentials.servingExistingSecret (read-only) when it is set. */}}
+{{- $svals := deepCopy $v }}
+{{- with $v.store.credentials.servingExistingSecret }}
+{{- $_ := set $svals.store.credentials "existingSecret" . }}
+{{- end }}
+{{- $sctx := dict "Values" $svals "Release" $ctx.Release "Chart" $ctx.Chart "Template" $ctx.Template "Capabilities" $ctx.Capabilities }}
 metadata:
   annotations:
     checksum/config: {{ include (print $ctx.Template.BasePath "/configmap.yaml") $ctx | sha256sum }}
@@ -323,7 +356,7 @@ spec:
     {{- toYaml . | nindent 4 }}
   {{- end }}
   serviceAccountName: {{ include "mscr.serviceAccountName" $ctx }}
-  automountServiceAccountToken: {{ $v.serviceAccount.automount }}
+  automountServiceAccountToken: {{ include "mscr.servingAutomount" $ctx }}
   {{- with $v.priorityClassName }}
   priorityClassName: {{ . }}
   {{- end }}
@@ -378,12 +411,12 @@ spec:
         {{- toYaml $v.resources | nindent 8 }}
         {{- end }}
       volumeMounts:
-        {{- include "mscr.volumeMounts" $ctx | nindent 8 }}
+        {{- include "mscr.volumeMounts" $sctx | nindent 8 }}
         {{- with $v.volumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
   volumes:
-    {{- include "mscr.volumes" $ctx | nindent 4 }}
+    {{- include "mscr.volumes" $sctx | nindent 4 }}
     {{- with $v.volumes }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
