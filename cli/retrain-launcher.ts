@@ -12,7 +12,9 @@ import type { RetrainLauncher } from '../connectors/sr/index.ts';
 import { createRunStore } from '../connectors/sr/run-store.ts';
 import { openObjectStore } from '../connectors/store/index.ts';
 import { createKubernetesTrigger } from '../k8s/index.ts';
-import { createProcessLauncher } from '../retraining/launcher.ts';
+import { MscrError } from '../connectors/errors.ts';
+import type { RetrainRun } from '../connectors/sr/index.ts';
+import { createProcessLauncher, settleDeadRun } from '../retraining/launcher.ts';
 import { newRunId } from '../connectors/sr/run-store.ts';
 
 export interface LauncherSettings {
@@ -79,8 +81,33 @@ export function createKubernetesLauncher(settings: {
     ...(settings.kubeconfig ? { kubeconfig: settings.kubeconfig } : {}),
   });
   const runs = createRunStore(openObjectStore(settings.store));
+  /**
+   * Reconciles the model's lease with its Job: a Job that has finished while its run still
+   * holds the lease had its pod killed before the run could settle (OOM, eviction, a node
+   * lost), so the run is recorded as failed and the lease released now, instead of blocking
+   * retraining until the lease expires. A lease whose Job still runs, or that no Job of ours
+   * carries (a scheduled run, a run on another machine), stands: a conflict naming it.
+   */
+  async function reconcile(model: string, trigger: RetrainRun['trigger']): Promise<void> {
+    const lease = await runs.current(model);
+    if (lease === undefined || Date.parse(lease.expiresAt) <= Date.now()) return;
+    const job = await kube.runJob(lease.runId);
+    if (job?.result === undefined) {
+      throw new MscrError(
+        'conflict',
+        `a retraining run for ${model} is already running (run ${lease.runId} on ${lease.holder}${job ? `, Job ${job.jobName}` : ''})`,
+      );
+    }
+    const { outcome, reason } = job.result;
+    await settleDeadRun(
+      runs,
+      { model, runId: lease.runId, trigger },
+      `Job ${job.jobName} ${outcome}${reason ? ` (${reason})` : ''} before the run recorded an outcome`,
+    );
+  }
   return {
     async start(model, trigger) {
+      await reconcile(model, trigger);
       const runId = newRunId();
       await kube.trigger({
         model,

@@ -155,7 +155,14 @@ describe('the retraining trigger against a real kube-apiserver', { skip: cluster
 
   before(async () => {
     assert.ok(cluster.plane);
-    installChart(cluster.plane.kubeconfig, RELEASE, NS);
+    installChart(cluster.plane.kubeconfig, RELEASE, NS, [
+      // The trigger Role exists only where something triggers runs: the Service's HTTP
+      // trigger (bound to the serving ServiceAccount, which these tests act as).
+      '--set',
+      'retraining.httpTrigger.enabled=true',
+      '--set',
+      'retraining.httpTrigger.adminTokenSecret.name=mscr-admin',
+    ]);
     // A ServiceAccount the chart's RoleBinding does not name, and one with a Role that lacks create.
     const config = admin();
     const core = config.makeApiClient(CoreV1Api);
@@ -224,7 +231,8 @@ describe('the retraining trigger against a real kube-apiserver', { skip: cluster
     assert.equal(job.spec?.activeDeadlineSeconds, template?.activeDeadlineSeconds);
     assert.equal(job.spec?.ttlSecondsAfterFinished, template?.ttlSecondsAfterFinished);
     const pod = job.spec?.template.spec;
-    assert.equal(pod?.serviceAccountName, SA);
+    // The Job's pods run as the retraining ServiceAccount, not the trigger's (issue 15.7).
+    assert.equal(pod?.serviceAccountName, `${RELEASE}-mscr-retrain`);
     assert.deepEqual(pod?.containers[0]?.args, [
       ...(template?.template.spec?.containers[0]?.args ?? []),
       '--reason',

@@ -17,6 +17,7 @@ import {
   manualJobName,
   modelArg,
   retrainContainer,
+  RUN_ID_ANNOTATION,
 } from './job-from-cronjob.ts';
 import type { RunRequest } from './job-from-cronjob.ts';
 import { jobProgress, jobResult, podFailure } from './job-result.ts';
@@ -64,6 +65,11 @@ export interface KubernetesTrigger {
   trigger(request?: TriggerRequest): Promise<TriggeredJob>;
   /** Follows a Job until it succeeds or fails. */
   wait(jobName: string, options?: WaitOptions): Promise<JobResult>;
+  /**
+   * The Job that carries a run id (the `mscr/retrain-run-id` annotation a launcher sets),
+   * with its outcome when it has finished; undefined when no Job carries it.
+   */
+  runJob(runId: string): Promise<{ jobName: string; result?: JobResult } | undefined>;
 }
 
 /** Longest single watch request; `wait` re-reads the Job and watches again after it. */
@@ -245,5 +251,15 @@ export function createKubernetesTrigger(options: KubernetesTriggerOptions): Kube
     }
   }
 
-  return { namespace, cronJobName, server, trigger, wait };
+  async function runJob(
+    runId: string,
+  ): Promise<{ jobName: string; result?: JobResult } | undefined> {
+    const list = await api(call('list', 'jobs'), () => batch.listNamespacedJob({ namespace }));
+    const job = list.items.find((j) => j.metadata?.annotations?.[RUN_ID_ANNOTATION] === runId);
+    if (job === undefined) return undefined;
+    const result = jobResult(job);
+    return { jobName: job.metadata?.name ?? '', ...(result ? { result } : {}) };
+  }
+
+  return { namespace, cronJobName, server, trigger, wait, runJob };
 }

@@ -27,6 +27,30 @@ export interface ProcessLauncherOptions {
   onExit?: (model: string, runId: string, code: number | null) => void;
 }
 
+/**
+ * Settles a run whose job died without settling it (OOM, SIGKILL, a crash, a failed Job):
+ * records it as failed with `why` unless it recorded an outcome, and gives back the model's
+ * lease if this run still holds it, so the next run need not wait for the lease to expire.
+ */
+export async function settleDeadRun(
+  runs: RunStore,
+  run: { model: string; runId: string; trigger: RetrainRun['trigger'] },
+  why: string,
+): Promise<void> {
+  const { model, runId, trigger } = run;
+  const record = (await runs.list(model, { limit: 200 })).find((r) => r.id === runId);
+  if (record === undefined || record.outcome === 'running') {
+    await runs.save({
+      ...(record ?? { id: runId, model, trigger, startedAt: new Date().toISOString() }),
+      outcome: 'failed',
+      finishedAt: new Date().toISOString(),
+      message: why,
+    });
+  }
+  const lease = await runs.current(model);
+  if (lease?.runId === runId) await runs.release(lease);
+}
+
 export function createProcessLauncher(
   options: ProcessLauncherOptions,
 ): RetrainLauncher & { running(): number } {
@@ -45,18 +69,12 @@ export function createProcessLauncher(
     signal: NodeJS.Signals | null,
   ): Promise<void> => {
     try {
-      const run = (await options.runs.list(model, { limit: 200 })).find((r) => r.id === runId);
-      if (run === undefined || run.outcome === 'running') {
-        const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
-        await options.runs.save({
-          ...(run ?? { id: runId, model, trigger, startedAt: new Date().toISOString() }),
-          outcome: 'failed',
-          finishedAt: new Date().toISOString(),
-          message: `the retraining process ${how} before it recorded an outcome`,
-        });
-      }
-      const lease = await options.runs.current(model);
-      if (lease?.runId === runId) await options.runs.release(lease);
+      const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
+      await settleDeadRun(
+        options.runs,
+        { model, runId, trigger },
+        `the retraining process ${how} before it recorded an outcome`,
+      );
     } catch {
       // The store is unreachable: the lease then expires on its own, as before.
     }

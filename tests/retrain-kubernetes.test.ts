@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BatchV1Api, KubeConfig, type V1Job } from '@kubernetes/client-node';
 import { createKubernetesLauncher } from '../cli/retrain-launcher.ts';
-import { RUN_ID_ANNOTATION } from '../k8s/index.ts';
+import { createRunStore } from '../connectors/sr/run-store.ts';
+import { openObjectStore } from '../connectors/store/index.ts';
+import { jobResult, RUN_ID_ANNOTATION } from '../k8s/index.ts';
 import { clusterForTests } from '../k8s/testing/cluster-for-tests.ts';
 import { installChart } from '../k8s/testing/helm.ts';
 import { runMscr } from './run-mscr.ts';
@@ -23,7 +25,9 @@ const RELEASE = 'prod';
 const CRON = `${RELEASE}-mscr-retrain`;
 const SA_USER = `system:serviceaccount:${NS}:${RELEASE}-mscr`;
 
-const cluster = await clusterForTests();
+// The Job controller runs so that a Job can really fail (its deadline passes) in the
+// reconcile test; with no nodes, pods stay Pending and Jobs stay active otherwise.
+const cluster = await clusterForTests({ controllers: ['job-controller'] });
 after(() => cluster.plane?.stop());
 
 describe('retraining runs as Kubernetes Jobs', { skip: cluster.skip }, () => {
@@ -41,7 +45,14 @@ describe('retraining runs as Kubernetes Jobs', { skip: cluster.skip }, () => {
   before(async () => {
     assert.ok(cluster.plane);
     dir = await mkdtemp(join(tmpdir(), 'mscr-k8s-retrain-'));
-    installChart(cluster.plane.kubeconfig, RELEASE, NS);
+    installChart(cluster.plane.kubeconfig, RELEASE, NS, [
+      // The trigger Role exists only where something triggers runs: the Service's HTTP
+      // trigger (bound to the serving ServiceAccount, which these tests act as).
+      '--set',
+      'retraining.httpTrigger.enabled=true',
+      '--set',
+      'retraining.httpTrigger.adminTokenSecret.name=mscr-admin',
+    ]);
     asChart = cluster.plane.writeKubeconfig(
       'chart-sa',
       { kind: 'admin', impersonate: SA_USER },
@@ -103,6 +114,55 @@ describe('retraining runs as Kubernetes Jobs', { skip: cluster.skip }, () => {
     await assert.rejects(launcher.start('prices', { kind: 'request' }), { code: 'conflict' });
     // Nothing ran yet (no nodes), so there is no run record.
     assert.deepEqual(await launcher.runs('prices'), []);
+  });
+
+  test('a Job that failed while its run held the lease is reconciled: run failed, lease released, the next run starts', async () => {
+    const store = `file://${join(dir, 'models')}`;
+    const launcher = createKubernetesLauncher({
+      store,
+      cronJobName: CRON,
+      namespace: NS,
+      kubeconfig: asChart,
+    });
+    const { runId } = await launcher.start('goog', { kind: 'request' });
+    // What the Job's pod does first: take the lease and record the run as running. Then it
+    // is killed before it can settle (no node runs pods here, so the test plays the pod).
+    const runs = createRunStore(openObjectStore(store));
+    await runs.acquire('goog', runId, 3_600_000);
+    await runs.save({
+      id: runId,
+      model: 'goog',
+      trigger: { kind: 'request' },
+      startedAt: new Date().toISOString(),
+      outcome: 'running',
+    });
+    // While its Job is active, the lease stands.
+    await assert.rejects(launcher.start('goog', { kind: 'request' }), {
+      code: 'conflict',
+      message: new RegExp(`run ${runId} .*Job `),
+    });
+    // The Job fails for real: its deadline passes and the Job controller marks it Failed.
+    const jobs = await batch.listNamespacedJob({ namespace: NS });
+    const created = jobs.items.find((j) => j.metadata?.annotations?.[RUN_ID_ANNOTATION] === runId);
+    assert.ok(created?.metadata?.name && created.spec);
+    created.spec.activeDeadlineSeconds = 1;
+    await batch.replaceNamespacedJob({ name: created.metadata.name, namespace: NS, body: created });
+    const deadline = Date.now() + 60_000;
+    while (jobResult(await job(created.metadata.name))?.outcome !== 'failed') {
+      assert.ok(Date.now() < deadline, 'the Job controller did not fail the Job in 60 s');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const next = await launcher.start('goog', { kind: 'request' });
+    assert.notEqual(next.runId, runId);
+    const record = (await runs.list('goog')).find((r) => r.id === runId);
+    assert.equal(record?.outcome, 'failed');
+    assert.match(
+      record?.message ?? '',
+      new RegExp(
+        `Job ${created.metadata.name} failed \\(DeadlineExceeded\\) before the run recorded an outcome`,
+      ),
+    );
+    assert.equal((await runs.current('goog'))?.runId, undefined);
   });
 
   test('a denied verb says what the ServiceAccount lacks', async () => {
