@@ -267,7 +267,8 @@ describe('images built with buildah', { skip }, () => {
     assert.deepEqual(config.Entrypoint, ['node', 'bin/mscr.js']);
     assert.deepEqual(config.Cmd, ['serve']);
     assert.equal(config.WorkingDir, '/app');
-    assert.deepEqual(Object.keys(config.ExposedPorts ?? {}), ['8080/tcp']);
+    // HTTP, and gRPC on KServe's port (issue 16).
+    assert.deepEqual(Object.keys(config.ExposedPorts ?? {}).sort(), ['8080/tcp', '8081/tcp']);
     assert.deepEqual(Object.keys(config.Volumes ?? {}).sort(), [
       '/var/cache/mscr',
       '/var/lib/mscr',
@@ -277,6 +278,7 @@ describe('images built with buildah', { skip }, () => {
     for (const env of [
       'NODE_ENV=production',
       'MSCR_PORT=8080',
+      'MSCR_GRPC_PORT=8081',
       'MSCR_STORE=file:///var/lib/mscr/models',
     ])
       assert.ok(config.Env?.includes(env), env);
@@ -345,6 +347,7 @@ describe('images built with buildah', { skip }, () => {
 
     test('the CMD serves a model from the store on loopback; healthcheck, infer, SIGTERM exits 0', async () => {
       const port = await freePort();
+      const grpcPort = await freePort();
       const store = join(work, 'store');
       mkdirSync(store, { recursive: true });
       await publishToyClassifier(openStore(`file://${store}`), 'toy', 1);
@@ -357,6 +360,8 @@ describe('images built with buildah', { skip }, () => {
         env: {
           MSCR_HOST: '127.0.0.1',
           MSCR_PORT: String(port),
+          // The host's network: a free port rather than the image's 8081, which may be taken.
+          MSCR_GRPC_PORT: String(grpcPort),
           MSCR_WORKERS: '1',
           MSCR_DRAIN_TIMEOUT: '5',
         },
