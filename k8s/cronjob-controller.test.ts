@@ -89,7 +89,8 @@ describe('the CronJob controller runs the retraining CronJob', { skip: cluster.s
       },
       60_000,
     );
-    assert.equal(pod.spec?.serviceAccountName, 'demo-mscr');
+    // Retraining pods run as their own ServiceAccount, not the serving one (issue 15.7).
+    assert.equal(pod.spec?.serviceAccountName, 'demo-mscr-retrain');
     assert.equal(pod.status?.phase, 'Pending', 'no node runs it');
     const status = await eventually(
       'the CronJob records the active Job',
