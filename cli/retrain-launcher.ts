@@ -8,14 +8,12 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RetrainLauncher } from '../connectors/sr/index.ts';
-import { createRunStore } from '../connectors/sr/run-store.ts';
+import type { RetrainLauncher, RetrainRun } from '../connectors/sr/index.ts';
+import { createRunStore, newRunId } from '../connectors/sr/run-store.ts';
 import { openObjectStore } from '../connectors/store/index.ts';
 import { createKubernetesTrigger } from '../k8s/index.ts';
 import { MscrError } from '../connectors/errors.ts';
-import type { RetrainRun } from '../connectors/sr/index.ts';
 import { createProcessLauncher, settleDeadRun } from '../retraining/launcher.ts';
-import { newRunId } from '../connectors/sr/run-store.ts';
 
 export interface LauncherSettings {
   store: string;

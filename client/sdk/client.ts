@@ -47,6 +47,7 @@ import {
   v2ModelPath,
   v2ModelReadyPath,
 } from '../../connectors/sc/routes.ts';
+import { trimTrailing } from '../../connectors/text.ts';
 import { MscrClientError, isMscrClientError } from './errors.ts';
 import { INFERENCE_HEADER, decodeInferResponse, encodeBinaryInferRequest } from './binary.ts';
 import {
@@ -234,9 +235,7 @@ function normalizeBaseUrl(baseUrl: string): string {
       `invalid service URL ${JSON.stringify(baseUrl)}: only http:// and https:// are supported`,
     );
   }
-  let end = url.pathname.length;
-  while (end > 0 && url.pathname[end - 1] === '/') end--; // a loop: /\/+$/ backtracks quadratically
-  return `${url.origin}${url.pathname.slice(0, end)}`;
+  return `${url.origin}${trimTrailing(url.pathname, '/')}`;
 }
 
 function positive(name: string, value: number | undefined, fallback: number, min = 0): number {

@@ -199,8 +199,8 @@ export function parseCsvOrder(value: unknown): CsvOrder {
   );
 }
 
-/** The request's lines, its size limits checked before any cell is parsed. */
-function requestCsvLines(text: string): string[] {
+/** A posted CSV's lines, its size limits checked before any cell is parsed (a 400 when broken). */
+export function requestCsvLines(text: string): string[] {
   try {
     return csvLines(text, REQUEST_CSV_LIMITS);
   } catch (error) {

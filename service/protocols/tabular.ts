@@ -15,13 +15,8 @@ import type { ModelManifest } from '../../connectors/ms/manifest.ts';
 import type { TabularPrediction, TabularResponse } from '../../connectors/sc/mscr.ts';
 import { badRequest, checkOutput, float32ToJson, quote, shapeText } from './tensor.ts';
 import type { OutputTensor } from './tensor.ts';
-import {
-  csvCells,
-  csvLines,
-  CsvLimitExceeded,
-  parseDecimal,
-  REQUEST_CSV_LIMITS,
-} from '../../connectors/csv/index.ts';
+import { csvCells, parseDecimal } from '../../connectors/csv/index.ts';
+import { requestCsvLines } from './convenience.ts';
 
 /** The feature names of a tabular model, in input column order. */
 export function featuresOf(manifest: ModelManifest): string[] {
@@ -100,13 +95,7 @@ export function decodeRowsCsv(
   limits: TabularLimits,
 ): { input: Float32Array; rows: number } {
   const features = featuresOf(manifest);
-  let lines: string[];
-  try {
-    lines = csvLines(text, REQUEST_CSV_LIMITS);
-  } catch (error) {
-    if (error instanceof CsvLimitExceeded) throw badRequest(error.message);
-    throw error;
-  }
+  const lines = requestCsvLines(text);
   let picks: number[] | undefined;
   let width = 0;
   const values: number[] = [];

@@ -165,6 +165,13 @@ function mscrRunsPath(model) {
   return `${modelBase(MSCR_MODELS_PATH, model)}/runs`;
 }
 
+// connectors/text.ts
+function trimTrailing(text, chars) {
+  let end = text.length;
+  while (end > 0 && chars.includes(text[end - 1])) end--;
+  return text.slice(0, end);
+}
+
 // client/sdk/errors.ts
 function errorCodeOfStatus(status) {
   if (status === 404) return "not_found";
@@ -810,9 +817,7 @@ function normalizeBaseUrl(baseUrl) {
       `invalid service URL ${JSON.stringify(baseUrl)}: only http:// and https:// are supported`
     );
   }
-  let end = url.pathname.length;
-  while (end > 0 && url.pathname[end - 1] === "/") end--;
-  return `${url.origin}${url.pathname.slice(0, end)}`;
+  return `${url.origin}${trimTrailing(url.pathname, "/")}`;
 }
 function positive(name, value, fallback, min = 0) {
   if (value === void 0) return fallback;
