@@ -87,6 +87,27 @@ export class DataPlane {
     return this.#manager.status(model);
   }
 
+  /**
+   * Throws `not_found` unless the model and the version or alias a selector names exist (in
+   * the store, or loading, serving or failed here), whether or not it can serve now.
+   */
+  requireVersion(model: string, selector?: VersionSelector): void {
+    this.#requireKnown(model);
+    if (selector === undefined) return;
+    const status = this.status(model);
+    const version =
+      'version' in selector ? selector.version : this.#manager.resolveAlias(model, selector.label);
+    const known =
+      status.storeVersions.includes(version) ||
+      status.versions.some((v) => v.version === version && v.state !== 'END');
+    if (!known) {
+      throw new MscrError(
+        'not_found',
+        `model ${model} has no version ${version}; versions in the store: ${status.storeVersions.join(', ') || 'none'}`,
+      );
+    }
+  }
+
   modelReady(model: string, selector?: VersionSelector): boolean {
     this.#requireKnown(model);
     try {

@@ -130,6 +130,18 @@ export function inferRequestBody(
     const where = `input ${quote(input.name)}`;
     const shape = wireShape(input.shape, where);
     const extra = parameters(input.parameters);
+    // The kserve SDK's gRPC client keeps REST's `binary_data_size` on inputs it sends as raw
+    // contents: over gRPC the raw bytes are the binary data, so a size that matches them says
+    // nothing more (Triton ignores it too).
+    if (Object.hasOwn(extra, 'binary_data_size')) {
+      const bytes = raw[i]?.length;
+      if (bytes === undefined || extra.binary_data_size !== bytes) {
+        throw badRequest(
+          `${where} declares parameters.binary_data_size ${String(extra.binary_data_size)}, but ${bytes === undefined ? 'the request has no raw_input_contents' : `its raw_input_contents has ${bytes} bytes`}: send the bytes in raw_input_contents, or drop the parameter`,
+        );
+      }
+      delete extra.binary_data_size;
+    }
     const base = {
       name: input.name,
       datatype: input.datatype,
