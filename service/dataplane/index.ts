@@ -6,18 +6,51 @@
 import { MscrError } from '../../connectors/errors.ts';
 import type { ModelManifest } from '../../connectors/ms/manifest.ts';
 import type { VersionSelector } from '../../connectors/sc/index.ts';
-import type { InferenceEngine } from '../engine/index.ts';
+import type { InferenceEngine, NamedTensor } from '../engine/index.ts';
 import type { Manager, ModelServingStatus } from '../reload/manager.ts';
 import type { ServedVersion } from './loader.ts';
 
 export { createEngineLoader, type ServedVersion } from './loader.ts';
+export type { NamedTensor } from '../engine/index.ts';
 
 export interface InferResult {
   model: string;
   version: number;
   manifest: ModelManifest;
+  /** The first output (monitoring reads it). */
   output: Float32Array;
   shape: number[];
+  /** Every output, named and ordered as the manifest's outputs. */
+  outputs: NamedTensor[];
+}
+
+/**
+ * What a protocol adapter hands to `infer`: the one input of a single-input model, or every
+ * input by name (the manifest's names).
+ */
+export type PreparedInput = { input: Float32Array; shape: number[] } | { inputs: NamedTensor[] };
+
+/**
+ * Decoded tensors (any numeric typed array) -> what `infer` takes: the one input as it is,
+ * or several by name. The engine speaks float32.
+ */
+export function preparedInputs(
+  tensors: readonly { name: string; data: ArrayLike<number>; shape: number[] }[],
+): PreparedInput {
+  const float = (data: ArrayLike<number>) =>
+    data instanceof Float32Array ? data : Float32Array.from(data);
+  const [only, second] = tensors;
+  if (only !== undefined && second === undefined)
+    return { input: float(only.data), shape: only.shape };
+  return { inputs: tensors.map((t) => ({ name: t.name, data: float(t.data), shape: t.shape })) };
+}
+
+/** Engine outputs -> the manifest's outputs: by name when the names match, else in order. */
+function nameOutputs(manifest: ModelManifest, outputs: NamedTensor[]): NamedTensor[] {
+  const specs = manifest.outputs;
+  if (specs.every((spec) => outputs.some((o) => o.name === spec.name)))
+    return specs.map((spec) => outputs.find((o) => o.name === spec.name) as NamedTensor);
+  return outputs.map((o, i) => ({ ...o, name: specs[i]?.name ?? o.name }));
 }
 
 export interface DataPlaneOptions {
@@ -141,20 +174,39 @@ export class DataPlane {
   async infer(
     model: string,
     selector: VersionSelector | undefined,
-    prepare: (
-      manifest: ModelManifest,
-    ) =>
-      Promise<{ input: Float32Array; shape: number[] }> | { input: Float32Array; shape: number[] },
+    prepare: (manifest: ModelManifest) => Promise<PreparedInput> | PreparedInput,
   ): Promise<InferResult> {
     const handle = this.#acquire(model, selector);
     try {
-      const { input, shape } = await prepare(handle.servable.manifest);
-      const output = await this.#engine.predict(handle.servable.key, input, shape);
+      const { manifest, key } = handle.servable;
+      const prepared = await prepare(manifest);
+      let outputs: NamedTensor[];
+      if ('input' in prepared && manifest.outputs.length <= 1) {
+        // One input, one output: the engine's single-tensor path.
+        const { output, shape } = await this.#engine.predict(key, prepared.input, prepared.shape);
+        outputs = [{ name: manifest.outputs[0]?.name ?? 'output', data: output, shape }];
+      } else {
+        const inputs =
+          'inputs' in prepared
+            ? prepared.inputs
+            : [
+                {
+                  name: manifest.inputs[0]?.name ?? 'input',
+                  data: prepared.input,
+                  shape: prepared.shape,
+                },
+              ];
+        outputs = nameOutputs(manifest, await this.#engine.predictTensors(key, inputs));
+      }
+      const first = outputs[0];
+      if (first === undefined) throw new MscrError('internal', `model ${model} returned no output`);
       const result = {
         model,
         version: handle.version,
-        manifest: handle.servable.manifest,
-        ...output,
+        manifest,
+        output: first.data,
+        shape: first.shape,
+        outputs,
       };
       this.#onInference?.(result);
       return result;

@@ -5,7 +5,7 @@
  * as `raw_output_contents` (little-endian FP32), as Triton answers.
  */
 import type { VersionSelector } from '../../connectors/sc/index.ts';
-import type { DataPlane } from '../dataplane/index.ts';
+import { preparedInputs, type DataPlane } from '../dataplane/index.ts';
 import { tensorRows, type LoggedInput, type Monitoring } from '../monitoring/index.ts';
 import {
   decodeInferRequest,
@@ -243,16 +243,17 @@ export function createOipHandlers(options: OipOptions) {
       let rows: LoggedInput[] = [];
       const result = await dataPlane.infer(request.model_name, selector, (manifest) => {
         decoded = decodeInferRequest(inferRequestBody(request, limits), manifest, limits);
-        const input = decoded.inputs[0] as DecodedTensor;
-        const prepared = { input: toFloat32(input), shape: input.shape };
-        rows = tensorRows(prepared.input, prepared.shape);
-        return prepared;
+        const first = decoded.inputs[0] as DecodedTensor;
+        rows = tensorRows(toFloat32(first), first.shape);
+        // Every input reaches the engine by name.
+        return preparedInputs(decoded.inputs);
       });
       ctx.version = String(result.version);
-      const spec = result.manifest.outputs[0];
-      const all: OutputTensor[] = [
-        { name: spec?.name ?? 'output', shape: result.shape, data: result.output },
-      ];
+      const all: OutputTensor[] = result.outputs.map((o) => ({
+        name: o.name,
+        shape: o.shape,
+        data: o.data,
+      }));
       const chosen = chooseOutputs(all, decoded?.outputs);
       chosen.forEach((o) => checkOutput(o));
       const ids = monitoring.remember(result, (row) => rows[row]);

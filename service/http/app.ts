@@ -15,7 +15,7 @@ import {
   type VersionSelector,
 } from '../../connectors/sc/index.ts';
 import type { RetrainLauncher, RetrainResponse } from '../../connectors/sr/index.ts';
-import type { DataPlane, InferResult } from '../dataplane/index.ts';
+import { preparedInputs, type DataPlane, type InferResult } from '../dataplane/index.ts';
 import { tensorRows, type LoggedInput, type Monitoring } from '../monitoring/index.ts';
 import type { Logger } from '../observability/log.ts';
 import { LabelCap, type Protocol, type ServiceMetrics } from '../observability/metrics.ts';
@@ -141,9 +141,9 @@ function toFloat32(tensor: DecodedTensor): Float32Array {
   return tensor.data instanceof Float32Array ? tensor.data : Float32Array.from(tensor.data);
 }
 
+/** Every output of a result, named as the manifest names them. */
 function outputsOf(result: InferResult): OutputTensor[] {
-  const spec = result.manifest.outputs[0];
-  return [{ name: spec?.name ?? 'output', shape: result.shape, data: result.output }];
+  return result.outputs.map((o) => ({ name: o.name, shape: o.shape, data: o.data }));
 }
 
 /**
@@ -306,8 +306,8 @@ export function createApp(options: AppOptions): express.Express {
       const result = await dataPlane.infer(modelOf(route), selectorOf(route), async (manifest) => {
         const decoded = await decodeV1PredictRequest(json, manifest, limits);
         format = decoded.format;
-        const input = decoded.inputs[0] as DecodedTensor;
-        return { input: toFloat32(input), shape: input.shape };
+        // Every input reaches the engine by name.
+        return preparedInputs(decoded.inputs);
       });
       setVersion(res, result);
       return sendTfServingJson(res, encodeV1PredictResponse(format, outputsOf(result)));
@@ -356,10 +356,10 @@ export function createApp(options: AppOptions): express.Express {
       let rows: LoggedInput[] = [];
       const result = await dataPlane.infer(modelOf(route), selectorOf(route), (manifest) => {
         decoded = decodeInferRequest(request, manifest, limits);
-        const input = decoded.inputs[0] as DecodedTensor;
-        const prepared = { input: toFloat32(input), shape: input.shape };
-        rows = tensorRows(prepared.input, prepared.shape);
-        return prepared;
+        const first = decoded.inputs[0] as DecodedTensor;
+        // The prediction log keeps the first input's rows (one tensor per row).
+        rows = tensorRows(toFloat32(first), first.shape);
+        return preparedInputs(decoded.inputs);
       });
       setVersion(res, result);
       const response = encodeInferResponse(
