@@ -85,7 +85,8 @@ export interface RolloutDecisionRecord {
   id: string;
   model: string;
   at: string;
-  decision: 'advance' | 'hold' | 'promote' | 'rollback';
+  /** `start` and a person's `rollback` (abort) are recorded too, so the history is whole. */
+  decision: 'start' | 'advance' | 'hold' | 'promote' | 'rollback';
   /** `controller` (automatic) or `admin` / `cli` (a person). */
   by: string;
   reason: string;
@@ -103,7 +104,9 @@ export const ROLLOUT_FILE = 'rollout.json';
 export const DECISIONS_FOLDER = 'rollout-decisions';
 
 /** Whether a rollout sends traffic (or copies of it) to its candidate. */
-export function isActive(state: RolloutState | undefined): state is RolloutState {
+export function isActive(
+  state: RolloutState | undefined,
+): state is RolloutState & { phase: 'running'; mode: 'shadow' | 'canary' } {
   return state !== undefined && state.phase === 'running' && state.mode !== 'off';
 }
 
@@ -179,7 +182,8 @@ export function validateRolloutState(value: unknown, where = 'rollout state'): R
   if (!isVersionNumber(v.stable)) fail('stable is not a version number');
   if (!isVersionNumber(v.candidate)) fail('candidate is not a version number');
   if (v.stable === v.candidate) fail('stable and candidate are the same version');
-  if (!['off', 'shadow', 'canary'].includes(v.mode as string)) fail('mode is not off|shadow|canary');
+  if (!['off', 'shadow', 'canary'].includes(v.mode as string))
+    fail('mode is not off|shadow|canary');
   if (!['running', 'promoted', 'rolled_back'].includes(v.phase as string))
     fail('phase is not running|promoted|rolled_back');
   if (!isPercent(v.weight)) fail('weight is not a percentage 0..100');
@@ -202,7 +206,8 @@ export function validateRolloutState(value: unknown, where = 'rollout state'): R
     fail(errorMessage(error));
   }
   for (const key of ['startedAt', 'updatedAt', 'stepStartedAt'] as const) {
-    if (typeof v[key] !== 'string' || !TIMESTAMP.test(v[key])) fail(`${key} is not a UTC timestamp`);
+    if (typeof v[key] !== 'string' || !TIMESTAMP.test(v[key]))
+      fail(`${key} is not a UTC timestamp`);
   }
   if (v.reason !== undefined && (typeof v.reason !== 'string' || v.reason.length > 1000))
     fail('reason is not a string of at most 1000 characters');
@@ -275,7 +280,10 @@ export function createRolloutStore(objects: ObjectStore): RolloutStore {
       const stamp = decision.at.replace(/[-:.]/g, '');
       const id = `${stamp}-${randomBytes(4).toString('hex')}`;
       if (!DECISION_ID.test(id)) {
-        throw new MscrError('bad_request', `decision time ${JSON.stringify(decision.at)} is not a full UTC timestamp`);
+        throw new MscrError(
+          'bad_request',
+          `decision time ${JSON.stringify(decision.at)} is not a full UTC timestamp`,
+        );
       }
       await objects.put(`${folder(decision.model)}${id}.json`, encode({ id, ...decision }));
       return id;
@@ -292,7 +300,10 @@ export function createRolloutStore(objects: ObjectStore): RolloutStore {
       return Promise.all(
         chosen.map(
           async (name) =>
-            decode(await objects.get(prefix + name), `${objects.uri}/${prefix}${name}`) as RolloutDecisionRecord,
+            decode(
+              await objects.get(prefix + name),
+              `${objects.uri}/${prefix}${name}`,
+            ) as RolloutDecisionRecord,
         ),
       );
     },

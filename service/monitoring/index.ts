@@ -52,6 +52,8 @@ export interface MonitoringOptions {
    */
   feedbackTrust?: 'any' | 'prediction' | 'token' | 'review';
   now?: () => Date;
+  /** Judged feedback about a version's prediction (rollouts count it per version). */
+  onJudged?: (model: string, version: number, correct: boolean) => void;
 }
 
 /** Whether feedback of trust `trust` is used without a review under `threshold`. */
@@ -295,6 +297,8 @@ export class Monitoring {
       ...(record.correct !== undefined ? { correct: record.correct } : {}),
       ...(absoluteError !== undefined ? { absoluteError } : {}),
     });
+    if (record.version !== undefined && record.correct !== undefined)
+      this.#options.onJudged?.(record.model, record.version, record.correct);
     const outcome =
       record.correct === undefined ? 'unjudged' : record.correct ? 'correct' : 'incorrect';
     this.#feedbackTotal.inc({ model: record.model, outcome });

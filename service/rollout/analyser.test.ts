@@ -8,7 +8,9 @@ function side(requests: number, options: Partial<SideWindow> & { ms?: number } =
   return {
     requests,
     errors: options.errors ?? 0,
-    latenciesMs: options.latenciesMs ?? new Array<number>(requests - (options.errors ?? 0)).fill(options.ms ?? 5),
+    latenciesMs:
+      options.latenciesMs ??
+      new Array<number>(requests - (options.errors ?? 0)).fill(options.ms ?? 5),
     classCounts: options.classCounts ?? [requests, 0],
     feedback: options.feedback ?? { total: 0, correct: 0 },
   };
@@ -142,7 +144,13 @@ test('shadow: agreement below the minimum rolls back; agreement at it advances t
 test('percentile and PSI', () => {
   assert.equal(percentile([], 99), null);
   assert.equal(percentile([3, 1, 2], 50), 2);
-  assert.equal(percentile(Array.from({ length: 100 }, (_, i) => i + 1), 99), 99);
+  assert.equal(
+    percentile(
+      Array.from({ length: 100 }, (_, i) => i + 1),
+      99,
+    ),
+    99,
+  );
   assert.equal(psi([], [1]), null);
   assert.equal(psi([0, 0], [1, 1]), null);
   assert.equal(psi([10, 10], [20, 20]), 0);

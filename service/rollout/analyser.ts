@@ -180,7 +180,11 @@ export function analyse(input: AnalysisInput): Analysis {
     failed.push(`shadow agreement ${round(agreement)} (less than ${t.minAgreement})`);
   }
   if (failed.length > 0) {
-    return result('rollback', `candidate broke ${failed.length === 1 ? 'a threshold' : 'thresholds'}: ${failed.join('; ')}`, { failed });
+    return result(
+      'rollback',
+      `candidate broke ${failed.length === 1 ? 'a threshold' : 'thresholds'}: ${failed.join('; ')}`,
+      { failed },
+    );
   }
 
   if (input.stepElapsedMs < input.stepEveryMs) {
@@ -202,5 +206,7 @@ export function analyse(input: AnalysisInput): Analysis {
   if (next === undefined || next >= 100) {
     return result('promote', 'candidate passes every check at the last step before 100 %');
   }
-  return result('advance', `candidate passes every check; canary at ${next} %`, { nextWeight: next });
+  return result('advance', `candidate passes every check; canary at ${next} %`, {
+    nextWeight: next,
+  });
 }

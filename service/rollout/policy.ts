@@ -19,11 +19,16 @@ export function withRollout(base: VersionPolicy): VersionPolicy {
   const choose = (desired: DesiredState): number[] => {
     const rollout = desired.rollout;
     if (isActive(rollout)) {
-      const wanted = [rollout.stable, rollout.candidate].filter((v) => desired.versions.includes(v));
+      const wanted = [rollout.stable, rollout.candidate].filter((v) =>
+        desired.versions.includes(v),
+      );
       return [...new Set(wanted)].sort((a, b) => a - b);
     }
     if (rollout?.phase === 'rolled_back') {
-      return base({ ...desired, versions: desired.versions.filter((v) => v !== rollout.candidate) });
+      return base({
+        ...desired,
+        versions: desired.versions.filter((v) => v !== rollout.candidate),
+      });
     }
     return base(desired);
   };
