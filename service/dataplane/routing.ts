@@ -69,6 +69,8 @@ export async function routedPredict(
 ): Promise<{ output: Float32Array; shape: number[] }> {
   const router = routing.router as TrafficRouter;
   const { version } = handle;
+  // The engine may hand the input to a worker (transferred, then empty here): a shadow needs its own copy.
+  const copy = route.shadow !== undefined && route.shadow !== version ? input.slice() : undefined;
   const started = performance.now();
   let output: { output: Float32Array; shape: number[] };
   try {
@@ -78,8 +80,8 @@ export async function routedPredict(
     throw error;
   }
   router.observe({ kind: 'answer', model, version, ms: performance.now() - started, ...output });
-  if (route.shadow !== undefined && route.shadow !== version) {
-    shadow(routing, model, route.shadow, handle.servable.manifest, input, shape, output);
+  if (route.shadow !== undefined && copy !== undefined) {
+    shadow(routing, model, route.shadow, handle.servable.manifest, copy, shape, output);
   }
   return output;
 }

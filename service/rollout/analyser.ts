@@ -187,6 +187,9 @@ export function analyse(input: AnalysisInput): Analysis {
     );
   }
 
+  if (input.mode === 'shadow' && input.steps.length === 0) {
+    return result('hold', 'shadow passes every check; promote it or start a canary by hand');
+  }
   if (input.stepElapsedMs < input.stepEveryMs) {
     return result(
       'hold',
@@ -194,10 +197,7 @@ export function analyse(input: AnalysisInput): Analysis {
     );
   }
   if (input.mode === 'shadow') {
-    const first = input.steps[0];
-    if (first === undefined) {
-      return result('hold', 'shadow passes every check; promote it or start a canary by hand');
-    }
+    const first = input.steps[0] ?? 100;
     return first >= 100
       ? result('promote', 'shadow passes every check; the first step is 100 %')
       : result('advance', `shadow passes every check; canary at ${first} %`, { nextWeight: first });

@@ -72,6 +72,11 @@ export interface RolloutRouterOptions {
 export class RolloutRouter implements TrafficRouter {
   readonly #states = new Map<string, RolloutState>();
   readonly #windows = new Map<string, RolloutWindow>();
+  /**
+   * A rollout this replica's controller (or admin API) just ended: its winner answers at once,
+   * until the next emission of the store brings the manager the same news (see `apply`).
+   */
+  readonly #pinned = new Map<string, number>();
   readonly #fallbackKey: () => string;
   readonly #requests: client.Counter<'model' | 'version' | 'role' | 'outcome'> | undefined;
   readonly #latency: client.Histogram<'model' | 'version' | 'role'> | undefined;
@@ -105,6 +110,7 @@ export class RolloutRouter implements TrafficRouter {
 
   /** The store source's emission: the model's rollout (or none) as the store holds it now. */
   update(desired: DesiredState): void {
+    this.#pinned.delete(desired.model);
     if (desired.rollout === undefined) {
       this.#states.delete(desired.model);
       this.#windows.delete(desired.model);
@@ -113,13 +119,20 @@ export class RolloutRouter implements TrafficRouter {
     this.apply(desired.rollout);
   }
 
-  /** A state this replica just wrote (so it acts on it before the next poll). */
+  /**
+   * A state this replica just wrote (so it acts on it before the next poll). An ended
+   * rollout pins its winner: until the manager has the new desired state, its "serving"
+   * version may still be the rolled-back candidate (the highest of the union).
+   */
   apply(state: RolloutState): void {
     this.#states.set(state.model, state);
     if (!isActive(state)) {
       this.#windows.delete(state.model);
+      if (state.phase === 'rolled_back') this.#pinned.set(state.model, state.stable);
+      else if (state.phase === 'promoted') this.#pinned.set(state.model, state.candidate);
       return;
     }
+    this.#pinned.delete(state.model);
     const key = windowKey(state);
     if (this.#windows.get(state.model)?.key !== key) {
       this.#windows.set(state.model, new RolloutWindow(key));
@@ -152,6 +165,8 @@ export class RolloutRouter implements TrafficRouter {
 
   route(model: string): TrafficRoute | undefined {
     const state = this.#states.get(model);
+    const pinned = this.#pinned.get(model);
+    if (pinned !== undefined) return { versions: [pinned] };
     if (!isActive(state)) return undefined;
     if (state.mode === 'shadow') return { versions: [state.stable], shadow: state.candidate };
     const key = currentCaller() ?? this.#fallbackKey();
