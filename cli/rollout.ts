@@ -13,7 +13,7 @@ import {
   rolloutStatus,
   startRollout,
   type RolloutDeps,
-} from '../service/rollout/actions.ts';
+} from '../connectors/store/rollout-actions.ts';
 import { DEFAULT_STORE, duration } from './options.ts';
 import { formatTable, printJson } from './output.ts';
 

@@ -23,7 +23,7 @@ import {
   startRollout,
   type RolloutDeps,
   type StartRequest,
-} from './actions.ts';
+} from '../../connectors/store/rollout-actions.ts';
 import { analyse } from './analyser.ts';
 import type { RolloutRouter } from './router.ts';
 

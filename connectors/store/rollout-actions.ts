@@ -1,11 +1,12 @@
 /**
- * The rollout actions a person takes (`mscr rollout start|status|promote|abort` and the admin
- * API), written once over the model store: they change only the store, and every replica
- * follows at its next poll. Each action is recorded with the decisions.
+ * The rollout actions (`mscr rollout start|status|promote|abort`, the admin API, the
+ * controller's automatic decisions and a retraining run that ends in a canary), written once
+ * over the model store: they change only the store, and every replica follows at its next
+ * poll. Each action is recorded with the decisions.
  */
-import { MscrError } from '../../connectors/errors.ts';
-import { isVersionNumber, validateModelName } from '../../connectors/ms/manifest.ts';
-import type { ModelStore } from '../../connectors/store/index.ts';
+import { MscrError } from '../errors.ts';
+import { isVersionNumber, validateModelName } from '../ms/manifest.ts';
+import type { ModelStore } from './model-store.ts';
 import {
   DEFAULT_STEPS,
   DEFAULT_STEP_EVERY_MS,
@@ -15,7 +16,7 @@ import {
   type RolloutDecisionRecord,
   type RolloutState,
   type RolloutStore,
-} from '../../connectors/store/rollout.ts';
+} from './rollout.ts';
 
 export interface RolloutDeps {
   store: ModelStore;
