@@ -45,7 +45,7 @@ export function percentage(value: string): number {
   return number;
 }
 
-function steps(value: string): number[] {
+export function steps(value: string): number[] {
   const parts = value.split(',').map((part) => part.trim().replace(/%$/, ''));
   if (
     parts.length === 0 ||
