@@ -143,18 +143,33 @@ export class DataPlane {
     const handle = this.#acquire(model, selector, route);
     try {
       const { input, shape } = await prepare(handle.servable.manifest);
-      const output =
-        route === undefined
-          ? await this.#engine.predict(handle.servable.key, input, shape)
-          : await routedPredict(this.#routing, { model, handle, input, shape, route });
-      const result = {
+      if (route === undefined) {
+        const output = await this.#engine.predict(handle.servable.key, input, shape);
+        const result = {
+          model,
+          version: handle.version,
+          manifest: handle.servable.manifest,
+          ...output,
+        };
+        this.#onInference?.(result);
+        return result;
+      }
+      // Routed: a failing candidate's request may be answered by stable (`answeredBy`).
+      const { answeredBy, ...output } = await routedPredict(this.#routing, {
         model,
-        version: handle.version,
-        manifest: handle.servable.manifest,
-        ...output,
-      };
-      this.#onInference?.(result);
-      return result;
+        handle,
+        input,
+        shape,
+        route,
+      });
+      try {
+        const by = answeredBy ?? handle;
+        const result = { model, version: by.version, manifest: by.servable.manifest, ...output };
+        this.#onInference?.(result);
+        return result;
+      } finally {
+        answeredBy?.release();
+      }
     } finally {
       handle.release();
     }

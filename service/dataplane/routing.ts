@@ -62,28 +62,93 @@ export interface RoutedCall {
   shape: number[];
   route: TrafficRoute;
 }
-/** A routed inference: timed and reported to the router, then shadowed if asked. */
+/**
+ * A routed inference: timed and reported to the router, then shadowed if asked. When the
+ * first version fails (a broken candidate) and the route names another that takes the same
+ * input, that one answers instead (`answeredBy`, a handle the caller releases): the failure
+ * counts against the candidate, the caller gets stable's answer.
+ */
 export async function routedPredict(
   routing: Routing,
   { model, handle, input, shape, route }: RoutedCall,
-): Promise<{ output: Float32Array; shape: number[] }> {
+): Promise<{ output: Float32Array; shape: number[]; answeredBy?: Handle<ServedVersion> }> {
   const router = routing.router as TrafficRouter;
   const { version } = handle;
-  // The engine may hand the input to a worker (transferred, then empty here): a shadow needs its own copy.
-  const copy = route.shadow !== undefined && route.shadow !== version ? input.slice() : undefined;
+  // The engine may hand the input to a worker (transferred, then empty here): a shadow or
+  // a retry on another version needs its own copy.
+  const shadowing = route.shadow !== undefined && route.shadow !== version;
+  const fallback = route.versions.find((v) => v !== version);
+  const copy = shadowing || fallback !== undefined ? input.slice() : undefined;
   const started = performance.now();
   let output: { output: Float32Array; shape: number[] };
   try {
     output = await routing.engine.predict(handle.servable.key, input, shape);
   } catch (error) {
     router.observe({ kind: 'error', model, version, error });
-    throw error;
+    const other =
+      fallback === undefined || copy === undefined
+        ? undefined
+        : acquireSameInput(routing, model, fallback, handle);
+    if (other === undefined) throw error;
+    try {
+      const retried = await predictObserved(routing, model, other, copy as Float32Array, shape);
+      return { ...retried, answeredBy: other };
+    } catch (retryError) {
+      other.release();
+      throw retryError;
+    }
   }
   router.observe({ kind: 'answer', model, version, ms: performance.now() - started, ...output });
-  if (route.shadow !== undefined && copy !== undefined) {
+  if (shadowing && copy !== undefined && route.shadow !== undefined) {
     shadow(routing, model, route.shadow, handle.servable.manifest, copy, shape, output);
   }
   return output;
+}
+
+/** A handle on `version` when it is available and takes the same input as `like`. */
+function acquireSameInput(
+  routing: Routing,
+  model: string,
+  version: number,
+  like: Handle<ServedVersion>,
+): Handle<ServedVersion> | undefined {
+  let other: Handle<ServedVersion>;
+  try {
+    other = routing.manager.acquire(model, version);
+  } catch {
+    return undefined;
+  }
+  if (
+    JSON.stringify(other.servable.manifest.inputs) === JSON.stringify(like.servable.manifest.inputs)
+  )
+    return other;
+  other.release();
+  return undefined;
+}
+
+async function predictObserved(
+  routing: Routing,
+  model: string,
+  handle: Handle<ServedVersion>,
+  input: Float32Array,
+  shape: number[],
+): Promise<{ output: Float32Array; shape: number[] }> {
+  const router = routing.router as TrafficRouter;
+  const started = performance.now();
+  try {
+    const output = await routing.engine.predict(handle.servable.key, input, shape);
+    router.observe({
+      kind: 'answer',
+      model,
+      version: handle.version,
+      ms: performance.now() - started,
+      ...output,
+    });
+    return output;
+  } catch (error) {
+    router.observe({ kind: 'error', model, version: handle.version, error });
+    throw error;
+  }
 }
 
 /** Runs a copy on the shadow version; never awaited by the caller, never throws. */

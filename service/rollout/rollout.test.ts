@@ -6,11 +6,19 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
 import { createLocalObjectStore } from '../../connectors/store/index.ts';
 import { createRolloutStore, type RolloutState } from '../../connectors/store/rollout.ts';
 import { tempStore, type TempStore } from '../reload/test-support.ts';
 import type { Service } from '../server.ts';
-import { publishToyClassifier, startService, toyInfer, waitUntil } from '../test-support.ts';
+import {
+  TOY_LABELS,
+  publishToy,
+  publishToyClassifier,
+  startService,
+  toyInfer,
+  waitUntil,
+} from '../test-support.ts';
 
 const TOKEN = 'rollout-admin-token-0123456789';
 let temp: TempStore;
@@ -22,6 +30,7 @@ before(async () => {
   await publishToyClassifier(temp.store, 'toy', 1); // v1: stable
   await publishToyClassifier(temp.store, 'toy', 1, 3); // v2: good candidate
   await publishToyClassifier(temp.store, 'toy', 0); // v3: broken candidate
+  await publishFailing(); // v4: loads and warms up, fails every request of more than one row
   await temp.store.setAlias('toy', 'stable', 1);
   ({ service, url } = await startService(temp.dir, {
     policy: 'alias:stable',
@@ -34,6 +43,37 @@ after(async () => {
   await service?.stop();
   await temp?.cleanup();
 });
+
+/**
+ * The toy classifier (same input, same answers as v1) built for a batch of exactly one row:
+ * it loads and passes the one-row warm-up, then fails every request of two rows, as a
+ * candidate with a real defect does. Published with the manifest v1 has.
+ */
+async function publishFailing(): Promise<void> {
+  const model = tf.sequential();
+  model.add(
+    tf.layers.dense({
+      batchInputShape: [1, 4],
+      units: 2,
+      activation: 'softmax',
+      name: 'probabilities',
+    }),
+  );
+  model.setWeights([tf.zeros([4, 2]), tf.tensor1d([-2, 2])]);
+  await publishToy(temp.store, model, {
+    name: 'toy',
+    task: 'regression',
+    inputs: [{ name: 'features', dtype: 'float32', shape: [-1, 4] }],
+    outputs: [{ name: 'probabilities', dtype: 'float32', shape: [-1, 2] }],
+    labels: TOY_LABELS,
+    preprocessing: {
+      kind: 'tabular',
+      columns: ['a', 'b', 'c', 'd'],
+      target: 'a',
+      scaler: { type: 'minmax', min: [0, 0, 0, 0], max: [1, 1, 1, 1] },
+    },
+  });
+}
 
 async function admin(
   path: string,
@@ -52,11 +92,14 @@ async function admin(
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
 }
 
-async function infer(caller?: string): Promise<{ status: number; version: string; body: string }> {
+async function infer(
+  caller?: string,
+  rows = 1,
+): Promise<{ status: number; version: string; body: string }> {
   const response = await fetch(`${url}/v2/models/toy/infer`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(caller ? { 'x-mscr-caller': caller } : {}) },
-    body: JSON.stringify(toyInfer()),
+    body: JSON.stringify(toyInfer(rows)),
   });
   const body = await response.text();
   const version = response.ok
@@ -66,13 +109,13 @@ async function infer(caller?: string): Promise<{ status: number; version: string
 }
 
 /** Clients posting without pause until `stop()`; every answer's version and every failure kept. */
-function load(clients = 4) {
+function load(clients = 4, rows = 1) {
   const versions: string[] = [];
   const failures: string[] = [];
   let running = true;
   const client = async () => {
     while (running) {
-      const r = await infer();
+      const r = await infer(undefined, rows);
       if (r.status === 200) versions.push(r.version);
       else failures.push(`${r.status} ${r.body.slice(0, 200)}`);
     }
@@ -267,6 +310,48 @@ test('a broken candidate is rolled back at its first judged analysis; stable nev
       (d) => d.decision === 'start' || (d.decision === 'hold' && /too few/.test(d.reason)),
     ),
     JSON.stringify(before),
+  );
+});
+
+test("a candidate that fails requests: its callers get stable's answers, and it is rolled back on its error rate", async () => {
+  const r = await admin('toy/rollout/start', {
+    body: {
+      mode: 'canary',
+      weight: 50,
+      candidate: 4,
+      stepEverySeconds: 600,
+      thresholds: { minRequests: 20 },
+    },
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  await waitUntil(() => available(4), 'the failing candidate to load (its warm-up passes)');
+  const traffic = load(4, 2);
+  try {
+    await waitUntil(
+      async () => (await rolloutOf())?.phase === 'rolled_back',
+      'the rollback',
+      60_000,
+    );
+    await traffic.stop();
+    assert.deepEqual(traffic.failures, []);
+    assert.deepEqual(new Set(traffic.versions), new Set(['1']));
+  } finally {
+    await traffic.stop();
+  }
+  const decisions = (await admin('toy/rollout')).json.decisions as {
+    decision: string;
+    candidate: number;
+    reason: string;
+    figures: { candidate: { errorRate: number; errors: number } };
+  }[];
+  const rollback = decisions.find((d) => d.candidate === 4 && d.decision === 'rollback');
+  assert.ok(rollback, JSON.stringify(decisions.slice(0, 3)));
+  assert.match(rollback.reason, /error rate 1 vs stable 0/);
+  assert.ok(rollback.figures.candidate.errors >= 20);
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  assert.match(
+    metrics,
+    /mscr_rollout_requests_total\{model="toy",version="4",role="candidate",outcome="error"\} \d+/,
   );
 });
 
