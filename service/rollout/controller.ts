@@ -13,7 +13,11 @@
 import { errorMessage } from '../../connectors/errors.ts';
 import { isActive, type RolloutState } from '../../connectors/store/rollout.ts';
 import type { Logger } from '../observability/log.ts';
-import { advanceRollout, finishRollout, type RolloutDeps } from '../../connectors/store/rollout-actions.ts';
+import {
+  advanceRollout,
+  finishRollout,
+  type RolloutDeps,
+} from '../../connectors/store/rollout-actions.ts';
 import { analyse, type Analysis } from './analyser.ts';
 import type { RolloutRouter } from './router.ts';
 import { windowKey } from './window.ts';
