@@ -199,6 +199,11 @@ export async function createService(
     router,
     intervalMs: config.rolloutIntervalMs,
     logger,
+    loadFailure: (model, version) => {
+      if (!manager.models().includes(model)) return undefined;
+      const entry = manager.status(model).versions.find((v) => v.version === version);
+      return entry?.state === 'FAILED' ? (entry.error ?? 'unknown error') : undefined;
+    },
     onChange: pollNow,
   });
   source.onError((error) =>

@@ -145,8 +145,8 @@ export async function startRollout(
     stepStartedAt: at,
     reason: `started by ${by}`,
   };
-  await deps.rollouts.write(state);
   await deps.rollouts.record(decision(state, 'start', by, state.reason ?? '', at));
+  await deps.rollouts.write(state);
   return state;
 }
 
@@ -179,11 +179,12 @@ export async function finishRollout(
     stepStartedAt: at,
     reason: reason.slice(0, 1000),
   };
-  await deps.rollouts.write(next);
+  // The evidence before the state: whoever sees the new state finds the decision that made it.
   await deps.rollouts.record({
     ...decision(state, outcome, by, reason, at, figures),
     next: { mode: next.mode, weight: next.weight, phase: next.phase },
   });
+  await deps.rollouts.write(next);
   return next;
 }
 
@@ -207,11 +208,11 @@ export async function advanceRollout(
     stepStartedAt: at,
     reason: reason.slice(0, 1000),
   };
-  await deps.rollouts.write(next);
   await deps.rollouts.record({
     ...decision(state, 'advance', by, reason, at, figures),
     next: { mode: next.mode, weight: next.weight, phase: next.phase },
   });
+  await deps.rollouts.write(next);
   return next;
 }
 

@@ -26,6 +26,11 @@ export interface RolloutControllerOptions extends RolloutDeps {
   router: RolloutRouter;
   intervalMs: number;
   logger?: Logger;
+  /**
+   * Why a version failed to load on this replica, if it did (the manager's FAILED state): a
+   * candidate that cannot load gets no traffic, so without this it would hold forever.
+   */
+  loadFailure?: (model: string, version: number) => string | undefined;
   /** After this replica changed a state (poll the store now, so the manager follows). */
   onChange?: (state: RolloutState) => void;
 }
@@ -60,6 +65,18 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
       // Someone else moved it meanwhile: follow, and judge the new step next time.
       if (state !== undefined) router.apply(state);
       return { model, ...(state !== undefined ? { state } : {}) };
+    }
+    const failure = options.loadFailure?.(model, state.candidate);
+    if (failure !== undefined) {
+      const reason = `candidate version ${state.candidate} failed to load: ${failure}`.slice(
+        0,
+        1000,
+      );
+      const next = await finishRollout(options, state, 'rollback', 'controller', reason, {});
+      router.apply(next);
+      logger?.info('rollout rollback', { model, candidate: state.candidate, reason });
+      options.onChange?.(next);
+      return { model, state: next };
     }
     const window = router.window(model);
     if (window === undefined) return { model, state };

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { createLocalObjectStore } from '../../connectors/store/index.ts';
 import { createRolloutStore, type RolloutState } from '../../connectors/store/rollout.ts';
-import { tempStore, type TempStore } from '../reload/test-support.ts';
+import { corruptFile, tempStore, type TempStore } from '../reload/test-support.ts';
 import type { Service } from '../server.ts';
 import {
   TOY_LABELS,
@@ -31,6 +31,8 @@ before(async () => {
   await publishToyClassifier(temp.store, 'toy', 1, 3); // v2: good candidate
   await publishToyClassifier(temp.store, 'toy', 0); // v3: broken candidate
   await publishFailing(); // v4: loads and warms up, fails every request of more than one row
+  await publishToyClassifier(temp.store, 'toy', 1, 4); // v5: corrupted below, cannot load
+  await corruptFile(temp.dir, 'toy', 5, 'model.json');
   await temp.store.setAlias('toy', 'stable', 1);
   ({ service, url } = await startService(temp.dir, {
     policy: 'alias:stable',
@@ -353,6 +355,23 @@ test("a candidate that fails requests: its callers get stable's answers, and it 
     metrics,
     /mscr_rollout_requests_total\{model="toy",version="4",role="candidate",outcome="error"\} \d+/,
   );
+});
+
+test('a candidate that cannot load is rolled back by the controller; stable keeps answering', async () => {
+  const r = await admin('toy/rollout/start', {
+    body: { mode: 'canary', weight: 50, candidate: 5, thresholds: { minRequests: 20 } },
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  const traffic = load(2);
+  try {
+    await waitUntil(async () => (await rolloutOf())?.phase === 'rolled_back', 'the rollback');
+    await traffic.stop();
+    assert.deepEqual(traffic.failures, []);
+    assert.deepEqual(new Set(traffic.versions), new Set(['1']));
+  } finally {
+    await traffic.stop();
+  }
+  assert.match(String((await rolloutOf())?.reason), /candidate version 5 failed to load: .*sha256/);
 });
 
 test('a good canary advances through its steps and is promoted with zero failed requests under load', async () => {
