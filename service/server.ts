@@ -85,7 +85,13 @@ export async function createService(
 ): Promise<Service> {
   const logger = options.logger ?? createLogger(config.logLevel, { service: 'mscr' });
   const metrics = createMetrics();
-  const router = new RolloutRouter({ registry: metrics.registry });
+  // Drift signals follow the version that speaks for the model: stable during a rollout.
+  let servingOf: (model: string) => number | undefined = () => undefined;
+  const router = new RolloutRouter({
+    registry: metrics.registry,
+    onServingChange: (model, version) =>
+      monitoring.servingChanged(model, version ?? servingOf(model)),
+  });
   const monitoring = new Monitoring({
     metrics,
     logger,
@@ -148,6 +154,8 @@ export async function createService(
     // A running rollout serves stable and candidate at once (see rollout/policy.ts).
     policy: withRollout(parsePolicy(config.policy)),
   });
+  servingOf = (model) =>
+    manager.models().includes(model) ? manager.status(model).serving : undefined;
   manager.on((event) => {
     const fields = { ...event };
     switch (event.type) {
@@ -176,7 +184,7 @@ export async function createService(
         logger.info(`model version ${event.type}`, fields);
         return;
       case 'serving':
-        monitoring.servingChanged(event.model, event.version);
+        monitoring.servingChanged(event.model, router.preferred(event.model) ?? event.version);
         logger.info('serving version changed', fields);
         return;
     }

@@ -213,7 +213,13 @@ export class DataPlane {
     selector: VersionSelector | undefined,
     use: (served: ServedVersion, version: number) => T,
   ): T {
-    const handle = this.#acquire(model, selector);
+    // Metadata under a rollout describes stable, not a random side of the split.
+    const preferred = selector === undefined ? this.#router?.preferred(model) : undefined;
+    const handle = this.#acquire(
+      model,
+      selector,
+      preferred === undefined ? undefined : { versions: [preferred] },
+    );
     try {
       return use(handle.servable, handle.version);
     } finally {

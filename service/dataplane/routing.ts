@@ -41,6 +41,8 @@ export type TrafficEvent =
 /** Progressive delivery's hook into the data plane (canary split, shadow copies, evidence). */
 export interface TrafficRouter {
   route(model: string): TrafficRoute | undefined;
+  /** The version that speaks for the model without a caller (metadata): stable under a rollout. */
+  preferred(model: string): number | undefined;
   observe(event: TrafficEvent): void;
 }
 

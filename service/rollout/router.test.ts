@@ -135,3 +135,27 @@ test('agreement compares classes, or values within 1 %', () => {
     );
   assert.deepEqual(one([100, 200], [100.5, 250]), { rows: 2, agreed: 1 });
 });
+
+test('the version that speaks for a model: stable while a rollout runs, the winner right after it ends', () => {
+  const changes: string[] = [];
+  const router = new RolloutRouter({
+    onServingChange: (model, version) => changes.push(`${model}:${String(version)}`),
+  });
+  router.update(desired());
+  assert.equal(router.preferred('toy'), undefined);
+  router.update(desired(rollout()));
+  assert.equal(router.preferred('toy'), 2);
+  router.update(desired(rollout({ weight: 50, stepStartedAt: '2026-12-03T15:10:00.000Z' })));
+  // This replica ends it: the candidate answers at once, before the store says so.
+  router.apply(rollout({ mode: 'off', phase: 'promoted' }));
+  assert.equal(router.preferred('toy'), 3);
+  assert.deepEqual(router.route('toy'), { versions: [3] });
+  // The next emission carries the news to the manager too: the pin goes.
+  router.update(desired(rollout({ mode: 'off', phase: 'promoted' })));
+  assert.equal(router.preferred('toy'), undefined);
+  assert.equal(router.route('toy'), undefined);
+  router.apply(rollout({ candidate: 4 }));
+  router.apply(rollout({ candidate: 4, mode: 'off', phase: 'rolled_back' }));
+  assert.deepEqual(router.route('toy'), { versions: [2] });
+  assert.deepEqual(changes, ['toy:2', 'toy:3', 'toy:undefined', 'toy:2']);
+});

@@ -67,6 +67,11 @@ export interface RolloutRouterOptions {
   registry?: client.Registry;
   /** The caller key when a request carries none (default: a random one per request). */
   fallbackKey?: () => string;
+  /**
+   * The version that speaks for a model (metadata, drift signals) changed: stable while a
+   * rollout runs, the winner right after it ends, undefined when the manager decides again.
+   */
+  onServingChange?: (model: string, version: number | undefined) => void;
 }
 
 export class RolloutRouter implements TrafficRouter {
@@ -78,12 +83,14 @@ export class RolloutRouter implements TrafficRouter {
    */
   readonly #pinned = new Map<string, number>();
   readonly #fallbackKey: () => string;
+  readonly #onServingChange: ((model: string, version: number | undefined) => void) | undefined;
   readonly #requests: client.Counter<'model' | 'version' | 'role' | 'outcome'> | undefined;
   readonly #latency: client.Histogram<'model' | 'version' | 'role'> | undefined;
   readonly #shadow: client.Counter<'model' | 'version' | 'outcome'> | undefined;
 
   constructor(options: RolloutRouterOptions = {}) {
     this.#fallbackKey = options.fallbackKey ?? (() => String(Math.random()));
+    this.#onServingChange = options.onServingChange;
     const registers = options.registry === undefined ? [] : [options.registry];
     if (options.registry !== undefined) {
       this.#requests = new client.Counter({
@@ -110,13 +117,15 @@ export class RolloutRouter implements TrafficRouter {
 
   /** The store source's emission: the model's rollout (or none) as the store holds it now. */
   update(desired: DesiredState): void {
+    const before = this.preferred(desired.model);
     this.#pinned.delete(desired.model);
     if (desired.rollout === undefined) {
       this.#states.delete(desired.model);
       this.#windows.delete(desired.model);
-      return;
+    } else {
+      this.#set(desired.rollout);
     }
-    this.apply(desired.rollout);
+    this.#notify(desired.model, before);
   }
 
   /**
@@ -125,18 +134,41 @@ export class RolloutRouter implements TrafficRouter {
    * version may still be the rolled-back candidate (the highest of the union).
    */
   apply(state: RolloutState): void {
+    const before = this.preferred(state.model);
+    this.#set(state);
+    if (state.phase === 'rolled_back') this.#pinned.set(state.model, state.stable);
+    else if (state.phase === 'promoted') this.#pinned.set(state.model, state.candidate);
+    else this.#pinned.delete(state.model);
+    this.#notify(state.model, before);
+  }
+
+  #notify(model: string, before: number | undefined): void {
+    const after = this.preferred(model);
+    if (after !== before) this.#onServingChange?.(model, after);
+  }
+
+  #set(state: RolloutState): void {
     this.#states.set(state.model, state);
     if (!isActive(state)) {
       this.#windows.delete(state.model);
-      if (state.phase === 'rolled_back') this.#pinned.set(state.model, state.stable);
-      else if (state.phase === 'promoted') this.#pinned.set(state.model, state.candidate);
       return;
     }
-    this.#pinned.delete(state.model);
     const key = windowKey(state);
     if (this.#windows.get(state.model)?.key !== key) {
       this.#windows.set(state.model, new RolloutWindow(key));
     }
+  }
+
+  /**
+   * The version that answers for the model when no caller is involved (metadata, drift
+   * signals): the winner of a rollout this replica just ended, stable while one runs,
+   * otherwise undefined (the manager's serving version).
+   */
+  preferred(model: string): number | undefined {
+    const pinned = this.#pinned.get(model);
+    if (pinned !== undefined) return pinned;
+    const state = this.#states.get(model);
+    return isActive(state) ? state.stable : undefined;
   }
 
   state(model: string): RolloutState | undefined {
