@@ -6,10 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
 import * as tf from '@tensorflow/tfjs';
 import { createLocalObjectStore } from '../../connectors/store/index.ts';
 import { createRolloutStore, type RolloutState } from '../../connectors/store/rollout.ts';
 import { corruptFile, tempStore, type TempStore } from '../reload/test-support.ts';
+import { callUnary, grpcClients, toyModelInfer } from '../grpc/test-support.ts';
 import type { Service } from '../server.ts';
 import {
   TOY_LABELS,
@@ -24,6 +26,7 @@ const TOKEN = 'rollout-admin-token-0123456789';
 let temp: TempStore;
 let service: Service;
 let url: string;
+let grpcPort: number | undefined;
 
 before(async () => {
   temp = await tempStore();
@@ -34,7 +37,7 @@ before(async () => {
   await publishToyClassifier(temp.store, 'toy', 1, 4); // v5: corrupted below, cannot load
   await corruptFile(temp.dir, 'toy', 5, 'model.json');
   await temp.store.setAlias('toy', 'stable', 1);
-  ({ service, url } = await startService(temp.dir, {
+  ({ service, url, grpcPort } = await startService(temp.dir, {
     policy: 'alias:stable',
     adminToken: TOKEN,
     rolloutInterval: '0.3',
@@ -253,6 +256,28 @@ test('canary: a caller key sticks to one version, and the split follows the weig
   );
   const chosen = [...seen.values()].map((v) => [...v][0]);
   assert.ok(chosen.includes('1') && chosen.includes('3'), `both versions answer: ${chosen.join()}`);
+  // gRPC callers stick too (x-mscr-caller metadata), to the same version as over HTTP.
+  assert.ok(grpcPort !== undefined, 'the service serves gRPC');
+  const clients = grpcClients(`127.0.0.1:${grpcPort}`);
+  try {
+    for (const key of ['caller-1', 'caller-2', 'caller-3', 'caller-4']) {
+      const metadata = new grpc.Metadata();
+      metadata.set('x-mscr-caller', key);
+      const versions = new Set<string>();
+      for (let i = 0; i < 3; i++) {
+        const answer = await callUnary<{ model_version: string }>(
+          clients.inference,
+          'ModelInfer',
+          toyModelInfer('toy'),
+          metadata,
+        );
+        versions.add(answer.model_version);
+      }
+      assert.deepEqual([...versions], [...(seen.get(key) ?? [])], key);
+    }
+  } finally {
+    clients.close();
+  }
   assert.equal((await admin('toy/rollout/abort', { method: 'POST' })).status, 200);
   await waitUntil(() => !available(3), 'the aborted candidate to unload');
 });
