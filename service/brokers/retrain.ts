@@ -72,11 +72,39 @@ export async function triggerRetrain(
   }
   const request = parseRetrainRequest(json);
   options.dataPlane.status(model); // not_found (404) for a model this service does not serve
-  const { runId } = await options.launcher.start(model, {
-    kind: 'request',
-    ...(request.reason !== undefined ? { reason: request.reason } : {}),
-  });
+  const { runId } = await oneAtATime(options.launcher, model, () =>
+    options.launcher.start(model, {
+      kind: 'request',
+      ...(request.reason !== undefined ? { reason: request.reason } : {}),
+    }),
+  );
   return { model, runId, state: 'started' };
+}
+
+/** Per launcher and model: the start in progress, which the next one waits for. */
+const starting = new WeakMap<RetrainLauncher, Map<string, Promise<unknown>>>();
+
+/**
+ * Runs one launcher start per model at a time. A broker delivers triggers in bursts (up to
+ * the prefetch at once), and a launcher's conflict check reads the lease before it starts
+ * the job: two starts interleaved there would both pass and start two jobs, the second
+ * failing on the lease. One after the other, the second sees the first and is a conflict.
+ */
+async function oneAtATime<T>(
+  launcher: RetrainLauncher,
+  model: string,
+  start: () => Promise<T>,
+): Promise<T> {
+  let byModel = starting.get(launcher);
+  if (!byModel) starting.set(launcher, (byModel = new Map()));
+  const previous = byModel.get(model) ?? Promise.resolve();
+  const mine = previous.catch(() => undefined).then(start);
+  byModel.set(model, mine);
+  try {
+    return await mine;
+  } finally {
+    if (byModel.get(model) === mine) byModel.delete(model);
+  }
 }
 
 /** A conflict (a run holds the model) is answered on reply_to, not dead-lettered. */
