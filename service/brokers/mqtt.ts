@@ -11,9 +11,10 @@
  * `{"error"}` and user property `mscr-status`, and acknowledged: never redelivered.
  *
  * Why two connections: mqtt.js handles incoming packets one at a time, so an answer's PUBACK
- * could not be read while the request's handler waits for it. Answers go out on a second
- * (clean) connection. The same one-at-a-time handling means this adapter answers requests
- * in arrival order, one after another (MQTT also asks for PUBACKs in order).
+ * could not be read while a request's handler holds the reader. Answers go out on a second
+ * (clean) connection. Requests are handled side by side, up to `MSCR_MQTT_INFLIGHT` (the
+ * receive maximum the broker honours), so they reach the batcher together; their PUBACKs go
+ * out in arrival order, as MQTT asks (mqtt-window.ts).
  */
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { MscrError, isMscrError } from '../../connectors/errors.ts';
@@ -22,6 +23,7 @@ import type { BrokerEvent } from './events.ts';
 import { errorText, inferWhenAvailable, type BrokerInferOptions } from './infer.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import { handleMqttRetrain, type MqttOutcomeRoute } from './mqtt-retrain.ts';
+import { AckWindow, DEFERRED, pubackSender } from './mqtt-window.ts';
 import {
   MQTT_EVENTS_TOPIC,
   modelOfTopic,
@@ -58,6 +60,8 @@ export class MqttAdapter {
   #inFlight = 0;
   /** Runs started by a trigger message: where their outcome is answered. */
   readonly #pending = new PendingOutcomes<MqttOutcomeRoute>();
+  /** Requests in flight on this connection, PUBACKed in order (undefined: one at a time). */
+  #window: AckWindow | undefined;
   #connectedOnce: () => void = () => undefined;
   readonly #firstConnect: Promise<void>;
 
@@ -69,6 +73,11 @@ export class MqttAdapter {
 
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  /** The most requests handled at once on one connection (1 when the window is off). */
+  get peakInFlight(): number {
+    return this.#window?.peak ?? Math.min(1, this.#inFlight);
   }
 
   connected(): Promise<void> {
@@ -101,19 +110,35 @@ export class MqttAdapter {
       clientId,
       clean: false,
       properties: { sessionExpiryInterval: SESSION_EXPIRY_S, receiveMaximum: inflight },
-      // The PUBACK goes out when `done` is called: after the answer is acknowledged.
       customHandleAcks: (topic, payload, packet, done) => {
-        this.#dispatch(topic, payload, packet).then(
-          (handled) => {
-            if (handled) done(0);
-            // Not handled (stopping): no PUBACK; the session redelivers it later.
-          },
-          () => undefined,
-        );
+        const window = this.#window;
+        if (window === undefined) {
+          // One at a time: the PUBACK goes out when `done` is called, after the answer.
+          this.#dispatch(topic, payload, packet).then(
+            (handled) => {
+              if (handled) done(0);
+              // Not handled (stopping): no PUBACK; the session redelivers it later.
+            },
+            () => undefined,
+          );
+          return;
+        }
+        // The window: mqtt.js reads on (handleMessage defers the PUBACK), this request is
+        // handled beside the others in flight, and its PUBACK goes out in order once answered.
+        const settle = window.open(packet);
+        done(0);
+        this.#dispatch(topic, payload, packet).then(settle, () => settle(false));
       },
     });
+    const puback = pubackSender(consumer);
+    this.#window = puback ? new AckWindow(puback) : undefined;
+    if (this.#window) {
+      consumer.handleMessage = (packet, callback) =>
+        callback(packet.cmd === 'publish' && packet.qos === 1 ? DEFERRED : undefined);
+    }
     this.#consumer = consumer;
     consumer.on('connect', (connack) => {
+      this.#window?.reset();
       this.#options.metrics.connected('mqtt', true);
       this.#log.info('connected', {
         url: redactUrl(url),
@@ -261,8 +286,8 @@ export class MqttAdapter {
       metrics.latency('mqtt', label, (performance.now() - started) / 1000);
       return true;
     } catch (error) {
-      // Not acknowledged. mqtt.js handles requests one at a time, so a request left without
-      // its PUBACK would hold back every later one: drop the connection instead; it
+      // Not acknowledged. PUBACKs go in arrival order, so a request left without its PUBACK
+      // would hold back every later one: drop the connection instead; it
       // reconnects and the session redelivers what was not acknowledged.
       this.#log.warn('answer not published; reconnecting so the session redelivers it', {
         topic,
