@@ -171,6 +171,7 @@ describe('helm lint and schema validation of every ci values file', () => {
     assert.deepEqual(byName('MSCR_MQTT_CLIENT_ID')?.valueFrom, {
       fieldRef: { fieldPath: 'metadata.name' },
     });
+    assert.equal(byName('MSCR_MQTT_INFLIGHT')?.value, '32');
     const plain = parseObjects(renderText([])).find((o) => o.kind === 'Deployment');
     assert.doesNotMatch(JSON.stringify(plain), /MSCR_AMQP_URL|MSCR_MQTT_URL/);
   });
