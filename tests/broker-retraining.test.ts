@@ -472,6 +472,7 @@ describe('retraining over the brokers', { skip, timeout: 900_000 }, () => {
       assert.ok(letter, `${what} was dead-lettered`);
       assert.match(String(letter.properties.headers?.['mscr-error']), error, what);
       assert.equal(letter.properties.headers?.['mscr-status'], status, what);
+      assert.equal(letter.properties.headers?.authorization, undefined, `${what}: no token kept`);
     }
 
     // MQTT: no user property, a wrong token, not JSON, too big, an unknown model, no model.

@@ -86,11 +86,17 @@ export function deadLetter(
   failure: unknown,
 ): { status: number; text: string; publishes: Promise<void>[] } {
   const { status, message: text } = errorText(failure);
+  // Never a credential in a dead-letter queue (a retrain trigger carries the admin token).
+  const kept = Object.fromEntries(
+    Object.entries(message.properties.headers ?? {}).filter(
+      ([key]) => key.toLowerCase() !== 'authorization',
+    ),
+  );
   const publishes = [
     publishConfirmed(channel, DEAD_EXCHANGE, queue, message.content, {
       ...message.properties,
       headers: {
-        ...message.properties.headers,
+        ...kept,
         [HEADERS.error]: text,
         [HEADERS.status]: status,
         'mscr-queue': queue,
