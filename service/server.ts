@@ -257,6 +257,8 @@ export async function createService(
     logger,
     metrics: createBrokerMetrics(metrics.registry),
     drainTimeoutMs: config.drainTimeoutMs,
+    adminToken: config.adminToken,
+    ...(retrain !== undefined ? { retrain } : {}),
   });
   const app = createApp({
     dataPlane,
