@@ -7,11 +7,14 @@ import { MscrError } from '../../connectors/errors.ts';
 import type { ModelManifest } from '../../connectors/ms/manifest.ts';
 import type { VersionSelector } from '../../connectors/sc/index.ts';
 import type { InferenceEngine, NamedTensor } from '../engine/index.ts';
-import type { Manager, ModelServingStatus } from '../reload/manager.ts';
+import type { Handle, Manager, ModelServingStatus } from '../reload/manager.ts';
 import type { ServedVersion } from './loader.ts';
+
+import { routedPredict, type Routing, type TrafficRouter } from './routing.ts';
 
 export { createEngineLoader, type ServedVersion } from './loader.ts';
 export type { NamedTensor } from '../engine/index.ts';
+export type { TrafficEvent, TrafficRoute, TrafficRouter } from './routing.ts';
 
 export interface InferResult {
   model: string;
@@ -60,6 +63,8 @@ export interface DataPlaneOptions {
   models: readonly string[];
   /** Called after every successful inference (metrics: predicted classes, confidence). */
   onInference?: (result: InferResult) => void;
+  /** Rollouts: which version answers unpinned requests, and shadow copies. */
+  router?: TrafficRouter;
 }
 
 export class DataPlane {
@@ -67,6 +72,8 @@ export class DataPlane {
   readonly #engine: InferenceEngine;
   readonly #models: readonly string[];
   readonly #onInference: ((result: InferResult) => void) | undefined;
+  readonly #router: TrafficRouter | undefined;
+  readonly #routing: Routing;
   #draining = false;
 
   constructor(options: DataPlaneOptions) {
@@ -74,6 +81,13 @@ export class DataPlane {
     this.#engine = options.engine;
     this.#models = options.models;
     this.#onInference = options.onInference;
+    this.#router = options.router;
+    this.#routing = {
+      manager: this.#manager,
+      engine: this.#engine,
+      router: this.#router,
+      shadowsInFlight: 0,
+    };
   }
 
   /** The process is up and answering (stays true through reloads). */
@@ -176,28 +190,46 @@ export class DataPlane {
     selector: VersionSelector | undefined,
     prepare: (manifest: ModelManifest) => Promise<PreparedInput> | PreparedInput,
   ): Promise<InferResult> {
-    const handle = this.#acquire(model, selector);
+    const route = selector === undefined ? this.#router?.route(model) : undefined;
+    const handle = this.#acquire(model, selector, route);
     try {
       const { manifest, key } = handle.servable;
       const prepared = await prepare(manifest);
-      let outputs: NamedTensor[];
       if ('input' in prepared && manifest.outputs.length <= 1) {
-        // One input, one output: the engine's single-tensor path.
-        const { output, shape } = await this.#engine.predict(key, prepared.input, prepared.shape);
-        outputs = [{ name: manifest.outputs[0]?.name ?? 'output', data: output, shape }];
-      } else {
-        const inputs =
-          'inputs' in prepared
-            ? prepared.inputs
-            : [
-                {
-                  name: manifest.inputs[0]?.name ?? 'input',
-                  data: prepared.input,
-                  shape: prepared.shape,
-                },
-              ];
-        outputs = nameOutputs(manifest, await this.#engine.predictTensors(key, inputs));
+        // One input, one output: the engine's single-tensor path, with rollout routing.
+        const { input, shape } = prepared;
+        if (route === undefined) {
+          const output = await this.#engine.predict(key, input, shape);
+          return this.#answered(model, handle.version, manifest, output);
+        }
+        // Routed: a failing candidate's request may be answered by stable (`answeredBy`).
+        const { answeredBy, ...output } = await routedPredict(this.#routing, {
+          model,
+          handle,
+          input,
+          shape,
+          route,
+        });
+        try {
+          const by = answeredBy ?? handle;
+          return this.#answered(model, by.version, by.servable.manifest, output);
+        } finally {
+          answeredBy?.release();
+        }
       }
+      // Several inputs or outputs: every tensor by name. Rollout routing chose the version
+      // (the handle); its shadow and fallback apply to single-tensor models only.
+      const inputs =
+        'inputs' in prepared
+          ? prepared.inputs
+          : [
+              {
+                name: manifest.inputs[0]?.name ?? 'input',
+                data: prepared.input,
+                shape: prepared.shape,
+              },
+            ];
+      const outputs = nameOutputs(manifest, await this.#engine.predictTensors(key, inputs));
       const first = outputs[0];
       if (first === undefined) throw new MscrError('internal', `model ${model} returned no output`);
       const result = {
@@ -215,6 +247,27 @@ export class DataPlane {
     }
   }
 
+  /** The result of a single-output model, reported to `onInference`. */
+  #answered(
+    model: string,
+    version: number,
+    manifest: ModelManifest,
+    output: { output: Float32Array; shape: number[] },
+  ): InferResult {
+    const result = {
+      model,
+      version,
+      manifest,
+      output: output.output,
+      shape: output.shape,
+      outputs: [
+        { name: manifest.outputs[0]?.name ?? 'output', data: output.output, shape: output.shape },
+      ],
+    };
+    this.#onInference?.(result);
+    return result;
+  }
+
   #requireKnown(model: string): void {
     if (!this.knows(model)) {
       // Neither the list of models nor a long name goes back to an anonymous caller.
@@ -226,9 +279,23 @@ export class DataPlane {
     }
   }
 
-  #acquire(model: string, selector: VersionSelector | undefined) {
+  #acquire(
+    model: string,
+    selector: VersionSelector | undefined,
+    route = selector === undefined ? this.#router?.route(model) : undefined,
+  ): Handle<ServedVersion> {
     this.#requireKnown(model);
-    if (selector === undefined) return this.#manager.acquire(model);
+    if (selector === undefined) {
+      // Under a rollout the router's versions come first; one not loaded (yet) is skipped.
+      for (const version of route?.versions ?? []) {
+        try {
+          return this.#manager.acquire(model, version);
+        } catch (error) {
+          if (!(error instanceof MscrError)) throw error;
+        }
+      }
+      return this.#manager.acquire(model);
+    }
     const version =
       'version' in selector ? selector.version : this.#manager.resolveAlias(model, selector.label);
     return this.#manager.acquire(model, version);
@@ -239,7 +306,13 @@ export class DataPlane {
     selector: VersionSelector | undefined,
     use: (served: ServedVersion, version: number) => T,
   ): T {
-    const handle = this.#acquire(model, selector);
+    // Metadata under a rollout describes stable, not a random side of the split.
+    const preferred = selector === undefined ? this.#router?.preferred(model) : undefined;
+    const handle = this.#acquire(
+      model,
+      selector,
+      preferred === undefined ? undefined : { versions: [preferred] },
+    );
     try {
       return use(handle.servable, handle.version);
     } finally {
