@@ -7,13 +7,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUSYBOX_IMAGE, addresses } from '../index.ts';
 import { openObjectStore } from '../../../connectors/store/index.ts';
 import type { ObjectStore } from '../../../connectors/store/object-store.ts';
 import { s3Env } from '../journeys.ts';
 import { CHART_DIR, helm } from '../../testing/helm.ts';
+import { must } from '../host.ts';
 import { until } from './fixture.ts';
 import type { Fixture } from './fixture.ts';
 import { startLoad } from './load.ts';
@@ -200,7 +201,8 @@ export function chartJourneys(fixture: Fixture): void {
       openObjectStore(`file://${join(storeDir, 'models')}`, process.env, { createRoot: true }),
     );
     assert.ok(copied > 0);
-    chmodSync(storeDir, 0o777);
+    // The pods run as user 10001 and a hostPath volume gets no fsGroup.
+    must('chmod', ['-R', 'a+rwX', storeDir]);
     await core.createPersistentVolume({
       body: {
         metadata: { name: 'mscr-e2e-store' },

@@ -160,7 +160,21 @@ export function retrainingJourneys(fixture: Fixture): void {
           (ready.length >= 2 && ready.every((p) => !before.has(p.metadata!.name!))) || undefined
         );
       });
-      console.log(`# upgrade: rolled in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      console.log(
+        `# upgrade: new pods Ready ${((Date.now() - started) / 1000).toFixed(1)} s after helm upgrade began`,
+      );
+      // The old pods drain their kept-alive connections (preStop, then up to drainTimeout)
+      // and still answer on them meanwhile: the load runs on until they are gone.
+      await until('the old pods are gone', async () => {
+        const pods = await fixture.kube.core.listNamespacedPod({
+          namespace: RELEASE_NS,
+          labelSelector: state.selector,
+        });
+        return pods.items.every((p) => !before.has(p.metadata!.name!)) || undefined;
+      });
+      console.log(
+        `# upgrade: old pods gone ${((Date.now() - started) / 1000).toFixed(1)} s after helm upgrade began`,
+      );
       await sleep(3000);
     } finally {
       result = await load.stop();
