@@ -7,18 +7,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { BUSYBOX_IMAGE, addresses } from '../index.ts';
-import { openObjectStore } from '../../../connectors/store/index.ts';
-import type { ObjectStore } from '../../../connectors/store/object-store.ts';
-import { s3Env } from '../journeys.ts';
 import { CHART_DIR, helm } from '../../testing/helm.ts';
 import { must } from '../host.ts';
 import { until } from './fixture.ts';
 import type { Fixture } from './fixture.ts';
 import { startLoad } from './load.ts';
-import { MODEL, RELEASE, RELEASE_NS, STORE, mscr } from './serving-journeys.ts';
+import { MODEL, RELEASE, RELEASE_NS, mscr, s3Client } from './serving-journeys.ts';
 
 /** The KWOK GPU node the node tests added (8 CPUs, 4 nvidia.com/gpu, tainted, pool label). */
 const GPU_NODE = 'gpu-pool-0';
@@ -27,12 +26,26 @@ const GPU_NS = 'mscr-gpu';
 
 const seconds = (since: number) => ((Date.now() - since) / 1000).toFixed(1);
 
-/** Copies every object below `prefix` of one store into another (relative names). */
-async function copyTree(from: ObjectStore, to: ObjectStore, prefix = ''): Promise<number> {
-  const { objects, prefixes } = await from.list(prefix);
-  for (const name of objects) await to.put(prefix + name, await from.get(prefix + name));
-  let copied = objects.length;
-  for (const sub of prefixes) copied += await copyTree(from, to, prefix + sub);
+/**
+ * Copies the objects below an S3 prefix into a folder as files (the file store keeps each key
+ * as a file of that relative path): the published model, for a file:// store.
+ */
+async function copyPrefix(s3: S3Client, bucket: string, prefix: string, dir: string) {
+  let copied = 0;
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const object of page.Contents ?? []) {
+      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }));
+      const file = join(dir, object.Key!.slice(prefix.length));
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, await got.Body!.transformToByteArray());
+      copied++;
+    }
+    token = page.NextContinuationToken;
+  } while (token);
   return copied;
 }
 
@@ -196,9 +209,11 @@ export function chartJourneys(fixture: Fixture): void {
     // the cluster's run folder (teardown removes it), holding the published model.
     const storeDir = join(fixture.layout.run, 'e2e-store');
     mkdirSync(join(storeDir, 'models'), { recursive: true });
-    const copied = await copyTree(
-      openObjectStore(STORE, s3Env(state.minio!)),
-      openObjectStore(`file://${join(storeDir, 'models')}`, process.env, { createRoot: true }),
+    const copied = await copyPrefix(
+      s3Client(state.minio!),
+      'mscr-models',
+      'prod/',
+      join(storeDir, 'models'),
     );
     assert.ok(copied > 0);
     // The pods run as user 10001 and a hostPath volume gets no fsGroup.
