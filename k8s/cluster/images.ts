@@ -37,7 +37,12 @@ function tarOf(dir: string, out: string, entries: string[]): void {
  */
 export function buildScratchImage(image: ScratchImage, archive: string): string {
   const newest = Math.max(...Object.values(image.files).map((f) => statSync(f).mtimeMs));
-  if (existsSync(archive) && statSync(archive).mtimeMs > newest) return archive;
+  // The archive is current when it is newer than its files and was made from this recipe
+  // (a file added to an image must rebuild it too).
+  const recipe = `${archive}.recipe.json`;
+  const wanted = JSON.stringify(image);
+  const sameRecipe = existsSync(recipe) && readFileSync(recipe, 'utf8') === wanted;
+  if (sameRecipe && existsSync(archive) && statSync(archive).mtimeMs > newest) return archive;
   mkdirSync(dirname(archive), { recursive: true });
   const work = mkdtempSync(`${archive}.work-`);
   try {
@@ -108,6 +113,7 @@ export function buildScratchImage(image: ScratchImage, archive: string): string 
     );
     tarOf(layout, `${archive}.tmp`, ['oci-layout', 'index.json', 'blobs']);
     renameSync(`${archive}.tmp`, archive);
+    writeFileSync(recipe, wanted);
     return archive;
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -147,7 +153,12 @@ export function buildClusterImages(dir: string, binDir: string): Record<string, 
     },
     {
       ref: BUSYBOX_IMAGE,
-      files: { '/bin/busybox': '/bin/busybox', '/bin/sh': '/bin/busybox' },
+      // wget for the chart's `helm test` pod, which runs `wget` as busybox:1.37 has it.
+      files: {
+        '/bin/busybox': '/bin/busybox',
+        '/bin/sh': '/bin/busybox',
+        '/bin/wget': '/bin/busybox',
+      },
       entrypoint: ['/bin/busybox'],
       cmd: ['sh'],
     },

@@ -306,7 +306,19 @@ export function chartJourneys(fixture: Fixture): void {
     );
 
     // `helm test`: the chart's test pod calls /v2/health/ready through the Service.
-    const tested = await helm(kubeconfig, ['test', GPU_RELEASE, '-n', GPU_NS, '--timeout', '300s']);
+    const tested = await helm(kubeconfig, [
+      'test',
+      GPU_RELEASE,
+      '-n',
+      GPU_NS,
+      '--timeout',
+      '300s',
+    ]).catch(async (error: unknown) => {
+      const log = await core
+        .readNamespacedPodLog({ name: `${GPU_RELEASE}-test-connection`, namespace: GPU_NS })
+        .catch((e: unknown) => String(e));
+      throw new Error(`${String(error)}\ntest pod log:\n${log}`);
+    });
     assert.match(tested, /Phase:\s+Succeeded/);
 
     await helm(kubeconfig, ['uninstall', GPU_RELEASE, '-n', GPU_NS, '--wait', '--timeout', '300s']);
