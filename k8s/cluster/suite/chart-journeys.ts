@@ -261,13 +261,24 @@ export function chartJourneys(fixture: Fixture): void {
       GPU_NS,
       '--create-namespace',
       ...values,
-      '--wait',
-      '--timeout',
-      '600s',
     ]);
+    // No `helm install --wait`: the GPU pods' readiness is KWOK's simulation, and when the
+    // busy host delays KWOK's node heartbeat the node lifecycle controller marks them
+    // NotReady for good. What is real: the scheduler's placement, and the CPU pod serving.
     const deployments = await apps.listNamespacedDeployment({ namespace: GPU_NS });
     assert.equal(deployments.items.length, 2, 'a CPU and a GPU serving Deployment');
-    const pods = (await core.listNamespacedPod({ namespace: GPU_NS })).items;
+    await until(
+      'the CPU serving pod Ready',
+      async () => {
+        const d = await apps.readNamespacedDeployment({ name: GPU_RELEASE, namespace: GPU_NS });
+        return (d.status?.readyReplicas ?? 0) >= 1 || undefined;
+      },
+      600_000,
+    );
+    const pods = await until('all three serving pods scheduled', async () => {
+      const list = (await core.listNamespacedPod({ namespace: GPU_NS })).items;
+      return list.length === 3 && list.every((p) => p.spec?.nodeName) ? list : undefined;
+    });
     const gpuPods = pods.filter((p) =>
       p.spec?.containers.some((c) => c.resources?.limits?.['nvidia.com/gpu'] !== undefined),
     );
