@@ -20,6 +20,8 @@ import { createFeedbackStore } from '../connectors/sr/feedback-store.ts';
 import { createRunStore, newRunId } from '../connectors/sr/run-store.ts';
 import { createKubernetesTrigger } from '../k8s/index.ts';
 import { createModelStore, openObjectStore } from '../connectors/store/index.ts';
+import { createRolloutStore } from '../connectors/store/rollout.ts';
+import { percentage, steps } from './rollout.ts';
 import { createCandidateTrainer } from '../model/pipeline/index.ts';
 import { runRetrain, type RetrainOptions } from '../retraining/job/index.ts';
 import { DEFAULT_OBSERVER_POLICY, type ObserverPolicy } from '../retraining/observers/index.ts';
@@ -49,6 +51,10 @@ interface JobFlags {
   store: string;
   data: string[];
   alias?: string;
+  canary?: number;
+  shadow?: boolean;
+  steps?: number[];
+  stepEvery?: number;
   servingAlias?: string;
   fromServing?: boolean;
   feedback: boolean;
@@ -99,6 +105,18 @@ function addJobOptions(command: Command): Command {
     .option('--data <uri...>', 'base training data (comma-separated or repeated)', collectList)
     .option('--alias <name>', 'move this alias to the new version when the gate passes')
     .option(
+      '--canary <pct>',
+      'instead of an alias: end in a canary of the new version at this share (e.g. 10%), promoted or rolled back by the Service on live evidence',
+      percentage,
+    )
+    .option('--shadow', 'instead of an alias: end in a shadow rollout of the new version')
+    .option(
+      '--steps <list>',
+      'canary weights of that rollout, ending at 100 (default 5,25,50,100)',
+      steps,
+    )
+    .option('--step-every <duration>', 'least time at each canary step (default 10m)', duration)
+    .option(
       '--serving-alias <name>',
       'the version to beat: this alias if it exists, else the latest',
     )
@@ -127,6 +145,29 @@ function addJobOptions(command: Command): Command {
     .option('--seed <n>', 'seed for splits and shuffles', positiveInt)
     .option('--test-fraction <x>', 'held-out fraction for the gate (default 0.2)', fraction)
     .option('--backend <name>', 'TensorFlow.js backend', oneOf(BACKENDS), 'auto');
+}
+
+/** `--canary` / `--shadow`: the run ends in a rollout instead of moving an alias. */
+function rolloutOf(
+  flags: JobFlags,
+  objects: ReturnType<typeof openObjectStore>,
+): Pick<RetrainOptions, 'rollout'> {
+  if (flags.canary !== undefined && flags.shadow)
+    throw new MscrError('config', 'give at most one of --canary <pct> and --shadow');
+  if (flags.canary === undefined && !flags.shadow) {
+    if (flags.steps !== undefined || flags.stepEvery !== undefined)
+      throw new MscrError('config', '--steps and --step-every need --canary <pct> or --shadow');
+    return {};
+  }
+  return {
+    rollout: {
+      rollouts: createRolloutStore(objects),
+      mode: flags.shadow ? 'shadow' : 'canary',
+      ...(flags.canary !== undefined ? { weight: flags.canary } : {}),
+      ...(flags.steps !== undefined ? { steps: flags.steps } : {}),
+      ...(flags.stepEvery !== undefined ? { stepEveryMs: flags.stepEvery } : {}),
+    },
+  };
 }
 
 function jobOptions(
@@ -158,6 +199,7 @@ function jobOptions(
     ...(flags.feedbackSince ? { feedbackSince: flags.feedbackSince } : {}),
     trigger,
     ...(flags.alias ? { alias: flags.alias } : {}),
+    ...rolloutOf(flags, objects),
     ...(flags.servingAlias ? { servingAlias: flags.servingAlias } : {}),
     fromServing: flags.fromServing === true,
     gate: {
@@ -397,8 +439,18 @@ export function registerRetrainCommands(program: Command): void {
         duration,
       )
       .option(
+        '--max-mae <x>',
+        "forecasters: retrain when the mean absolute error on fed-back actuals exceeds this (the data's units)",
+        positiveNumber,
+      )
+      .option(
+        '--max-mae-vs-naive <x>',
+        "forecasters: retrain when that error exceeds this multiple of the naive forecast's on the same days (1 = no better than tomorrow-is-today)",
+        positiveNumber,
+      )
+      .option(
         '--min-feedback <n>',
-        'labelled feedback needed before accuracy counts',
+        'labelled feedback (or fed-back actuals) needed before accuracy (or error) counts',
         positiveInt,
         20,
       )
@@ -426,6 +478,8 @@ export function registerRetrainCommands(program: Command): void {
         maxPsi?: number;
         maxConfidencePsi?: number;
         maxAge?: number;
+        maxMae?: number;
+        maxMaeVsNaive?: number;
         minFeedback: number;
         minPredictions: number;
         interval: number;
@@ -438,11 +492,13 @@ export function registerRetrainCommands(program: Command): void {
         flags.minAccuracy !== undefined ||
         flags.maxPsi !== undefined ||
         flags.maxConfidencePsi !== undefined ||
-        flags.maxAge !== undefined;
+        flags.maxAge !== undefined ||
+        flags.maxMae !== undefined ||
+        flags.maxMaeVsNaive !== undefined;
       if (!flags.schedule && !thresholds) {
         throw new MscrError(
           'config',
-          'nothing to watch: pass --schedule and/or a threshold (--min-accuracy, --max-psi, --max-confidence-psi, --max-age)',
+          'nothing to watch: pass --schedule and/or a threshold (--min-accuracy, --max-psi, --max-confidence-psi, --max-age, --max-mae, --max-mae-vs-naive)',
         );
       }
       if (thresholds && !flags.url)
@@ -470,6 +526,8 @@ export function registerRetrainCommands(program: Command): void {
           ? { maxConfidencePsi: flags.maxConfidencePsi }
           : {}),
         ...(flags.maxAge !== undefined ? { maxDataAgeDays: flags.maxAge / 86_400_000 } : {}),
+        ...(flags.maxMae !== undefined ? { maxFeedbackMae: flags.maxMae } : {}),
+        ...(flags.maxMaeVsNaive !== undefined ? { maxMaeVsNaive: flags.maxMaeVsNaive } : {}),
       };
       const url = flags.url;
       // The Service's signals through the SDK (retries on 503 and refused connections).
@@ -495,6 +553,8 @@ export function registerRetrainCommands(program: Command): void {
                 say(
                   `signals of ${flags.model} v${s.version ?? '-'}: ${s.predictions} predictions, ${s.feedback.judged} judged feedback` +
                     `${o.feedbackAccuracy !== undefined ? `, accuracy ${o.feedbackAccuracy.toFixed(3)}` : ''}` +
+                    `${o.feedbackMae !== undefined ? `, MAE ${o.feedbackMae.toPrecision(4)}` : ''}` +
+                    `${o.maeVsNaive !== undefined ? ` (${o.maeVsNaive.toFixed(3)}x naive)` : ''}` +
                     `${o.classPsi !== undefined ? `, class PSI ${o.classPsi.toFixed(3)}` : ''}${o.fire ? ` -> retrain: ${o.reasons.join('; ')}` : ''}`,
                 ),
               onError: (error) => say(errorMessage(error)),

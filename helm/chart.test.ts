@@ -508,6 +508,28 @@ describe('the retraining CronJob and its RBAC', () => {
     assert.equal(podSpec(cron).serviceAccountName, `${FULL}-retrain`);
   });
 
+  test('retraining.rollout ends runs in a canary or a shadow; the ConfigMap sets the rollout interval', () => {
+    const argsOf = (sets: string[]) =>
+      container(get(render([], sets), 'CronJob', `${FULL}-retrain`)).args.slice(7) as string[];
+    assert.deepEqual(argsOf([]), []);
+    assert.deepEqual(argsOf(['retraining.rollout.mode=canary', 'retraining.rollout.weight=10']), [
+      '--canary',
+      '10',
+      '--steps',
+      '5,25,50,100',
+      '--step-every',
+      '10m',
+    ]);
+    assert.deepEqual(
+      argsOf(['retraining.rollout.mode=shadow', 'retraining.rollout.stepEvery=1h']),
+      ['--shadow', '--steps', '5,25,50,100', '--step-every', '1h'],
+    );
+    assert.match(renderError(['retraining.rollout.mode=all']), /rollout\/mode/);
+    assert.match(renderError(['retraining.rollout.weight=100']), /rollout\/weight/);
+    const config = get(render([], ['config.rolloutInterval=5']), 'ConfigMap', FULL);
+    assert.equal(config.data.MSCR_ROLLOUT_INTERVAL, '5');
+  });
+
   test('the HTTP retrain trigger: the Service gets the CronJob, its namespace and the admin token Secret', () => {
     const objects = render(
       [],

@@ -40,6 +40,8 @@ export interface ServiceConfig {
   /** Version policy: `latest`, `latest:N`, `all`, `specific:1,3`, `alias:stable`. */
   policy: string;
   pollIntervalMs: number;
+  /** How often the rollout controller analyses running rollouts (progressive delivery). */
+  rolloutIntervalMs: number;
   host: string;
   port: number;
   /**
@@ -142,6 +144,7 @@ export const DEFAULTS: ServiceConfig = {
   models: [],
   policy: 'latest',
   pollIntervalMs: 5_000,
+  rolloutIntervalMs: 30_000,
   host: '0.0.0.0',
   port: 8080,
   grpc: { port: 8081, maxMessageBytes: 8 * 1024 * 1024, tlsCert: '', tlsKey: '' },
@@ -192,6 +195,7 @@ export interface ConfigText {
   models?: string;
   policy?: string;
   pollInterval?: string; // seconds
+  rolloutInterval?: string; // seconds
   host?: string;
   port?: string;
   grpcPort?: string;
@@ -245,6 +249,7 @@ export const ENV_VARS: Record<keyof ConfigText, string> = {
   models: 'MSCR_MODELS',
   policy: 'MSCR_POLICY',
   pollInterval: 'MSCR_POLL_INTERVAL',
+  rolloutInterval: 'MSCR_ROLLOUT_INTERVAL',
   host: 'MSCR_HOST',
   port: 'MSCR_PORT',
   grpcPort: 'MSCR_GRPC_PORT',
@@ -457,6 +462,13 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
         max: 86_400,
         integer: false,
       }) * 1000,
+    rolloutIntervalMs:
+      number(
+        text.rolloutInterval,
+        DEFAULTS.rolloutIntervalMs / 1000,
+        'rollout interval (seconds)',
+        { min: 0.05, max: 86_400, integer: false },
+      ) * 1000,
     host: text.host ?? DEFAULTS.host,
     port,
     grpc: {

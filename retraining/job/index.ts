@@ -9,11 +9,19 @@ import {
   PRIMARY_METRIC,
   type CandidateTrainer,
   type ExtraImage,
+  type ExtraWindow,
 } from '../../connectors/mr/index.ts';
 import type { ModelManifest } from '../../connectors/ms/manifest.ts';
-import type { FeedbackStore, RetrainRun } from '../../connectors/sr/index.ts';
+import type {
+  FeedbackInput,
+  FeedbackRecord,
+  FeedbackStore,
+  RetrainRun,
+} from '../../connectors/sr/index.ts';
 import { newRunId, type RunStore } from '../../connectors/sr/run-store.ts';
 import type { ModelStore } from '../../connectors/store/index.ts';
+import type { RolloutStore } from '../../connectors/store/rollout.ts';
+import { startRollout } from '../../connectors/store/rollout-actions.ts';
 import { decide, type GatePolicy } from '../gate/index.ts';
 
 export interface RetrainOptions {
@@ -32,6 +40,18 @@ export interface RetrainOptions {
   servingAlias?: string;
   /** Move this alias to the new version when it is published. */
   alias?: string;
+  /**
+   * End in a rollout instead of taking the traffic at once: the published version becomes the
+   * candidate of a canary (or shadow) against the version it beat, and the Service's
+   * controller promotes or rolls it back on live evidence. Not with `alias`.
+   */
+  rollout?: {
+    rollouts: RolloutStore;
+    mode: 'canary' | 'shadow';
+    weight?: number;
+    steps?: number[];
+    stepEveryMs?: number;
+  };
   /** Start from the serving version's weights. */
   fromServing?: boolean;
   /** Gate: default metric per task (accuracy / rmse), tolerance 0. */
@@ -73,21 +93,53 @@ async function servingVersion(
   return store.latestVersion(model);
 }
 
-/** Feedback records with an image and a label, as extra training examples. */
-async function feedbackImages(
+/**
+ * The feedback records since `since`, each with its stored input, turned into training
+ * examples by `pick` (undefined: not usable for this model), and how many records there were.
+ */
+async function feedbackExamples<T>(
   feedback: FeedbackStore,
   model: string,
   since: string | undefined,
-): Promise<{ images: ExtraImage[]; records: number }> {
+  pick: (record: FeedbackRecord, input: FeedbackInput | undefined) => T | undefined,
+): Promise<{ examples: T[]; records: number }> {
   const records = await feedback.list(model, since === undefined ? {} : { since });
-  const images: ExtraImage[] = [];
+  const examples: T[] = [];
   for (const record of records) {
-    if (record.label === undefined) continue;
-    const input = await feedback.readInput(record);
-    if (input?.kind === 'image')
-      images.push({ bytes: input.bytes, label: record.label, source: `feedback ${record.id}` });
+    if (record.label === undefined && record.actual === undefined) continue;
+    const example = pick(record, await feedback.readInput(record));
+    if (example !== undefined) examples.push(example);
   }
-  return { images, records: records.length };
+  return { examples, records: records.length };
+}
+
+/** A labelled feedback image, as an extra training example. */
+function feedbackImage(record: FeedbackRecord, input: FeedbackInput | undefined) {
+  return record.label !== undefined && input?.kind === 'image'
+    ? ({
+        bytes: input.bytes,
+        label: record.label,
+        source: `feedback ${record.id}`,
+      } satisfies ExtraImage)
+    : undefined;
+}
+
+/**
+ * A forecaster's fed-back day: the window it forecast from (the CSV the forecast route keeps:
+ * a header of the model's columns, then the rows, oldest first) and the actual. Feedback
+ * about a V1/V2 forecast keeps a scaled tensor instead; it is counted, not used.
+ */
+function feedbackWindow(record: FeedbackRecord, input: FeedbackInput | undefined) {
+  if (record.actual === undefined || input?.kind !== 'csv') return undefined;
+  const [header, ...lines] = input.text.trim().split('\n');
+  const columns = (header ?? '').split(',');
+  const rows = lines.map((line) => line.split(',').map(Number));
+  return {
+    columns,
+    rows,
+    actual: record.actual,
+    source: `feedback ${record.id}`,
+  } satisfies ExtraWindow;
 }
 
 /**
@@ -96,6 +148,12 @@ async function feedbackImages(
  */
 export async function runRetrain(options: RetrainOptions): Promise<RetrainRun> {
   const { model, store, runs, trainer } = options;
+  if (options.rollout !== undefined && options.alias !== undefined) {
+    throw new MscrError(
+      'config',
+      'a retraining run ends either in moving an alias or in a rollout: drop --alias (a promotion moves the stable alias)',
+    );
+  }
   const say = options.onProgress ?? (() => undefined);
   const id = options.runId ?? newRunId();
   const startedAt = new Date();
@@ -135,13 +193,27 @@ export async function runRetrain(options: RetrainOptions): Promise<RetrainRun> {
         : `no version of ${model} is serving yet`,
     );
 
-    const extra = options.feedback
-      ? await timed('feedback', () =>
-          feedbackImages(options.feedback as FeedbackStore, model, options.feedbackSince),
-        )
-      : { images: [], records: 0 };
-    if (options.feedback)
-      say(`feedback: ${extra.records} records, ${extra.images.length} labelled images`);
+    const forecaster = serving?.manifest.task === 'series-forecast';
+    const extra: { images: ExtraImage[]; windows: ExtraWindow[]; records: number } = {
+      images: [],
+      windows: [],
+      records: 0,
+    };
+    if (options.feedback) {
+      const store = options.feedback;
+      const since = options.feedbackSince;
+      await timed('feedback', async () => {
+        if (forecaster) {
+          const found = await feedbackExamples(store, model, since, feedbackWindow);
+          Object.assign(extra, { windows: found.examples, records: found.records });
+          say(`feedback: ${found.records} records, ${found.examples.length} fed-back days`);
+        } else {
+          const found = await feedbackExamples(store, model, since, feedbackImage);
+          Object.assign(extra, { images: found.examples, records: found.records });
+          say(`feedback: ${found.records} records, ${found.examples.length} labelled images`);
+        }
+      });
+    }
 
     const candidate = await timed('training', () =>
       trainer.train({
@@ -152,6 +224,7 @@ export async function runRetrain(options: RetrainOptions): Promise<RetrainRun> {
           ? { architecture: serving.manifest.architecture }
           : {}),
         ...(extra.images.length > 0 ? { extraImages: extra.images } : {}),
+        ...(extra.windows.length > 0 ? { extraWindows: extra.windows } : {}),
         ...(options.fromServing && serving ? { startFrom: serving } : {}),
         onProgress: say,
       }),
@@ -200,6 +273,9 @@ export async function runRetrain(options: RetrainOptions): Promise<RetrainRun> {
         say(
           `published ${model} version ${published.version}${options.alias ? ` (${options.alias})` : ''}`,
         );
+        if (options.rollout !== undefined) {
+          await startCanary(options, run, published.version, baseline?.version, say);
+        }
       } else {
         run.outcome = 'rejected';
       }
@@ -222,4 +298,47 @@ export async function runRetrain(options: RetrainOptions): Promise<RetrainRun> {
     await runs.release(lease).catch(() => undefined);
   }
   return run;
+}
+
+/**
+ * The end of a run that passed the gate, under `rollout`: a canary (or shadow) of the new
+ * version against the one it beat. A rollout that cannot start (another one runs) leaves the
+ * version published but without traffic under `alias:stable`; the record says why.
+ */
+async function startCanary(
+  options: RetrainOptions,
+  run: RetrainRun,
+  candidate: number,
+  stable: number | undefined,
+  say: (line: string) => void,
+): Promise<void> {
+  const plan = options.rollout;
+  if (plan === undefined) return;
+  try {
+    const state = await startRollout(
+      { store: options.store, rollouts: plan.rollouts },
+      {
+        model: options.model,
+        mode: plan.mode,
+        candidate,
+        ...(stable !== undefined ? { stable } : {}),
+        ...(plan.weight !== undefined ? { weight: plan.weight } : {}),
+        ...(plan.steps !== undefined ? { steps: plan.steps } : {}),
+        ...(plan.stepEveryMs !== undefined ? { stepEveryMs: plan.stepEveryMs } : {}),
+      },
+      `retraining run ${run.id}`,
+    );
+    run.rollout = {
+      mode: state.mode,
+      weight: state.weight,
+      stable: state.stable,
+      candidate: state.candidate,
+    };
+    const share = state.mode === 'canary' ? ` at ${state.weight} %` : '';
+    run.message = `${run.message ?? ''}; started a ${state.mode}${share} of version ${candidate} against ${state.stable}`;
+    say(`started a ${state.mode}${share} of version ${candidate} against version ${state.stable}`);
+  } catch (error) {
+    run.message = `${run.message ?? ''}; the rollout did not start: ${errorMessage(error)}`;
+    say(`the rollout did not start: ${errorMessage(error)}`);
+  }
 }

@@ -7,10 +7,13 @@ import { MscrError } from '../../connectors/errors.ts';
 import type { ModelManifest } from '../../connectors/ms/manifest.ts';
 import type { VersionSelector } from '../../connectors/sc/index.ts';
 import type { InferenceEngine } from '../engine/index.ts';
-import type { Manager, ModelServingStatus } from '../reload/manager.ts';
+import type { Handle, Manager, ModelServingStatus } from '../reload/manager.ts';
 import type { ServedVersion } from './loader.ts';
 
+import { routedPredict, type Routing, type TrafficRouter } from './routing.ts';
+
 export { createEngineLoader, type ServedVersion } from './loader.ts';
+export type { TrafficEvent, TrafficRoute, TrafficRouter } from './routing.ts';
 
 export interface InferResult {
   model: string;
@@ -27,6 +30,8 @@ export interface DataPlaneOptions {
   models: readonly string[];
   /** Called after every successful inference (metrics: predicted classes, confidence). */
   onInference?: (result: InferResult) => void;
+  /** Rollouts: which version answers unpinned requests, and shadow copies. */
+  router?: TrafficRouter;
 }
 
 export class DataPlane {
@@ -34,6 +39,8 @@ export class DataPlane {
   readonly #engine: InferenceEngine;
   readonly #models: readonly string[];
   readonly #onInference: ((result: InferResult) => void) | undefined;
+  readonly #router: TrafficRouter | undefined;
+  readonly #routing: Routing;
   #draining = false;
 
   constructor(options: DataPlaneOptions) {
@@ -41,6 +48,13 @@ export class DataPlane {
     this.#engine = options.engine;
     this.#models = options.models;
     this.#onInference = options.onInference;
+    this.#router = options.router;
+    this.#routing = {
+      manager: this.#manager,
+      engine: this.#engine,
+      router: this.#router,
+      shadowsInFlight: 0,
+    };
   }
 
   /** The process is up and answering (stays true through reloads). */
@@ -125,18 +139,37 @@ export class DataPlane {
     ) =>
       Promise<{ input: Float32Array; shape: number[] }> | { input: Float32Array; shape: number[] },
   ): Promise<InferResult> {
-    const handle = this.#acquire(model, selector);
+    const route = selector === undefined ? this.#router?.route(model) : undefined;
+    const handle = this.#acquire(model, selector, route);
     try {
       const { input, shape } = await prepare(handle.servable.manifest);
-      const output = await this.#engine.predict(handle.servable.key, input, shape);
-      const result = {
+      if (route === undefined) {
+        const output = await this.#engine.predict(handle.servable.key, input, shape);
+        const result = {
+          model,
+          version: handle.version,
+          manifest: handle.servable.manifest,
+          ...output,
+        };
+        this.#onInference?.(result);
+        return result;
+      }
+      // Routed: a failing candidate's request may be answered by stable (`answeredBy`).
+      const { answeredBy, ...output } = await routedPredict(this.#routing, {
         model,
-        version: handle.version,
-        manifest: handle.servable.manifest,
-        ...output,
-      };
-      this.#onInference?.(result);
-      return result;
+        handle,
+        input,
+        shape,
+        route,
+      });
+      try {
+        const by = answeredBy ?? handle;
+        const result = { model, version: by.version, manifest: by.servable.manifest, ...output };
+        this.#onInference?.(result);
+        return result;
+      } finally {
+        answeredBy?.release();
+      }
     } finally {
       handle.release();
     }
@@ -153,9 +186,23 @@ export class DataPlane {
     }
   }
 
-  #acquire(model: string, selector: VersionSelector | undefined) {
+  #acquire(
+    model: string,
+    selector: VersionSelector | undefined,
+    route = selector === undefined ? this.#router?.route(model) : undefined,
+  ): Handle<ServedVersion> {
     this.#requireKnown(model);
-    if (selector === undefined) return this.#manager.acquire(model);
+    if (selector === undefined) {
+      // Under a rollout the router's versions come first; one not loaded (yet) is skipped.
+      for (const version of route?.versions ?? []) {
+        try {
+          return this.#manager.acquire(model, version);
+        } catch (error) {
+          if (!(error instanceof MscrError)) throw error;
+        }
+      }
+      return this.#manager.acquire(model);
+    }
     const version =
       'version' in selector ? selector.version : this.#manager.resolveAlias(model, selector.label);
     return this.#manager.acquire(model, version);
@@ -166,7 +213,13 @@ export class DataPlane {
     selector: VersionSelector | undefined,
     use: (served: ServedVersion, version: number) => T,
   ): T {
-    const handle = this.#acquire(model, selector);
+    // Metadata under a rollout describes stable, not a random side of the split.
+    const preferred = selector === undefined ? this.#router?.preferred(model) : undefined;
+    const handle = this.#acquire(
+      model,
+      selector,
+      preferred === undefined ? undefined : { versions: [preferred] },
+    );
     try {
       return use(handle.servable, handle.version);
     } finally {

@@ -54,6 +54,7 @@ import {
   requireJson,
 } from './admin.ts';
 import { imageFromBody, parseJsonBody } from './body.ts';
+import { CALLER_HEADER, callerKeyOf, withCaller } from '../rollout/context.ts';
 import { serveStatic } from './static.ts';
 
 export interface AppOptions {
@@ -79,6 +80,8 @@ export interface AppOptions {
   retrain?: RetrainLauncher;
   /** A folder of static files served at `/` (the web page); absent: none. */
   webRoot?: string;
+  /** The rollout admin routes (`service/rollout/admin.ts`); absent: none. */
+  rolloutRoutes?: express.RequestHandler;
 }
 
 /**
@@ -512,6 +515,7 @@ export function createApp(options: AppOptions): express.Express {
 
   // Every body is read raw with one size limit; each route decodes it (JSON, image, CSV).
   app.use(express.raw({ type: () => true, limit: limits.maxBodyBytes }));
+  if (options.rolloutRoutes !== undefined) app.use(options.rolloutRoutes);
 
   app.use(async (req, res, next) => {
     try {
@@ -528,7 +532,11 @@ export function createApp(options: AppOptions): express.Express {
         });
       }
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const result = await handlers[route.kind]({ route, req, res, body });
+      // Rollouts: a canary split by caller key, carried to the data plane (see rollout/context.ts).
+      const caller = callerKeyOf(req.get(CALLER_HEADER), res.locals.requestId as string);
+      const result = await withCaller(caller, () =>
+        handlers[route.kind]({ route, req, res, body }),
+      );
       if (!res.headersSent) res.json(result);
     } catch (error) {
       next(error);
