@@ -72,6 +72,31 @@ test('the same files give the same image digest; a changed file rebuilds the arc
   assert.notEqual(digestOf(buildScratchImage(image, join(dir, 'a.tar'))), first);
 });
 
+test('a changed recipe (a file added to the image) rebuilds a cached archive', () => {
+  const binary = join(dir, 'tool');
+  writeFileSync(binary, 'tool');
+  const archive = join(dir, 'recipe.tar');
+  const layerFiles = (path: string) => {
+    const layout = extract(path);
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
+    const manifest = JSON.parse(readFileSync(blobPath(layout, index.manifests[0].digest), 'utf8'));
+    return execFileSync('tar', ['-tf', blobPath(layout, manifest.layers[0].digest)], {
+      encoding: 'utf8',
+    });
+  };
+  const one = {
+    ref: 'mscr.local/tool:1',
+    files: { '/bin/tool': binary },
+    entrypoint: ['/bin/tool'],
+  };
+  buildScratchImage(one, archive);
+  assert.doesNotMatch(layerFiles(archive), /bin\/alias/);
+  // Same files on disk, one more path in the image: the archive is newer than every file,
+  // yet it must be made again.
+  buildScratchImage({ ...one, files: { ...one.files, '/bin/alias': binary } }, archive);
+  assert.match(layerFiles(archive), /bin\/alias/);
+});
+
 test('a missing file is an error naming it, and no archive is left behind', () => {
   const missing = join(dir, 'does-not-exist');
   assert.throws(

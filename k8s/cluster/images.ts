@@ -37,7 +37,12 @@ function tarOf(dir: string, out: string, entries: string[]): void {
  */
 export function buildScratchImage(image: ScratchImage, archive: string): string {
   const newest = Math.max(...Object.values(image.files).map((f) => statSync(f).mtimeMs));
-  if (existsSync(archive) && statSync(archive).mtimeMs > newest) return archive;
+  // The archive is current when it is newer than its files and was made from this recipe
+  // (a file added to an image must rebuild it too).
+  const recipe = `${archive}.recipe.json`;
+  const wanted = JSON.stringify(image);
+  const sameRecipe = existsSync(recipe) && readFileSync(recipe, 'utf8') === wanted;
+  if (sameRecipe && existsSync(archive) && statSync(archive).mtimeMs > newest) return archive;
   mkdirSync(dirname(archive), { recursive: true });
   const work = mkdtempSync(`${archive}.work-`);
   try {
@@ -108,6 +113,7 @@ export function buildScratchImage(image: ScratchImage, archive: string): string 
     );
     tarOf(layout, `${archive}.tmp`, ['oci-layout', 'index.json', 'blobs']);
     renameSync(`${archive}.tmp`, archive);
+    writeFileSync(recipe, wanted);
     return archive;
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -130,6 +136,44 @@ export const COREDNS_IMAGE = 'mscr.local/coredns:v1.15.0';
 export const METRICS_SERVER_IMAGE = 'mscr.local/metrics-server:v0.9.0';
 export const BUSYBOX_IMAGE = 'mscr.local/busybox:1.35';
 
+/**
+ * `/bin/wget` of the busybox test image: Debian's busybox 1.35 (the host's, copied into the
+ * image) is built without FEATURE_WGET_TIMEOUT and crashes on `-T` (Debian fixed that in
+ * 1.36.1-5); this shell script hands `-T N` to busybox's `timeout` instead. Written only when
+ * it changed, so that the cached image stays current.
+ */
+const WGET_SHIM = `#!/bin/sh
+# wget of the cluster's busybox test image. Debian's busybox 1.35 is built without
+# FEATURE_WGET_TIMEOUT and crashes on -T (fixed in Debian's 1.36.1-5); the chart's helm
+# test pod passes -T as busybox:1.37 accepts it, so -T N becomes busybox's timeout N here.
+t=
+n=$#
+i=0
+while [ "$i" -lt "$n" ]; do
+  a=$1
+  shift
+  i=$((i + 1))
+  if [ "$a" = -T ]; then
+    t=$1
+    shift
+    i=$((i + 1))
+    continue
+  fi
+  set -- "$@" "$a"
+done
+if [ -n "$t" ]; then exec /bin/busybox timeout "$t" /bin/busybox wget "$@"; fi
+exec /bin/busybox wget "$@"
+`;
+
+function wgetShim(dir: string): string {
+  const file = join(dir, 'busybox-wget.sh');
+  if (!existsSync(file) || readFileSync(file, 'utf8') !== WGET_SHIM) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(file, WGET_SHIM, { mode: 0o755 });
+  }
+  return file;
+}
+
 /** The single-binary images of the cluster, built into `dir` (cached); archive paths by ref. */
 export function buildClusterImages(dir: string, binDir: string): Record<string, string> {
   const pause = buildPause(dir);
@@ -147,7 +191,12 @@ export function buildClusterImages(dir: string, binDir: string): Record<string, 
     },
     {
       ref: BUSYBOX_IMAGE,
-      files: { '/bin/busybox': '/bin/busybox', '/bin/sh': '/bin/busybox' },
+      // wget for the chart's `helm test` pod, which runs `wget -T 10` as busybox:1.37 has it.
+      files: {
+        '/bin/busybox': '/bin/busybox',
+        '/bin/sh': '/bin/busybox',
+        '/bin/wget': wgetShim(dir),
+      },
       entrypoint: ['/bin/busybox'],
       cmd: ['sh'],
     },

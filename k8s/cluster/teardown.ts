@@ -11,6 +11,7 @@
  */
 import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync } from 'node:fs';
 import { statSync } from 'node:fs';
+import type { Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { CNI_BRIDGE, DUMMY_INTERFACE } from './layout.ts';
 import type { Layout } from './layout.ts';
@@ -65,7 +66,16 @@ export function netnsNames(): string[] {
 function subdirsDeepestFirst(dir: string): string[] {
   const found: string[] = [];
   const walk = (d: string) => {
-    for (const entry of readdirSync(d, { withFileTypes: true })) {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch (error) {
+      // containerd and the kubelet remove pod cgroups while they still run (the first
+      // round of killContainers): a folder gone between listing and reading is no problem.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    for (const entry of entries) {
       if (entry.isDirectory()) walk(join(d, entry.name));
     }
     found.push(d);
