@@ -383,6 +383,7 @@ try {
     ...(KSERVE_ON ? [startKserve(python, CNN, ['--tfjs', cnnTfjs], [json])] : []),
   ]);
   targets.push(...started);
+  log(`started ${started.map((t) => t.name).join('; ')}; checking their answers ...`);
   let expected: number[] | undefined;
   for (const t of started) expected = await check(t, expected);
   await matrix(started, CONCURRENCY);

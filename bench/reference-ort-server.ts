@@ -63,6 +63,10 @@ app.use(express.json({ limit: values.limit }));
 app.get('/v2/health/ready', (_req, res) => {
   res.json({ ready: true });
 });
+app.get('/v2/models/:model/ready', (req, res) => {
+  if (req.params.model === values.model) res.json({ name: values.model, ready: true });
+  else res.status(404).json({ error: `unknown model ${req.params.model}` });
+});
 app.post('/v2/models/:model/infer', async (req: Request, res: Response) => {
   if (req.params.model !== values.model) {
     res.status(404).json({ error: `unknown model ${String(req.params.model)}` });
