@@ -19,8 +19,10 @@
  *      - `mscr serve --engine onnx` with one worker of `cores` ONNX threads, and with `cores`
  *        workers of one thread; with `--http-processes <cores>` (several HTTP processes
  *        sharing the port, so JSON parsing is not on one main thread); and `--engine tfjs`;
- *   3. the ResNet-50 on mscr (ONNX), KServe (Keras ResNet50, same architecture, random
- *      weights) and Express + onnxruntime-node, at low concurrency.
+ *   3. the ResNet-50: ONNX Runtime and TensorFlow ceilings at batch 1 and 8 (a row is ~4
+ *      GFLOP), then mscr (ONNX, 1 worker x `cores` threads), KServe (Keras ResNet50: the same
+ *      architecture, its own random weights) and Express + onnxruntime-node at concurrency 1
+ *      and 4.
  *
  * Options (environment): BENCH_CONCURRENCY (default 1,8,32,64), BENCH_DURATION (s, default
  * 8), BENCH_WARMUP (s, default 2), BENCH_ROUNDS (default 1; best round per cell, every round
@@ -77,6 +79,8 @@ const ROUNDS = Math.max(1, Number(env.BENCH_ROUNDS ?? 1));
 const CEILING_SECONDS = Number(env.BENCH_CEILING_SECONDS ?? 5);
 const RESNET_ON = env.BENCH_RESNET !== '0';
 const KSERVE_ON = env.BENCH_KSERVE !== '0';
+// ResNet-50 is ~4 GFLOP a row: batch 32 would take seconds per run on 2 cores.
+const RESNET_BATCHES = [1, 8];
 const OUT = path.resolve(env.BENCH_OUT ?? path.join(root, 'bench/results/compare.json'));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -398,11 +402,21 @@ try {
     const name = resnet.manifest.inputs[0]?.name ?? 'input';
     if (rBytes !== undefined) {
       ceilings.push(
-        ...(await onnxCeiling(RESNET, rBytes, x, [3, 224, 224], [1, 32], CEILING_SECONDS, cores)),
+        ...(await onnxCeiling(
+          RESNET,
+          rBytes,
+          x,
+          [3, 224, 224],
+          RESNET_BATCHES,
+          CEILING_SECONDS,
+          cores,
+        )),
       );
     }
     if (KSERVE_ON)
-      ceilings.push(...tensorflowCeiling(python, RESNET, ['--resnet50'], [1, 32], CEILING_SECONDS));
+      ceilings.push(
+        ...tensorflowCeiling(python, RESNET, ['--resnet50'], RESNET_BATCHES, CEILING_SECONDS),
+      );
     const rJson = jsonPayload(x, [1, 3, 224, 224], name);
     const rBinary = binaryPayload(x, [1, 3, 224, 224], name);
     const rTargets = await Promise.all([

@@ -193,9 +193,12 @@ async function processTree(pid: number): Promise<number[]> {
 }
 
 export interface TreeTicks {
-  /** utime + stime of the main thread of `pid`, in clock ticks. */
+  /**
+   * utime + stime of the main thread of `pid` and of each descendant process (the event
+   * loops: HTTP, JSON, batching; with several HTTP processes, all of them), in clock ticks.
+   */
   main: number;
-  /** Every other thread of `pid` and of its descendants. */
+  /** Every other thread of `pid` and of its descendants (inference, GC, libuv). */
   other: number;
 }
 
@@ -222,7 +225,7 @@ export async function treeTicks(pid: number | undefined): Promise<TreeTicks> {
   let other = 0;
   for (const p of await processTree(pid)) {
     for (const [tid, ticks] of await threadTicks(p)) {
-      if (tid === pid) main += ticks;
+      if (tid === p) main += ticks;
       else other += ticks;
     }
   }

@@ -52,6 +52,34 @@ const brief = (r: Measured | undefined) =>
         p99Ms: r.latencyMs.p99,
       };
 
+/**
+ * Before/after moving JSON parsing off the one main thread: the best single-process ONNX
+ * configuration against `--http-processes`, per payload, at each one's peak, with the CPU
+ * their main threads used (a main thread near 1.0 core is the limit).
+ */
+function mainThreadBeforeAfter(mscr: readonly Measured[]) {
+  const onnx = mscr.filter((r) => r.server.startsWith('mscr onnx'));
+  const multi = (r: Measured) => r.server.includes('HTTP processes');
+  return ['V2 JSON', 'V2 binary'].map((payload) => {
+    const before = best(onnx.filter((r) => r.payload === payload && !multi(r)));
+    const after = best(onnx.filter((r) => r.payload === payload && multi(r)));
+    const view = (r: Measured | undefined) =>
+      r === undefined
+        ? null
+        : {
+            ...brief(r),
+            mainThreadCores: r.cpu.serverMainThread,
+            otherCores: r.cpu.serverOtherThreads,
+          };
+    return {
+      payload,
+      oneProcess: view(before),
+      httpProcesses: view(after),
+      afterOverBefore: ratio(after?.requestsPerSecond, before?.requestsPerSecond),
+    };
+  });
+}
+
 export function summarise(
   measured: readonly Measured[],
   ceilings: readonly CeilingRow[],
@@ -125,6 +153,7 @@ export function summarise(
       ),
     },
     singleRequest: { mscr: brief(mscrSingle), expressOrt: brief(ortSingle) },
+    mainThread: mainThreadBeforeAfter(mscr),
   };
 }
 
@@ -150,7 +179,7 @@ export function renderReport(r: Report): string {
   const table = (model: string) => {
     const rows = bestOfRounds(r.runs).filter((x) => x.model === model);
     return [
-      '| server | payload | conc. | req/s | p50 ms | p95 ms | p99 ms | failed | CPU cores: server main / other / load gen / others |',
+      '| server | payload | conc. | req/s | p50 ms | p95 ms | p99 ms | failed | CPU cores: server main thread(s) / other threads / load gen / others |',
       '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
       ...rows.map(
         (x) =>
@@ -180,6 +209,18 @@ export function renderReport(r: Report): string {
     '',
     ratios,
     `- failed requests: ${failed === 0 ? 'none' : `${failed} cell(s) had failures (see the JSON)`}`,
+    '',
+    'The main thread, before (one HTTP process) and after (`--http-processes`), each at its peak:',
+    '',
+    '| payload | one process: config, conc., req/s, p99 ms, main-thread cores | --http-processes: config, conc., req/s, p99 ms, main-thread cores (all processes) | after / before |',
+    '| --- | --- | --- | ---: |',
+    ...r.summary.mainThread.map((m) => {
+      const cell = (v: (typeof m)['oneProcess']) =>
+        v === null
+          ? '-'
+          : `${v.server}, c=${v.concurrency}, ${fmt(v.requestsPerSecond, 0)}, ${fmt(v.p99Ms, 1)}, ${fmt(v.mainThreadCores, 2)}`;
+      return `| ${m.payload} | ${cell(m.oneProcess)} | ${cell(m.httpProcesses)} | ${fmt(m.afterOverBefore, 2)} |`;
+    }),
     '',
     'CIFAR-10 CNN:',
     '',
