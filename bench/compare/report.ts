@@ -17,6 +17,13 @@ export interface Measured extends LoadResult {
   };
 }
 
+/** Requests per second per core the server used (all its processes and threads). */
+export function perCore(r: Measured | undefined): number | undefined {
+  if (r === undefined) return undefined;
+  const used = r.cpu.serverMainThread + r.cpu.serverOtherThreads;
+  return used > 0 ? round(r.requestsPerSecond / used, 0) : undefined;
+}
+
 function best(list: readonly Measured[]): Measured | undefined {
   return list.reduce<Measured | undefined>(
     (b, r) => (b === undefined || r.requestsPerSecond > b.requestsPerSecond ? r : b),
@@ -123,6 +130,10 @@ export function summarise(
         mscrJsonPeak?.requestsPerSecond,
         kservePeak?.requestsPerSecond,
       ),
+      'mscr JSON peak / KServe peak, per core each used (robust to other load)': ratio(
+        perCore(mscrJsonPeak),
+        perCore(kservePeak),
+      ),
       'mscr peak (any payload) / KServe peak': ratio(
         mscrPeak?.requestsPerSecond,
         kservePeak?.requestsPerSecond,
@@ -179,11 +190,11 @@ export function renderReport(r: Report): string {
   const table = (model: string) => {
     const rows = bestOfRounds(r.runs).filter((x) => x.model === model);
     return [
-      '| server | payload | conc. | req/s | p50 ms | p95 ms | p99 ms | failed | CPU cores: server main thread(s) / other threads / load gen / others |',
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+      '| server | payload | conc. | req/s | p50 ms | p95 ms | p99 ms | failed | CPU cores: server main thread(s) / other threads / load gen / others | req/s per server core |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
       ...rows.map(
         (x) =>
-          `| ${x.server} | ${x.payload} (${(x.payloadBytes / 1000).toFixed(1)} KB) | ${x.connections} | ${fmt(x.requestsPerSecond, 0)} | ${fmt(x.latencyMs.p50, 2)} | ${fmt(x.latencyMs.p95, 2)} | ${fmt(x.latencyMs.p99, 2)} | ${x.errors + x.non2xx} | ${fmt(x.cpu.serverMainThread, 2)} / ${fmt(x.cpu.serverOtherThreads, 2)} / ${fmt(x.cpu.loadGenerator, 2)} / ${fmt(x.cpu.others, 2)} |`,
+          `| ${x.server} | ${x.payload} (${(x.payloadBytes / 1000).toFixed(1)} KB) | ${x.connections} | ${fmt(x.requestsPerSecond, 0)} | ${fmt(x.latencyMs.p50, 2)} | ${fmt(x.latencyMs.p95, 2)} | ${fmt(x.latencyMs.p99, 2)} | ${x.errors + x.non2xx} | ${fmt(x.cpu.serverMainThread, 2)} / ${fmt(x.cpu.serverOtherThreads, 2)} / ${fmt(x.cpu.loadGenerator, 2)} / ${fmt(x.cpu.others, 2)} | ${fmt(perCore(x), 0)} |`,
       ),
     ].join('\n');
   };
