@@ -29,6 +29,7 @@
  * in the JSON), BENCH_CEILING_SECONDS (default 5), BENCH_RESNET (0 = skip 3.),
  * BENCH_KSERVE (0 = skip KServe), BENCH_OUT (default bench/results/compare.json; .md beside).
  */
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -85,7 +86,7 @@ const OUT = path.resolve(env.BENCH_OUT ?? path.join(root, 'bench/results/compare
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const tmp = await mkdtemp(path.join(os.tmpdir(), 'mscr-compare-bench-'));
-stopChildrenOnExit(() => void rm(tmp, { recursive: true, force: true }));
+stopChildrenOnExit(() => rmSync(tmp, { recursive: true, force: true }));
 const storeDir = path.join(tmp, 'models');
 
 async function freePort(): Promise<number> {

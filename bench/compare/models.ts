@@ -102,7 +102,10 @@ export async function publishCnn(storeDir: string, tfjsDir: string): Promise<str
 /** Builds the ResNet-50 ONNX file and imports it with the mscr CLI. */
 export async function importResnet(storeDir: string, workDir: string): Promise<string> {
   if (!existsSync(ML_PYTHON)) {
-    throw new Error(`${ML_PYTHON} is missing: run npm run setup (or BENCH_RESNET=0)`);
+    // The project's pinned model-building tools (numpy, onnx), as `npm run setup` installs them.
+    execFileSync(process.execPath, [path.join(root, 'scripts/setup-python.mjs')], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
   }
   const file = path.join(workDir, 'resnet50.onnx');
   execFileSync(ML_PYTHON, [path.join(root, 'model/import/testdata/build_resnet50.py'), file], {
