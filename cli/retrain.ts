@@ -397,8 +397,18 @@ export function registerRetrainCommands(program: Command): void {
         duration,
       )
       .option(
+        '--max-mae <x>',
+        "forecasters: retrain when the mean absolute error on fed-back actuals exceeds this (the data's units)",
+        positiveNumber,
+      )
+      .option(
+        '--max-mae-vs-naive <x>',
+        "forecasters: retrain when that error exceeds this multiple of the naive forecast's on the same days (1 = no better than tomorrow-is-today)",
+        positiveNumber,
+      )
+      .option(
         '--min-feedback <n>',
-        'labelled feedback needed before accuracy counts',
+        'labelled feedback (or fed-back actuals) needed before accuracy (or error) counts',
         positiveInt,
         20,
       )
@@ -426,6 +436,8 @@ export function registerRetrainCommands(program: Command): void {
         maxPsi?: number;
         maxConfidencePsi?: number;
         maxAge?: number;
+        maxMae?: number;
+        maxMaeVsNaive?: number;
         minFeedback: number;
         minPredictions: number;
         interval: number;
@@ -438,11 +450,13 @@ export function registerRetrainCommands(program: Command): void {
         flags.minAccuracy !== undefined ||
         flags.maxPsi !== undefined ||
         flags.maxConfidencePsi !== undefined ||
-        flags.maxAge !== undefined;
+        flags.maxAge !== undefined ||
+        flags.maxMae !== undefined ||
+        flags.maxMaeVsNaive !== undefined;
       if (!flags.schedule && !thresholds) {
         throw new MscrError(
           'config',
-          'nothing to watch: pass --schedule and/or a threshold (--min-accuracy, --max-psi, --max-confidence-psi, --max-age)',
+          'nothing to watch: pass --schedule and/or a threshold (--min-accuracy, --max-psi, --max-confidence-psi, --max-age, --max-mae, --max-mae-vs-naive)',
         );
       }
       if (thresholds && !flags.url)
@@ -470,6 +484,8 @@ export function registerRetrainCommands(program: Command): void {
           ? { maxConfidencePsi: flags.maxConfidencePsi }
           : {}),
         ...(flags.maxAge !== undefined ? { maxDataAgeDays: flags.maxAge / 86_400_000 } : {}),
+        ...(flags.maxMae !== undefined ? { maxFeedbackMae: flags.maxMae } : {}),
+        ...(flags.maxMaeVsNaive !== undefined ? { maxMaeVsNaive: flags.maxMaeVsNaive } : {}),
       };
       const url = flags.url;
       // The Service's signals through the SDK (retries on 503 and refused connections).
@@ -495,6 +511,8 @@ export function registerRetrainCommands(program: Command): void {
                 say(
                   `signals of ${flags.model} v${s.version ?? '-'}: ${s.predictions} predictions, ${s.feedback.judged} judged feedback` +
                     `${o.feedbackAccuracy !== undefined ? `, accuracy ${o.feedbackAccuracy.toFixed(3)}` : ''}` +
+                    `${o.feedbackMae !== undefined ? `, MAE ${o.feedbackMae.toPrecision(4)}` : ''}` +
+                    `${o.maeVsNaive !== undefined ? ` (${o.maeVsNaive.toFixed(3)}x naive)` : ''}` +
                     `${o.classPsi !== undefined ? `, class PSI ${o.classPsi.toFixed(3)}` : ''}${o.fire ? ` -> retrain: ${o.reasons.join('; ')}` : ''}`,
                 ),
               onError: (error) => say(errorMessage(error)),

@@ -46,6 +46,12 @@ const ENVIRONMENTS = [
     ],
     check: 'import numpy, sklearn, xgboost, onnx, skl2onnx, onnxmltools.convert',
   },
+  {
+    // The reference the detection metrics (model/evaluation/detection.ts) are checked with.
+    link: 'venv-eval',
+    packages: ['numpy==2.4.6', 'pycocotools==2.0.11'],
+    check: 'import numpy, pycocotools.cocoeval',
+  },
 ];
 const root = new URL('..', import.meta.url).pathname;
 const cache = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'mscr', 'python');

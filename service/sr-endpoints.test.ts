@@ -276,6 +276,12 @@ describe('feedback, signals and retraining over HTTP', () => {
     assert.ok(Math.abs((signals.predictionMean as number) - 150) < 1e-3);
     assert.equal(signals.predictionStd, 0);
     assert.ok(Math.abs((signals.feedback.meanAbsoluteError as number) - 10) < 1e-3);
+    assert.ok(Math.abs((signals.feedback.rootMeanSquaredError as number) - 10) < 1e-3);
+    assert.ok(Math.abs((signals.feedback.meanAbsolutePercentageError as number) - 10 / 160) < 1e-5);
+    // The naive forecast (the window's last Close, 140) was off by 20 on the same day.
+    assert.ok(Math.abs((signals.feedback.naiveMeanAbsoluteError as number) - 20) < 1e-3);
+    assert.equal(signals.feedback.judgedValues, 1);
+    assert.equal(signals.feedback.naiveJudged, 1);
     assert.equal(signals.feedback.accuracy, undefined);
     assert.deepEqual(signals.reference, { predictionMean: 150, predictionStd: 1 });
   });

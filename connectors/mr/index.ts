@@ -16,6 +16,21 @@ export interface ExtraImage {
   source: string;
 }
 
+/**
+ * A day fed back for a forecaster: the window the Service forecast from and the value that
+ * came true the day after, in the data's units. Retraining adds it to the training windows.
+ */
+export interface ExtraWindow {
+  /** Column names of `rows` (the serving version's columns). */
+  columns: string[];
+  /** The window, oldest row first. */
+  rows: number[][];
+  /** The target's true value the day after the window. */
+  actual: number;
+  /** Where it came from, for messages (a feedback id). */
+  source: string;
+}
+
 export interface CandidateRequest {
   /** The model name the candidate would be published under. */
   model: string;
@@ -25,6 +40,8 @@ export interface CandidateRequest {
   data: string[];
   /** Image classifiers: labelled feedback images, added to the data before the split. */
   extraImages?: ExtraImage[];
+  /** Forecasters: fed-back days, added to the training windows (never to the held-out tail). */
+  extraWindows?: ExtraWindow[];
   epochs?: number;
   batchSize?: number;
   learningRate?: number;

@@ -47,8 +47,24 @@ export interface ModelSignals {
     correct: number;
     /** Classifiers: correct / judged, when judged > 0. */
     accuracy?: number;
+    /**
+     * Forecasters and regressors: how many of `judged` are values (an error, not right or
+     * wrong). Accuracy is about the others only.
+     */
+    judgedValues?: number;
     /** Forecasters: mean absolute error of the judged predictions, in the data's units. */
     meanAbsoluteError?: number;
+    /** Forecasters: root mean squared error of the judged predictions, in the data's units. */
+    rootMeanSquaredError?: number;
+    /** Forecasters: mean absolute percentage error (0.05 = 5 %), over actual values other than 0. */
+    meanAbsolutePercentageError?: number;
+    /**
+     * Forecasters: the naive forecast's mean absolute error on the same days (tomorrow =
+     * the window's last value), over the judged predictions whose window is known; the
+     * yardstick a forecaster has to beat. `naiveJudged` says over how many.
+     */
+    naiveMeanAbsoluteError?: number;
+    naiveJudged?: number;
   };
   /** The serving version's training reference, to compare with. */
   reference?: PredictionReference;

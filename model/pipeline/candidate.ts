@@ -226,6 +226,7 @@ export function createCandidateTrainer(): CandidateTrainer {
         data: request.data,
         ...(request.architecture ? { architecture: request.architecture } : {}),
         ...(request.extraImages ? { extraImages: request.extraImages } : {}),
+        ...(request.extraWindows ? { extraWindows: request.extraWindows } : {}),
         ...(request.epochs ? { epochs: request.epochs } : {}),
         ...(request.batchSize ? { batchSize: request.batchSize } : {}),
         ...(request.learningRate ? { learningRate: request.learningRate } : {}),

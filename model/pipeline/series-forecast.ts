@@ -6,6 +6,7 @@ import { unscaleTarget } from '../../connectors/ms/preprocessing.ts';
 import { loadNumericCsv, splitChronological, type NumericTable } from '../data/index.ts';
 import { meanAndStd, regressionReport } from '../evaluation/index.ts';
 import { seriesWindows } from '../features/index.ts';
+import { usableWindows } from './feedback-windows.ts';
 import type { DataOptions, ForecastReport, Task } from './task.ts';
 
 async function loadSeries(sources: string[], limit?: number): Promise<NumericTable> {
@@ -18,6 +19,18 @@ async function loadSeries(sources: string[], limit?: number): Promise<NumericTab
   const table = await loadNumericCsv(sources[0] as string);
   // With a limit keep the most recent rows: the ones a forecaster is judged on.
   return limit && limit < table.rows.length ? { ...table, rows: table.rows.slice(-limit) } : table;
+}
+
+/** The base training windows with the fed-back ones after them (inputs disposed). */
+function withFedBack(
+  base: { x: tf.Tensor; y: tf.Tensor },
+  fed: { x: tf.Tensor; y: tf.Tensor }[],
+): { x: tf.Tensor; y: tf.Tensor } {
+  if (fed.length === 0) return base;
+  const x = tf.concat([base.x, ...fed.map((f) => f.x)]);
+  const y = tf.concat([base.y, ...fed.map((f) => f.y)]);
+  tf.dispose([base.x, base.y, ...fed.flatMap((f) => [f.x, f.y])]);
+  return { x, y };
 }
 
 interface SeriesHeldOut {
@@ -39,10 +52,20 @@ export const seriesForecast: Task = {
     const window = options.window ?? 7;
     // The test part starts `window` rows early, as context, so every held-out day is a target.
     const { train, test } = splitChronological(table, options.testFraction, { overlap: window });
-    const preprocessing = strategy.fit(train);
-    const trainFeatures = strategy.transform(train, preprocessing);
+    const fed = usableWindows(options.extraWindows ?? [], table, window, options.target ?? 'Close');
+    const preprocessing = strategy.fit(
+      fed.rows.length > 0 ? { ...train, rows: [...train.rows, ...fed.rows] } : train,
+    );
+    const trainFeatures = withFedBack(
+      strategy.transform(train, preprocessing),
+      fed.tables.map((extra) => strategy.transform(extra, preprocessing)),
+    );
     const testFeatures = strategy.transform(test, preprocessing);
     const features = preprocessing.columns.length;
+    const fedBack =
+      options.extraWindows && options.extraWindows.length > 0
+        ? `; feedback: ${fed.tables.length} days added to training (${fed.duplicates} repeated, ${fed.inBase} already in the data, ${fed.unusable} unusable)`
+        : '';
     return {
       xTrain: trainFeatures.x,
       yTrain: trainFeatures.y,
@@ -53,8 +76,11 @@ export const seriesForecast: Task = {
       inputs: [{ name: 'window', dtype: 'float32', shape: [-1, preprocessing.window, features] }],
       outputs: [{ name: 'forecast', dtype: 'float32', shape: [-1, 1] }],
       fingerprint: table.fingerprint,
-      sources: table.sources,
-      summary: `${table.rows.length} rows x ${features} columns, window ${preprocessing.window} -> next ${preprocessing.target}, ${trainFeatures.x.shape[0]} train / ${testFeatures.x.shape[0]} held-out windows`,
+      sources:
+        fed.tables.length > 0
+          ? [...table.sources, `${fed.tables.length} fed-back days`]
+          : table.sources,
+      summary: `${table.rows.length} rows x ${features} columns, window ${preprocessing.window} -> next ${preprocessing.target}, ${trainFeatures.x.shape[0]} train / ${testFeatures.x.shape[0]} held-out windows${fedBack}`,
       heldOut: { kind: 'series', table: test } satisfies SeriesHeldOut,
     };
   },

@@ -11,7 +11,7 @@ import type {
   PreprocessingSpec,
   TensorSpec,
 } from '../../connectors/ms/manifest.ts';
-import type { ExtraImage } from '../../connectors/mr/index.ts';
+import type { ExtraImage, ExtraWindow } from '../../connectors/mr/index.ts';
 import type { ArchitectureInput } from '../architectures/index.ts';
 import type { BatchAugmentation } from '../training/index.ts';
 
@@ -32,6 +32,8 @@ export interface DataOptions {
   target?: string;
   /** Image classifiers: labelled examples from production feedback, added before the split. */
   extraImages?: readonly ExtraImage[];
+  /** Forecasters: fed-back days, added to the training windows only (see feedback-windows.ts). */
+  extraWindows?: readonly ExtraWindow[];
 }
 
 /** Tensors ready for training plus everything the manifest records about them. */

@@ -9,9 +9,15 @@ import {
   PRIMARY_METRIC,
   type CandidateTrainer,
   type ExtraImage,
+  type ExtraWindow,
 } from '../../connectors/mr/index.ts';
 import type { ModelManifest } from '../../connectors/ms/manifest.ts';
-import type { FeedbackStore, RetrainRun } from '../../connectors/sr/index.ts';
+import type {
+  FeedbackInput,
+  FeedbackRecord,
+  FeedbackStore,
+  RetrainRun,
+} from '../../connectors/sr/index.ts';
 import { newRunId, type RunStore } from '../../connectors/sr/run-store.ts';
 import type { ModelStore } from '../../connectors/store/index.ts';
 import { decide, type GatePolicy } from '../gate/index.ts';
@@ -73,21 +79,53 @@ async function servingVersion(
   return store.latestVersion(model);
 }
 
-/** Feedback records with an image and a label, as extra training examples. */
-async function feedbackImages(
+/**
+ * The feedback records since `since`, each with its stored input, turned into training
+ * examples by `pick` (undefined: not usable for this model), and how many records there were.
+ */
+async function feedbackExamples<T>(
   feedback: FeedbackStore,
   model: string,
   since: string | undefined,
-): Promise<{ images: ExtraImage[]; records: number }> {
+  pick: (record: FeedbackRecord, input: FeedbackInput | undefined) => T | undefined,
+): Promise<{ examples: T[]; records: number }> {
   const records = await feedback.list(model, since === undefined ? {} : { since });
-  const images: ExtraImage[] = [];
+  const examples: T[] = [];
   for (const record of records) {
-    if (record.label === undefined) continue;
-    const input = await feedback.readInput(record);
-    if (input?.kind === 'image')
-      images.push({ bytes: input.bytes, label: record.label, source: `feedback ${record.id}` });
+    if (record.label === undefined && record.actual === undefined) continue;
+    const example = pick(record, await feedback.readInput(record));
+    if (example !== undefined) examples.push(example);
   }
-  return { images, records: records.length };
+  return { examples, records: records.length };
+}
+
+/** A labelled feedback image, as an extra training example. */
+function feedbackImage(record: FeedbackRecord, input: FeedbackInput | undefined) {
+  return record.label !== undefined && input?.kind === 'image'
+    ? ({
+        bytes: input.bytes,
+        label: record.label,
+        source: `feedback ${record.id}`,
+      } satisfies ExtraImage)
+    : undefined;
+}
+
+/**
+ * A forecaster's fed-back day: the window it forecast from (the CSV the forecast route keeps:
+ * a header of the model's columns, then the rows, oldest first) and the actual. Feedback
+ * about a V1/V2 forecast keeps a scaled tensor instead; it is counted, not used.
+ */
+function feedbackWindow(record: FeedbackRecord, input: FeedbackInput | undefined) {
+  if (record.actual === undefined || input?.kind !== 'csv') return undefined;
+  const [header, ...lines] = input.text.trim().split('\n');
+  const columns = (header ?? '').split(',');
+  const rows = lines.map((line) => line.split(',').map(Number));
+  return {
+    columns,
+    rows,
+    actual: record.actual,
+    source: `feedback ${record.id}`,
+  } satisfies ExtraWindow;
 }
 
 /**
@@ -135,13 +173,27 @@ export async function runRetrain(options: RetrainOptions): Promise<RetrainRun> {
         : `no version of ${model} is serving yet`,
     );
 
-    const extra = options.feedback
-      ? await timed('feedback', () =>
-          feedbackImages(options.feedback as FeedbackStore, model, options.feedbackSince),
-        )
-      : { images: [], records: 0 };
-    if (options.feedback)
-      say(`feedback: ${extra.records} records, ${extra.images.length} labelled images`);
+    const forecaster = serving?.manifest.task === 'series-forecast';
+    const extra: { images: ExtraImage[]; windows: ExtraWindow[]; records: number } = {
+      images: [],
+      windows: [],
+      records: 0,
+    };
+    if (options.feedback) {
+      const store = options.feedback;
+      const since = options.feedbackSince;
+      await timed('feedback', async () => {
+        if (forecaster) {
+          const found = await feedbackExamples(store, model, since, feedbackWindow);
+          Object.assign(extra, { windows: found.examples, records: found.records });
+          say(`feedback: ${found.records} records, ${found.examples.length} fed-back days`);
+        } else {
+          const found = await feedbackExamples(store, model, since, feedbackImage);
+          Object.assign(extra, { images: found.examples, records: found.records });
+          say(`feedback: ${found.records} records, ${found.examples.length} labelled images`);
+        }
+      });
+    }
 
     const candidate = await timed('training', () =>
       trainer.train({
@@ -152,6 +204,7 @@ export async function runRetrain(options: RetrainOptions): Promise<RetrainRun> {
           ? { architecture: serving.manifest.architecture }
           : {}),
         ...(extra.images.length > 0 ? { extraImages: extra.images } : {}),
+        ...(extra.windows.length > 0 ? { extraWindows: extra.windows } : {}),
         ...(options.fromServing && serving ? { startFrom: serving } : {}),
         onProgress: say,
       }),

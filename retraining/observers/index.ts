@@ -15,8 +15,15 @@ export interface ObserverPolicy {
   minPredictions: number;
   /** Fire when accuracy on judged feedback falls below this. */
   minFeedbackAccuracy?: number;
-  /** Judged feedback needed before accuracy is judged. */
+  /** Judged feedback needed before accuracy (or a forecaster's error) is judged. */
   minFeedback: number;
+  /** Forecasters: fire when the mean absolute error on feedback exceeds this (data units). */
+  maxFeedbackMae?: number;
+  /**
+   * Forecasters: fire when the mean absolute error on feedback exceeds this multiple of the
+   * naive forecast's on the same days (1 = "no better than tomorrow-is-today").
+   */
+  maxMaeVsNaive?: number;
   /** Fire when the serving version's training data is older than this many days. */
   maxDataAgeDays?: number;
 }
@@ -34,6 +41,9 @@ export interface Observation {
   classPsi?: number;
   confidencePsi?: number;
   feedbackAccuracy?: number;
+  /** Forecasters: mean absolute error on feedback, and its ratio to the naive forecast's. */
+  feedbackMae?: number;
+  maeVsNaive?: number;
   dataAgeDays?: number;
 }
 
@@ -94,16 +104,43 @@ export function observe(
     }
   }
 
-  const { judged, correct } = signals.feedback;
-  if (judged > 0) result.feedbackAccuracy = correct / judged;
+  const feedback = signals.feedback;
+  // Accuracy is about right-or-wrong judgments only: a forecaster's judged values have an
+  // error instead, and counting them as "not correct" would read 0 % and fire wrongly.
+  const judgedClasses = feedback.judged - (feedback.judgedValues ?? 0);
+  if (judgedClasses > 0) result.feedbackAccuracy = feedback.correct / judgedClasses;
   if (
     policy.minFeedbackAccuracy !== undefined &&
-    judged >= policy.minFeedback &&
-    correct / judged < policy.minFeedbackAccuracy
+    judgedClasses >= policy.minFeedback &&
+    feedback.correct / judgedClasses < policy.minFeedbackAccuracy
   ) {
     reasons.push(
-      `accuracy on ${judged} labelled feedback ${(correct / judged).toFixed(3)} < ${policy.minFeedbackAccuracy}`,
+      `accuracy on ${judgedClasses} labelled feedback ${(feedback.correct / judgedClasses).toFixed(3)} < ${policy.minFeedbackAccuracy}`,
     );
+  }
+
+  const judgedValues = feedback.judgedValues ?? 0;
+  const mae = feedback.meanAbsoluteError;
+  if (judgedValues > 0 && mae !== undefined) {
+    result.feedbackMae = mae;
+    const naive = feedback.naiveMeanAbsoluteError;
+    // The ratio only over enough days to mean something, and never against a perfect naive.
+    if (naive !== undefined && naive > 0 && (feedback.naiveJudged ?? 0) >= policy.minFeedback)
+      result.maeVsNaive = mae / naive;
+    if (judgedValues >= policy.minFeedback) {
+      if (policy.maxFeedbackMae !== undefined && mae > policy.maxFeedbackMae)
+        reasons.push(
+          `mean absolute error on ${judgedValues} fed-back values ${mae.toPrecision(4)} > ${policy.maxFeedbackMae}`,
+        );
+      if (
+        policy.maxMaeVsNaive !== undefined &&
+        result.maeVsNaive !== undefined &&
+        result.maeVsNaive > policy.maxMaeVsNaive
+      )
+        reasons.push(
+          `mean absolute error on fed-back values ${result.maeVsNaive.toFixed(3)}x the naive forecast's (${mae.toPrecision(4)} vs ${(naive as number).toPrecision(4)}) > ${policy.maxMaeVsNaive}x`,
+        );
+    }
   }
 
   if (context.trainedAt !== undefined) {

@@ -56,3 +56,55 @@ test('feedback accuracy fires below the threshold once enough is judged; data ag
   });
   assert.match(old.reasons[0] ?? '', /training data 62\.0 days old > 30/);
 });
+
+test('a forecaster is never judged on accuracy: its fed-back values have errors, not right or wrong', () => {
+  // What a forecaster's signals look like: every judged piece of feedback is a value.
+  const forecaster = signals({
+    feedback: {
+      count: 30,
+      judged: 30,
+      correct: 0,
+      judgedValues: 30,
+      meanAbsoluteError: 3,
+      naiveMeanAbsoluteError: 4,
+      naiveJudged: 30,
+    },
+  });
+  const policy = { minFeedbackAccuracy: 0.6, minFeedback: 20, minPredictions: 100 };
+  const result = observe(forecaster, policy);
+  assert.equal(result.fire, false, result.reasons.join('; '));
+  assert.equal(result.feedbackAccuracy, undefined);
+  assert.equal(result.feedbackMae, 3);
+  assert.equal(result.maeVsNaive, 0.75);
+});
+
+test('a forecaster fires on its error: absolute, or against the naive forecast on the same days', () => {
+  const drifted = (judged: number, mae: number, naive: number) =>
+    signals({
+      feedback: {
+        count: judged,
+        judged,
+        correct: 0,
+        judgedValues: judged,
+        meanAbsoluteError: mae,
+        naiveMeanAbsoluteError: naive,
+        naiveJudged: judged,
+      },
+    });
+  const policy = { minFeedback: 20, minPredictions: 100, maxMaeVsNaive: 1.2, maxFeedbackMae: 10 };
+  const worse = observe(drifted(20, 6, 4), policy);
+  assert.deepEqual(worse.reasons, [
+    "mean absolute error on fed-back values 1.500x the naive forecast's (6.000 vs 4.000) > 1.2x",
+  ]);
+  const way = observe(drifted(20, 12, 4), policy);
+  assert.equal(way.reasons.length, 2);
+  assert.match(way.reasons[0] ?? '', /mean absolute error on 20 fed-back values 12\.00 > 10/);
+  // Not enough days yet; a tie at the threshold holds; better than naive holds.
+  assert.equal(observe(drifted(19, 12, 4), policy).fire, false);
+  assert.equal(observe(drifted(20, 4.8, 4), policy).fire, false);
+  assert.equal(observe(drifted(20, 3, 4), policy).fire, false);
+  // A naive forecast that was exactly right every day gives no ratio (no division by zero).
+  const flat = observe(drifted(20, 1, 0), policy);
+  assert.equal(flat.maeVsNaive, undefined);
+  assert.equal(flat.fire, false);
+});

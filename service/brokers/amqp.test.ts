@@ -47,9 +47,13 @@ class Client {
     await this.channel.consume(
       this.replyQueue,
       (message) => {
-        if (message) this.replies.push(parseReply(message));
+        if (!message) return;
+        this.replies.push(parseReply(message));
+        // Acked once recorded: a reply the broker sent just before it stopped, and that
+        // this client never read, is delivered again instead of lost with the socket.
+        this.channel.ack(message);
       },
-      { noAck: true },
+      { noAck: false },
     );
     return this;
   }
@@ -400,20 +404,25 @@ describe('AMQP adapter on a real RabbitMQ', { skip, timeout: 600_000 }, () => {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
     })();
-    await waitUntil(() => client.replies.length > before + 20, 'traffic on version 1');
+    await waitUntil(() => client.replies.length > before + 20, 'traffic on version 1', 120_000);
     await publishToyClassifier(temp.store, 'toy', 1);
     await waitUntil(
       () => client.replies.slice(before).some((r) => r.headers[HEADERS.version] === 2),
       'answers from version 2',
-      60_000,
+      120_000,
     );
     const switched = client.replies.length;
-    await waitUntil(() => client.replies.length > switched + 20, 'more traffic on version 2');
+    await waitUntil(
+      () => client.replies.length > switched + 20,
+      'more traffic on version 2',
+      120_000,
+    );
     running = false;
     await pump;
     await waitUntil(
       () => ids.every((id) => client.replies.some((r) => r.correlationId === id)),
       'every reply',
+      120_000,
     );
     const versions = client.replies.slice(before).map((r) => r.headers[HEADERS.version]);
     const firstV2 = versions.indexOf(2);

@@ -407,6 +407,12 @@ export class AmqpAdapter {
     const connection = this.#connection;
     this.#connection = undefined;
     this.#channel = undefined;
+    // Close the channel first and wait for the broker's close-ok: the broker handles a
+    // channel's frames in order, so every ack sent above is settled before the channel
+    // closes. Closing the connection straight away can overtake acks still queued on the
+    // channel (the client multiplexes channels), and the broker would redeliver messages
+    // we already answered to the next replica, which cannot know they were answered.
+    if (channel) await withTimeout(channel.close(), 5_000).catch(() => undefined);
     await connection?.close().catch(() => undefined);
     this.#options.metrics.connected('amqp', false);
   }
@@ -420,4 +426,12 @@ export class AmqpAdapter {
     this.#channel = undefined;
     await connection?.close().catch(() => undefined);
   }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

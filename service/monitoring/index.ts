@@ -27,7 +27,7 @@ import {
   type LoggedPrediction,
   type PredictionLogOptions,
 } from './prediction-log.ts';
-import { predictionsOf, type Predicted, type Prediction } from './predictions.ts';
+import { naiveForecastOf, predictionsOf, type Prediction } from './predictions.ts';
 import { Signals } from './signals.ts';
 
 export type { LoggedInput } from './prediction-log.ts';
@@ -218,7 +218,7 @@ export class Monitoring {
       });
       if (logged !== undefined) logged.feedback = record.id;
       if (quarantine) this.#feedbackTotal.inc({ model, outcome: 'quarantined' });
-      else this.#count(record, logged?.predicted);
+      else this.#count(record, logged);
       return {
         id: record.id,
         model,
@@ -285,15 +285,18 @@ export class Monitoring {
   }
 
   /** A stored piece of feedback, in the signal window and the metrics. */
-  #count(record: FeedbackRecord, predicted: Predicted | undefined): void {
-    const absoluteError =
+  #count(record: FeedbackRecord, logged: LoggedPrediction | undefined): void {
+    const predicted = logged?.predicted;
+    const value =
       predicted?.kind === 'value' && record.actual !== undefined
-        ? Math.abs(record.actual - predicted.value)
+        ? { actual: record.actual, predicted: predicted.value }
         : undefined;
+    const naive = value && logged ? naiveForecastOf(logged.input, logged.manifest) : undefined;
     this.signals.feedback(record.model, {
       ...(record.version !== undefined ? { version: record.version } : {}),
       ...(record.correct !== undefined ? { correct: record.correct } : {}),
-      ...(absoluteError !== undefined ? { absoluteError } : {}),
+      ...value,
+      ...(naive !== undefined ? { naive } : {}),
     });
     const outcome =
       record.correct === undefined ? 'unjudged' : record.correct ? 'correct' : 'incorrect';

@@ -4,7 +4,7 @@ import { isMscrError } from '../../connectors/errors.ts';
 import { cifarManifest, stockManifest } from '../protocols/test-manifests.ts';
 import { imageExtensionOf, parseFeedbackRequest, truthOf } from './feedback.ts';
 import { PredictionLog } from './prediction-log.ts';
-import { predictionsOf } from './predictions.ts';
+import { naiveForecastOf, predictionsOf } from './predictions.ts';
 import { Signals, confidenceBin } from './signals.ts';
 
 const MiB = 1024 * 1024;
@@ -117,12 +117,25 @@ test('signals: one window per serving version; other versions stay out; feedback
 
   signals.restart('f', 3);
   for (const value of [10, 20, 30]) signals.observe('f', 3, [], [{ kind: 'value', value }]);
-  signals.feedback('f', { version: 3, absoluteError: 4 });
-  signals.feedback('f', { version: 3, absoluteError: 2 });
+  // Errors 4 and 2 (actuals 100 and 50: 4 % and 4 %); the naive forecast was off by 5, and
+  // unknown for the second (no window at hand), so its figure is over one day.
+  signals.feedback('f', { version: 3, actual: 100, predicted: 104, naive: 95 });
+  signals.feedback('f', { version: 3, actual: 50, predicted: 48 });
+  signals.feedback('f', { version: 3, actual: 0, predicted: 1, naive: 0 }); // no percentage of 0
   const forecast = signals.snapshot('f');
   assert.equal(forecast.predictionMean, 20);
   assert.ok(Math.abs((forecast.predictionStd as number) - Math.sqrt(200 / 3)) < 1e-9);
-  assert.deepEqual(forecast.feedback, { count: 2, judged: 2, correct: 0, meanAbsoluteError: 3 });
+  assert.deepEqual(forecast.feedback, {
+    count: 3,
+    judged: 3,
+    correct: 0,
+    judgedValues: 3,
+    meanAbsoluteError: 7 / 3,
+    rootMeanSquaredError: Math.sqrt(21 / 3),
+    meanAbsolutePercentageError: 0.04,
+    naiveMeanAbsoluteError: 2.5,
+    naiveJudged: 2,
+  });
   assert.equal(forecast.predictedClasses, undefined);
 
   assert.deepEqual(signals.snapshot('never').feedback, { count: 0, judged: 0, correct: 0 });
@@ -164,4 +177,31 @@ test('image types kept as posted are told by their first bytes', () => {
   assert.equal(imageExtensionOf(Buffer.from('RIFF\0\0\0\0WEBPVP8 ')), 'webp');
   assert.equal(imageExtensionOf(Buffer.from('II*\0')), undefined, 'TIFF is kept decoded');
   assert.equal(of(), undefined);
+});
+
+test("the naive forecast of a logged window: its last row's target, in the data's units", () => {
+  // GOOG_COLUMNS: Open,High,Low,Volume,Close; Close is the target (min 492.552, max 835.67).
+  const rows = Array.from({ length: 7 }, (_, day) => [600, 610, 590, 1e6, 700 + day]);
+  const csv = {
+    kind: 'csv' as const,
+    text: `Open,High,Low,Volume,Close\n${rows.map((r) => r.join(',')).join('\n')}\n`,
+  };
+  assert.equal(naiveForecastOf(csv, stockManifest), 706);
+  // The same window scaled, as a V2 row [7, 5].
+  const { min, max } = { min: 492.552, max: 835.67 };
+  const data = new Float32Array(35);
+  data[34] = (706 - min) / (max - min);
+  const naive = naiveForecastOf({ kind: 'tensor', shape: [7, 5], data }, stockManifest);
+  assert.ok(Math.abs((naive as number) - 706) < 1e-3, String(naive));
+  // Nothing to compare with: no window, a classifier, a row of the wrong width, text that is no number.
+  assert.equal(naiveForecastOf(undefined, stockManifest), undefined);
+  assert.equal(naiveForecastOf(csv, cifarManifest), undefined);
+  assert.equal(
+    naiveForecastOf({ kind: 'tensor', shape: [7, 4], data: new Float32Array(28) }, stockManifest),
+    undefined,
+  );
+  assert.equal(
+    naiveForecastOf({ kind: 'csv', text: 'Close\nx,y,z,w,oops\n' }, stockManifest),
+    undefined,
+  );
 });

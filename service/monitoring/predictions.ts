@@ -5,6 +5,7 @@
  */
 import type { ModelManifest } from '../../connectors/ms/manifest.ts';
 import { forecastFromOutput } from '../protocols/index.ts';
+import type { LoggedInput } from './prediction-log.ts';
 
 export type Predicted =
   | { kind: 'class'; index: number; label: string; confidence: number }
@@ -58,4 +59,36 @@ export function predictionsOf(result: Prediction): Predicted[] | undefined {
     values.push({ kind: 'value', value: forecastFromOutput(raw, manifest) });
   }
   return values;
+}
+
+/**
+ * The naive forecast for a logged forecaster input: tomorrow is today, so the last row's
+ * target value of the window, in the data's units. The yardstick the forecaster's errors
+ * on feedback are compared with. Undefined when the model is no series forecaster or the
+ * window is not at hand.
+ */
+export function naiveForecastOf(
+  input: LoggedInput | undefined,
+  manifest: ModelManifest,
+): number | undefined {
+  const spec = manifest.preprocessing;
+  if (input === undefined || spec.kind !== 'series') return undefined;
+  const target = spec.columns.indexOf(spec.target);
+  if (target < 0) return undefined;
+  if (input.kind === 'csv') {
+    // What the forecast route logs: a header of the model's columns, then the window's rows.
+    const lines = input.text.trimEnd().split('\n');
+    const last = lines.length > 1 ? lines[lines.length - 1] : undefined;
+    const value = Number(last?.split(',')[target]);
+    return Number.isFinite(value) ? value : undefined;
+  }
+  if (input.kind === 'tensor') {
+    // A V1/V2 row: the scaled window, `[window, columns]`.
+    const columns = input.shape[input.shape.length - 1] ?? 0;
+    const index = input.data.length - columns + target;
+    if (columns !== spec.columns.length || index < 0) return undefined;
+    const scaled = input.data[index] as number;
+    return Number.isFinite(scaled) ? forecastFromOutput(scaled, manifest) : undefined;
+  }
+  return undefined;
 }

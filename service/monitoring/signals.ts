@@ -23,7 +23,22 @@ interface Window {
   histogram: number[] | undefined;
   /** Forecasts: running mean and sum of squared deviations (Welford). */
   values: { n: number; mean: number; m2: number };
-  feedback: { count: number; judged: number; correct: number; errors: number; errorSum: number };
+  feedback: FeedbackSums;
+}
+
+interface FeedbackSums {
+  count: number;
+  judged: number;
+  correct: number;
+  /** Judged values (forecasters): their absolute, squared and relative errors summed. */
+  errors: number;
+  errorSum: number;
+  squaredErrorSum: number;
+  percentageErrors: number;
+  percentageErrorSum: number;
+  /** The naive forecast's absolute errors on the judged values whose window is known. */
+  naive: number;
+  naiveErrorSum: number;
 }
 
 /** What one piece of feedback says about the model. */
@@ -31,8 +46,11 @@ export interface FeedbackOutcome {
   /** The version that made the prediction, when it is known. */
   version?: number;
   correct?: boolean;
-  /** Forecasters: |actual - predicted|, when the prediction is known. */
-  absoluteError?: number;
+  /** Forecasters: the true value and what the model predicted, when the prediction is known. */
+  actual?: number;
+  predicted?: number;
+  /** Forecasters: the naive forecast of the same day (the window's last value), when known. */
+  naive?: number;
 }
 
 export function confidenceBin(confidence: number): number {
@@ -85,10 +103,21 @@ export class Signals {
     if (outcome.correct !== undefined) {
       feedback.judged += 1;
       if (outcome.correct) feedback.correct += 1;
-    } else if (outcome.absoluteError !== undefined) {
+    } else if (outcome.actual !== undefined && outcome.predicted !== undefined) {
+      const { actual, predicted, naive } = outcome;
+      const error = Math.abs(actual - predicted);
       feedback.judged += 1;
       feedback.errors += 1;
-      feedback.errorSum += outcome.absoluteError;
+      feedback.errorSum += error;
+      feedback.squaredErrorSum += error * error;
+      if (actual !== 0) {
+        feedback.percentageErrors += 1;
+        feedback.percentageErrorSum += error / Math.abs(actual);
+      }
+      if (naive !== undefined) {
+        feedback.naive += 1;
+        feedback.naiveErrorSum += Math.abs(actual - naive);
+      }
     }
   }
 
@@ -128,7 +157,7 @@ export class Signals {
         judged: feedback.judged,
         correct: feedback.correct,
         ...(classifierJudged > 0 ? { accuracy: feedback.correct / classifierJudged } : {}),
-        ...(feedback.errors > 0 ? { meanAbsoluteError: feedback.errorSum / feedback.errors } : {}),
+        ...(feedback.errors > 0 ? valueErrors(feedback) : {}),
       },
       ...(reference !== undefined ? { reference } : {}),
     };
@@ -152,7 +181,33 @@ export class Signals {
       classes: undefined,
       histogram: undefined,
       values: { n: 0, mean: 0, m2: 0 },
-      feedback: { count: 0, judged: 0, correct: 0, errors: 0, errorSum: 0 },
+      feedback: {
+        count: 0,
+        judged: 0,
+        correct: 0,
+        errors: 0,
+        errorSum: 0,
+        squaredErrorSum: 0,
+        percentageErrors: 0,
+        percentageErrorSum: 0,
+        naive: 0,
+        naiveErrorSum: 0,
+      },
     };
   }
+}
+
+/** A forecaster's error figures from the sums (`errors` > 0). */
+function valueErrors(sums: FeedbackSums): Partial<ModelSignals['feedback']> {
+  return {
+    judgedValues: sums.errors,
+    meanAbsoluteError: sums.errorSum / sums.errors,
+    rootMeanSquaredError: Math.sqrt(sums.squaredErrorSum / sums.errors),
+    ...(sums.percentageErrors > 0
+      ? { meanAbsolutePercentageError: sums.percentageErrorSum / sums.percentageErrors }
+      : {}),
+    ...(sums.naive > 0
+      ? { naiveMeanAbsoluteError: sums.naiveErrorSum / sums.naive, naiveJudged: sums.naive }
+      : {}),
+  };
 }
