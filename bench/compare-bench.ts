@@ -194,7 +194,9 @@ async function startExpressOrt(model: string, payloads: Payload[]) {
 
 /** One request per payload; every server must give the same answer (within 1e-4). */
 async function check(target: Target, expected: number[] | undefined): Promise<number[]> {
-  await waitReady(target.server.url, `/v2/models/${target.model}/ready`);
+  await waitReady(target.server.url, `/v2/models/${target.model}/ready`).catch((error: Error) => {
+    throw new Error(`${target.name}: ${error.message}\n${target.server.tail()}`);
+  });
   let answer: number[] = [];
   const deadline = Date.now() + 180_000;
   for (const payload of target.payloads) {
