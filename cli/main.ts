@@ -14,6 +14,7 @@ import { registerServeCommand } from './serve.ts';
 import { registerRetrainCommands } from './retrain.ts';
 import { registerClientCommands } from './client-commands.ts';
 import { registerSimulateCommand } from './simulate.ts';
+import { registerRolloutCommand } from './rollout.ts';
 
 /** The version in package.json: one folder up from the sources, two up from dist/. */
 function packageVersion(): string {
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerRetrainCommands(program);
   registerClientCommands(program);
   registerSimulateCommand(program);
+  registerRolloutCommand(program);
   return program;
 }
 

@@ -20,6 +20,8 @@ import { createFeedbackStore } from '../connectors/sr/feedback-store.ts';
 import { createRunStore, newRunId } from '../connectors/sr/run-store.ts';
 import { createKubernetesTrigger } from '../k8s/index.ts';
 import { createModelStore, openObjectStore } from '../connectors/store/index.ts';
+import { createRolloutStore } from '../connectors/store/rollout.ts';
+import { percentage, steps } from './rollout.ts';
 import { createCandidateTrainer } from '../model/pipeline/index.ts';
 import { runRetrain, type RetrainOptions } from '../retraining/job/index.ts';
 import { DEFAULT_OBSERVER_POLICY, type ObserverPolicy } from '../retraining/observers/index.ts';
@@ -49,6 +51,10 @@ interface JobFlags {
   store: string;
   data: string[];
   alias?: string;
+  canary?: number;
+  shadow?: boolean;
+  steps?: number[];
+  stepEvery?: number;
   servingAlias?: string;
   fromServing?: boolean;
   feedback: boolean;
@@ -99,6 +105,18 @@ function addJobOptions(command: Command): Command {
     .option('--data <uri...>', 'base training data (comma-separated or repeated)', collectList)
     .option('--alias <name>', 'move this alias to the new version when the gate passes')
     .option(
+      '--canary <pct>',
+      'instead of an alias: end in a canary of the new version at this share (e.g. 10%), promoted or rolled back by the Service on live evidence',
+      percentage,
+    )
+    .option('--shadow', 'instead of an alias: end in a shadow rollout of the new version')
+    .option(
+      '--steps <list>',
+      'canary weights of that rollout, ending at 100 (default 5,25,50,100)',
+      steps,
+    )
+    .option('--step-every <duration>', 'least time at each canary step (default 10m)', duration)
+    .option(
       '--serving-alias <name>',
       'the version to beat: this alias if it exists, else the latest',
     )
@@ -127,6 +145,29 @@ function addJobOptions(command: Command): Command {
     .option('--seed <n>', 'seed for splits and shuffles', positiveInt)
     .option('--test-fraction <x>', 'held-out fraction for the gate (default 0.2)', fraction)
     .option('--backend <name>', 'TensorFlow.js backend', oneOf(BACKENDS), 'auto');
+}
+
+/** `--canary` / `--shadow`: the run ends in a rollout instead of moving an alias. */
+function rolloutOf(
+  flags: JobFlags,
+  objects: ReturnType<typeof openObjectStore>,
+): Pick<RetrainOptions, 'rollout'> {
+  if (flags.canary !== undefined && flags.shadow)
+    throw new MscrError('config', 'give at most one of --canary <pct> and --shadow');
+  if (flags.canary === undefined && !flags.shadow) {
+    if (flags.steps !== undefined || flags.stepEvery !== undefined)
+      throw new MscrError('config', '--steps and --step-every need --canary <pct> or --shadow');
+    return {};
+  }
+  return {
+    rollout: {
+      rollouts: createRolloutStore(objects),
+      mode: flags.shadow ? 'shadow' : 'canary',
+      ...(flags.canary !== undefined ? { weight: flags.canary } : {}),
+      ...(flags.steps !== undefined ? { steps: flags.steps } : {}),
+      ...(flags.stepEvery !== undefined ? { stepEveryMs: flags.stepEvery } : {}),
+    },
+  };
 }
 
 function jobOptions(
@@ -158,6 +199,7 @@ function jobOptions(
     ...(flags.feedbackSince ? { feedbackSince: flags.feedbackSince } : {}),
     trigger,
     ...(flags.alias ? { alias: flags.alias } : {}),
+    ...rolloutOf(flags, objects),
     ...(flags.servingAlias ? { servingAlias: flags.servingAlias } : {}),
     fromServing: flags.fromServing === true,
     gate: {

@@ -28,6 +28,7 @@ interface ServeFlags {
   model?: string[];
   policy?: string;
   pollInterval?: string;
+  rolloutInterval?: string;
   host?: string;
   port?: string;
   grpcPort?: string;
@@ -59,6 +60,7 @@ export function configFromFlags(flags: ServeFlags): ServiceConfig {
     ...(flags.model?.length ? { models: flags.model.join(',') } : {}),
     ...(flags.policy ? { policy: flags.policy } : {}),
     ...(flags.pollInterval ? { pollInterval: flags.pollInterval } : {}),
+    ...(flags.rolloutInterval ? { rolloutInterval: flags.rolloutInterval } : {}),
     ...(flags.host ? { host: flags.host } : {}),
     ...(flags.port ? { port: flags.port } : {}),
     ...(flags.grpcPort ? { grpcPort: flags.grpcPort } : {}),
@@ -150,6 +152,10 @@ export function registerServeCommand(program: Command): void {
     .option(
       '--poll-interval <seconds>',
       `how often to look for new versions [env MSCR_POLL_INTERVAL] (default ${DEFAULTS.pollIntervalMs / 1000})`,
+    )
+    .option(
+      '--rollout-interval <seconds>',
+      `how often running rollouts are analysed (canary steps, promotion, rollback) [env MSCR_ROLLOUT_INTERVAL] (default ${DEFAULTS.rolloutIntervalMs / 1000})`,
     )
     .option('--host <address>', `address to listen on [env MSCR_HOST] (default ${DEFAULTS.host})`)
     .option(

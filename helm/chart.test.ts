@@ -25,6 +25,7 @@ import { isMap, isScalar, isSeq, parseAllDocuments, parseDocument } from 'yaml';
 import type { Node as YamlNode } from 'yaml';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
+import { createBrokerMetrics } from '../service/brokers/metrics.ts';
 import { createMetrics } from '../service/observability/metrics.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -170,6 +171,7 @@ describe('helm lint and schema validation of every ci values file', () => {
     assert.deepEqual(byName('MSCR_MQTT_CLIENT_ID')?.valueFrom, {
       fieldRef: { fieldPath: 'metadata.name' },
     });
+    assert.equal(byName('MSCR_MQTT_INFLIGHT')?.value, '32');
     const plain = parseObjects(renderText([])).find((o) => o.kind === 'Deployment');
     assert.doesNotMatch(JSON.stringify(plain), /MSCR_AMQP_URL|MSCR_MQTT_URL/);
   });
@@ -506,6 +508,28 @@ describe('the retraining CronJob and its RBAC', () => {
     assert.deepEqual(mounts, ['/var/cache/mscr', '/tmp', '/var/lib/mscr']);
     assert.equal(podSpec(cron).automountServiceAccountToken, false);
     assert.equal(podSpec(cron).serviceAccountName, `${FULL}-retrain`);
+  });
+
+  test('retraining.rollout ends runs in a canary or a shadow; the ConfigMap sets the rollout interval', () => {
+    const argsOf = (sets: string[]) =>
+      container(get(render([], sets), 'CronJob', `${FULL}-retrain`)).args.slice(7) as string[];
+    assert.deepEqual(argsOf([]), []);
+    assert.deepEqual(argsOf(['retraining.rollout.mode=canary', 'retraining.rollout.weight=10']), [
+      '--canary',
+      '10',
+      '--steps',
+      '5,25,50,100',
+      '--step-every',
+      '10m',
+    ]);
+    assert.deepEqual(
+      argsOf(['retraining.rollout.mode=shadow', 'retraining.rollout.stepEvery=1h']),
+      ['--shadow', '--steps', '5,25,50,100', '--step-every', '1h'],
+    );
+    assert.match(renderError(['retraining.rollout.mode=all']), /rollout\/mode/);
+    assert.match(renderError(['retraining.rollout.weight=100']), /rollout\/weight/);
+    const config = get(render([], ['config.rolloutInterval=5']), 'ConfigMap', FULL);
+    assert.equal(config.data.MSCR_ROLLOUT_INTERVAL, '5');
   });
 
   test('the HTTP retrain trigger: the Service gets the CronJob, its namespace and the admin token Secret', () => {
@@ -868,7 +892,10 @@ describe('monitoring', () => {
     assert.equal(config.metadata.labels.grafana_dashboard, '1');
     const dashboard = JSON.parse(config.data['mscr.json']) as K8sObject;
     const exported = new Set<string>();
-    for (const metric of createMetrics().registry.getMetricsAsArray()) {
+    // The service's registry as server.ts builds it: its own metrics and the brokers'.
+    const { registry } = createMetrics();
+    createBrokerMetrics(registry);
+    for (const metric of registry.getMetricsAsArray()) {
       const type = String(metric.type);
       exported.add(metric.name);
       if (type === 'histogram')

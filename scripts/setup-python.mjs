@@ -5,6 +5,7 @@
 //
 // - .tools/venv: the stock clients the tests talk to (tritonclient's HTTP and gRPC clients,
 //   and grpcio-tools for TF Serving's protos).
+// - .tools/venv-kserve: the kserve Python SDK's REST and gRPC clients (stock-client tests).
 // - .tools/venv-ml: what a team outside mscr trains and converts models with (scikit-learn,
 //   XGBoost, skl2onnx, onnxmltools, onnx), for the `mscr models import` tests. A separate
 //   environment, so the small client one stays small. `xgboost-cpu` is the XGBoost wheel
@@ -31,6 +32,19 @@ const ENVIRONMENTS = [
       'protobuf==6.33.6',
     ],
     check: 'import tritonclient.http, tritonclient.grpc, grpc_tools.protoc, numpy',
+  },
+  {
+    // The kserve Python SDK (its REST and gRPC inference clients) as a KServe user has it,
+    // apart from tritonclient: its own pins of grpcio and protobuf, here the same as above.
+    link: 'venv-kserve',
+    packages: [
+      'kserve==0.21.0',
+      'numpy==2.4.6',
+      'grpcio==1.81.1',
+      'grpcio-tools==1.81.1',
+      'protobuf==6.33.6',
+    ],
+    check: 'from kserve import InferenceRESTClient, InferenceGRPCClient; import grpc_tools.protoc',
   },
   {
     link: 'venv-ml',

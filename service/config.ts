@@ -12,6 +12,7 @@ import {
   checkTemplate,
   DEFAULT_AMQP,
   DEFAULT_MQTT,
+  DEFAULT_RUN_POLL_MS,
   type AmqpSettings,
   type MqttSettings,
 } from './brokers/names.ts';
@@ -40,6 +41,8 @@ export interface ServiceConfig {
   /** Version policy: `latest`, `latest:N`, `all`, `specific:1,3`, `alias:stable`. */
   policy: string;
   pollIntervalMs: number;
+  /** How often the rollout controller analyses running rollouts (progressive delivery). */
+  rolloutIntervalMs: number;
   host: string;
   port: number;
   /**
@@ -93,7 +96,7 @@ export interface ServiceConfig {
   /** The recent predictions each replica remembers by id, for feedback (oldest go first). */
   predictionLog: { maxEntries: number; maxBytes: number };
   /** Event-driven intake (service/brokers): each adapter is on when its URL is set. */
-  brokers: { amqp: AmqpSettings; mqtt: MqttSettings };
+  brokers: { amqp: AmqpSettings; mqtt: MqttSettings; runPollMs: number };
   feedback: FeedbackConfig;
   images: {
     /** Formats decoded (by magic bytes); never SVG. */
@@ -142,6 +145,7 @@ export const DEFAULTS: ServiceConfig = {
   models: [],
   policy: 'latest',
   pollIntervalMs: 5_000,
+  rolloutIntervalMs: 30_000,
   host: '0.0.0.0',
   port: 8080,
   grpc: { port: 8081, maxMessageBytes: 8 * 1024 * 1024, tlsCert: '', tlsKey: '' },
@@ -163,7 +167,11 @@ export const DEFAULTS: ServiceConfig = {
   onnxThreads: 1,
   adminToken: '',
   predictionLog: { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 },
-  brokers: { amqp: DEFAULT_AMQP, mqtt: { ...DEFAULT_MQTT, clientId: `mscr-${os.hostname()}` } },
+  brokers: {
+    amqp: DEFAULT_AMQP,
+    mqtt: { ...DEFAULT_MQTT, clientId: `mscr-${os.hostname()}` },
+    runPollMs: DEFAULT_RUN_POLL_MS,
+  },
   feedback: {
     token: '',
     trust: 'prediction',
@@ -192,6 +200,7 @@ export interface ConfigText {
   models?: string;
   policy?: string;
   pollInterval?: string; // seconds
+  rolloutInterval?: string; // seconds
   host?: string;
   port?: string;
   grpcPort?: string;
@@ -222,6 +231,9 @@ export interface ConfigText {
   mqttTopic?: string;
   mqttResultTopic?: string;
   mqttInflight?: string;
+  amqpRetrainQueue?: string;
+  mqttRetrainTopic?: string;
+  retrainEventsInterval?: string; // seconds
   feedbackToken?: string;
   feedbackTrust?: string;
   feedbackRate?: string;
@@ -245,6 +257,7 @@ export const ENV_VARS: Record<keyof ConfigText, string> = {
   models: 'MSCR_MODELS',
   policy: 'MSCR_POLICY',
   pollInterval: 'MSCR_POLL_INTERVAL',
+  rolloutInterval: 'MSCR_ROLLOUT_INTERVAL',
   host: 'MSCR_HOST',
   port: 'MSCR_PORT',
   grpcPort: 'MSCR_GRPC_PORT',
@@ -288,6 +301,9 @@ export const ENV_VARS: Record<keyof ConfigText, string> = {
   mqttTopic: 'MSCR_MQTT_TOPIC',
   mqttResultTopic: 'MSCR_MQTT_RESULT_TOPIC',
   mqttInflight: 'MSCR_MQTT_INFLIGHT',
+  amqpRetrainQueue: 'MSCR_AMQP_RETRAIN_QUEUE',
+  mqttRetrainTopic: 'MSCR_MQTT_RETRAIN_TOPIC',
+  retrainEventsInterval: 'MSCR_RETRAIN_EVENTS_INTERVAL',
 };
 
 export function configTextFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigText {
@@ -457,6 +473,13 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
         max: 86_400,
         integer: false,
       }) * 1000,
+    rolloutIntervalMs:
+      number(
+        text.rolloutInterval,
+        DEFAULTS.rolloutIntervalMs / 1000,
+        'rollout interval (seconds)',
+        { min: 0.05, max: 86_400, integer: false },
+      ) * 1000,
     host: text.host ?? DEFAULTS.host,
     port,
     grpc: {
@@ -597,7 +620,30 @@ function resolveBrokers(text: ConfigText): ServiceConfig['brokers'] {
   const commonQueue =
     text.amqpCommonQueue === 'off' ? '' : (text.amqpCommonQueue ?? DEFAULT_AMQP.commonQueue);
   if (commonQueue !== '') amqpQueueName(commonQueue, '', 'AMQP common queue');
+  const retrainQueue =
+    text.amqpRetrainQueue === 'off'
+      ? ''
+      : checkTemplate(
+          amqpQueueName(text.amqpRetrainQueue, DEFAULT_AMQP.retrainQueue, 'AMQP retrain queue'),
+          'AMQP retrain queue',
+          false,
+        );
+  const retrainTopic =
+    text.mqttRetrainTopic === 'off'
+      ? ''
+      : checkTemplate(
+          text.mqttRetrainTopic ?? mqttDefaults.retrainTopic,
+          'MQTT retrain topic',
+          true,
+        );
   return {
+    runPollMs:
+      number(
+        text.retrainEventsInterval,
+        DEFAULT_RUN_POLL_MS / 1000,
+        'retraining events interval (seconds)',
+        { min: 0.05, max: 3600, integer: false },
+      ) * 1000,
     amqp: {
       url: checkBrokerUrl(text.amqpUrl ?? '', ['amqp:', 'amqps:'], 'AMQP URL'),
       prefetch: number(text.amqpPrefetch, DEFAULT_AMQP.prefetch, 'AMQP prefetch', {
@@ -616,6 +662,10 @@ function resolveBrokers(text: ConfigText): ServiceConfig['brokers'] {
         false,
       ),
       commonQueue,
+      retrainQueue,
+      // The common retrain queue goes with the common queue and the per-model retrain queue.
+      commonRetrainQueue:
+        commonQueue !== '' && retrainQueue !== '' ? DEFAULT_AMQP.commonRetrainQueue : '',
       deliveryLimit: number(
         text.amqpDeliveryLimit,
         DEFAULT_AMQP.deliveryLimit,
@@ -641,6 +691,7 @@ function resolveBrokers(text: ConfigText): ServiceConfig['brokers'] {
         max: 65_535,
         integer: true,
       }),
+      retrainTopic,
     },
   };
 }

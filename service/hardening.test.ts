@@ -212,7 +212,8 @@ describe('hardening', () => {
   });
 
   test('the page carries a CSP and X-Frame-Options; API answers are not sniffed or framed', async () => {
-    const page = await fetch(`${url}/`);
+    // As a browser asks (API clients get KServe V1's {"status": "alive"} at `/`).
+    const page = await fetch(`${url}/`, { headers: { accept: 'text/html' } });
     assert.equal(page.status, 200);
     const csp = page.headers.get('content-security-policy') ?? '';
     assert.match(csp, /default-src 'self'/);

@@ -29,6 +29,11 @@ import { createImagePolicy } from './protocols/image-policy.ts';
 import { createManager, type Manager } from './reload/manager.ts';
 import { parsePolicy } from './reload/policy.ts';
 import { createStoreSource, type Source } from './reload/source.ts';
+import { createRolloutStore } from '../connectors/store/rollout.ts';
+import { rolloutAdminRoutes } from './rollout/admin.ts';
+import { createRolloutController, type RolloutController } from './rollout/controller.ts';
+import { withRollout } from './rollout/policy.ts';
+import { RolloutRouter } from './rollout/router.ts';
 
 export interface Service {
   readonly config: ServiceConfig;
@@ -40,6 +45,8 @@ export interface Service {
   readonly monitoring: Monitoring;
   /** The broker adapters (AMQP, MQTT), each present when its URL is configured. */
   readonly brokers: Brokers;
+  /** Progressive delivery: the traffic split and the controller that judges rollouts. */
+  readonly rollout: { router: RolloutRouter; controller: RolloutController };
   /**
    * Listens on the configured host and port (0 = any free port), and gRPC on its port
    * unless it is off; resolves with the ports.
@@ -78,6 +85,13 @@ export async function createService(
 ): Promise<Service> {
   const logger = options.logger ?? createLogger(config.logLevel, { service: 'mscr' });
   const metrics = createMetrics();
+  // Drift signals follow the version that speaks for the model: stable during a rollout.
+  let servingOf: (model: string) => number | undefined = () => undefined;
+  const router = new RolloutRouter({
+    registry: metrics.registry,
+    onServingChange: (model, version) =>
+      monitoring.servingChanged(model, version ?? servingOf(model)),
+  });
   const monitoring = new Monitoring({
     metrics,
     logger,
@@ -89,11 +103,16 @@ export async function createService(
       options.feedbackStore ??
       createFeedbackStore(openObjectStore(config.store, process.env, { createRoot: false })),
     feedbackTrust: config.feedback.trust,
+    onJudged: (model, version, correct) => router.feedback(model, version, correct),
   });
   const store = openStore(config.store, {
     cacheDir: config.cacheDir,
     cacheMaxBytes: config.cacheMaxBytes,
   });
+  // Rollout states and decisions live beside the aliases; never creating a missing root.
+  const rollouts = createRolloutStore(
+    openObjectStore(config.store, process.env, { createRoot: false }),
+  );
   const engine = await InferenceEngine.start({
     workers: config.workers,
     backend: config.backend,
@@ -132,8 +151,11 @@ export async function createService(
 
   const manager = createManager<ServedVersion>({
     loader: createEngineLoader(store, engine, { engine: config.engine }),
-    policy: parsePolicy(config.policy),
+    // A running rollout serves stable and candidate at once (see rollout/policy.ts).
+    policy: withRollout(parsePolicy(config.policy)),
   });
+  servingOf = (model) =>
+    manager.models().includes(model) ? manager.status(model).serving : undefined;
   manager.on((event) => {
     const fields = { ...event };
     switch (event.type) {
@@ -162,7 +184,7 @@ export async function createService(
         logger.info(`model version ${event.type}`, fields);
         return;
       case 'serving':
-        monitoring.servingChanged(event.model, event.version);
+        monitoring.servingChanged(event.model, router.preferred(event.model) ?? event.version);
         logger.info('serving version changed', fields);
         return;
     }
@@ -172,8 +194,26 @@ export async function createService(
     store,
     models: config.models,
     pollIntervalMs: config.pollIntervalMs,
+    rollouts,
   });
-  source.onDesired((state) => manager.setDesired(state));
+  source.onDesired((state) => {
+    router.update(state);
+    manager.setDesired(state);
+  });
+  const pollNow = () => void source.pollOnce();
+  const rolloutController = createRolloutController({
+    store,
+    rollouts,
+    router,
+    intervalMs: config.rolloutIntervalMs,
+    logger,
+    loadFailure: (model, version) => {
+      if (!manager.models().includes(model)) return undefined;
+      const entry = manager.status(model).versions.find((v) => v.version === version);
+      return entry?.state === 'FAILED' ? (entry.error ?? 'unknown error') : undefined;
+    },
+    onChange: pollNow,
+  });
   source.onError((error) =>
     logger.warn('model store poll failed; current versions keep serving', {
       model: error.model,
@@ -186,6 +226,7 @@ export async function createService(
     engine,
     models: config.models,
     onInference: (result) => monitoring.observe(result),
+    router,
   });
   const retrain = options.retrain;
   if (retrain !== undefined) {
@@ -216,6 +257,8 @@ export async function createService(
     logger,
     metrics: createBrokerMetrics(metrics.registry),
     drainTimeoutMs: config.drainTimeoutMs,
+    adminToken: config.adminToken,
+    ...(retrain !== undefined ? { retrain } : {}),
   });
   const app = createApp({
     dataPlane,
@@ -228,6 +271,14 @@ export async function createService(
     feedback: config.feedback,
     ...(options.retrain !== undefined ? { retrain: options.retrain } : {}),
     ...(options.webRoot !== undefined ? { webRoot: options.webRoot } : {}),
+    rolloutRoutes: rolloutAdminRoutes({
+      store,
+      rollouts,
+      router,
+      adminToken: config.adminToken,
+      knows: (model) => dataPlane.knows(model),
+      onChange: pollNow,
+    }),
   });
 
   const grpcServer: GrpcServer | undefined =
@@ -260,10 +311,12 @@ export async function createService(
     engine,
     monitoring,
     brokers,
+    rollout: { router, controller: rolloutController },
     firstPoll: () => (firstPoll ??= source.pollOnce().then(() => undefined)),
     async start() {
       firstPoll ??= source.pollOnce().then(() => undefined);
       source.start();
+      rolloutController.start();
       // Consume only once the store's models are known: before the first poll every model
       // is "unknown", and a broker message answered 404 then would be a message lost.
       void firstPoll.then(
@@ -330,6 +383,7 @@ export async function createService(
     stop() {
       stopping ??= (async () => {
         dataPlane.startDraining();
+        await rolloutController.stop();
         await source.stop();
         // Brokers stop consuming and answer what they hold (unacked messages are redelivered).
         const brokersStopped = brokers.stop();

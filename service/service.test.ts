@@ -51,7 +51,8 @@ describe('serving and hot reload', () => {
     assert.deepEqual(metadata.versions, ['1']);
     assert.deepEqual(metadata.inputs[0], { name: 'features', datatype: 'FP32', shape: [-1, 4] });
     assert.equal((await fetch(`${url}/v2/models/toy/ready`)).status, 200);
-    assert.equal((await fetch(`${url}/v2/models/toy/versions/9/ready`)).status, 503);
+    // A version the store does not have is not found, as its metadata is (not merely unready).
+    assert.equal((await fetch(`${url}/v2/models/toy/versions/9/ready`)).status, 404);
     const status = (await (await fetch(`${url}/v1/models/toy`)).json()) as {
       model_version_status: { version: string; state: string }[];
     };

@@ -709,7 +709,8 @@ test('the web page is served at / beside the API; no listings, no dotfiles; the 
   const { service, url } = await startService(temp.dir, {}, { webRoot: web });
   try {
     await ready(url);
-    const page = await fetch(`${url}/`);
+    // As a browser asks (API clients get KServe V1's {"status": "alive"} at `/`).
+    const page = await fetch(`${url}/`, { headers: { accept: 'text/html' } });
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-type') ?? '', /text\/html/);
     assert.equal(page.headers.get('cache-control'), 'no-cache');

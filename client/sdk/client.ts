@@ -363,9 +363,10 @@ export function createClient(options: ClientOptions): MscrClient {
       return body.ready === true;
     },
 
+    // `?format=kserve`: TF Serving's status plus KServe V1's `name` and `ready`.
     modelStatus: async (model, opts = {}) =>
       getJson<V1ModelResponse>(
-        path(() => v1ModelPath(model, selectorOf(opts.version))),
+        `${path(() => v1ModelPath(model, selectorOf(opts.version)))}?format=kserve`,
         opts,
       ),
 

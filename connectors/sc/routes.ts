@@ -4,7 +4,10 @@
  *
  *     GET  /v1/models                                              KServe V1: model names
  *     GET  /v1/models/{m}[/versions/{v}|/labels/{l}]               TF Serving status (+ KServe V1 name/ready)
+ *     GET  /v1/models/{m}[/versions/{v}|/labels/{l}]/metadata      TF Serving model metadata (signature_def)
  *     POST /v1/models/{m}[/versions/{v}|/labels/{l}]:predict       TF Serving / KServe V1 predict
+ *     POST /v1/models/{m}[/versions/{v}|/labels/{l}]:classify      TF Serving classify (tabular classifiers)
+ *     POST /v1/models/{m}[/versions/{v}|/labels/{l}]:regress       TF Serving regress (tabular regressors)
  *     GET  /v2                                                     OIP server metadata
  *     GET  /v2/health/live, /v2/health/ready                       OIP health
  *     GET  /v2/models/{m}[/versions/{v}]                           OIP model metadata
@@ -20,6 +23,7 @@
  *
  * A V2 or mscr version segment that is not a number names an alias (`/versions/stable`): the
  * spec leaves version strings to the server. V1 keeps TF Serving's `/labels/{label}`.
+ * Version `0` is a well-formed number no version ever has: `not_found`, as in TF Serving.
  *
  * The V1 `:predict` suffix does not fit Express's path syntax (`:` starts a parameter), which
  * is one reason the server matches paths with `matchRoute` instead of route patterns.
@@ -36,7 +40,8 @@ type ModelRoute = { model: string; selector?: VersionSelector };
 export type Route =
   | { api: 'v1'; kind: 'models'; method: 'GET' }
   | ({ api: 'v1'; kind: 'status'; method: 'GET' } & ModelRoute)
-  | ({ api: 'v1'; kind: 'predict'; method: 'POST' } & ModelRoute)
+  | ({ api: 'v1'; kind: 'metadata'; method: 'GET' } & ModelRoute)
+  | ({ api: 'v1'; kind: 'predict' | 'tf-classify' | 'tf-regress'; method: 'POST' } & ModelRoute)
   | { api: 'v2'; kind: 'server-metadata' | 'live' | 'ready'; method: 'GET' }
   | ({ api: 'v2'; kind: 'model-metadata' | 'model-ready'; method: 'GET' } & ModelRoute)
   | ({ api: 'v2'; kind: 'infer'; method: 'POST' } & ModelRoute)
@@ -88,6 +93,21 @@ export function v1ModelPath(model: string, selector?: VersionSelector): string {
 /** `/v1/models/{m}[/versions/{v}|/labels/{l}]:predict`. */
 export function v1PredictPath(model: string, selector?: VersionSelector): string {
   return `${v1ModelPath(model, selector)}:predict`;
+}
+
+/** `/v1/models/{m}[/versions/{v}|/labels/{l}]:classify` (TF Serving's Classify API). */
+export function v1ClassifyPath(model: string, selector?: VersionSelector): string {
+  return `${v1ModelPath(model, selector)}:classify`;
+}
+
+/** `/v1/models/{m}[/versions/{v}|/labels/{l}]:regress` (TF Serving's Regress API). */
+export function v1RegressPath(model: string, selector?: VersionSelector): string {
+  return `${v1ModelPath(model, selector)}:regress`;
+}
+
+/** `/v1/models/{m}[/versions/{v}|/labels/{l}]/metadata`: TF Serving's model metadata. */
+export function v1MetadataPath(model: string, selector?: VersionSelector): string {
+  return `${v1ModelPath(model, selector)}/metadata`;
 }
 
 function versionedPath(prefix: string, model: string, selector?: VersionSelector): string {
@@ -160,6 +180,7 @@ function decodeSegment(raw: string): string {
 
 /** `/versions/<text>`: a number is a version, anything else an alias (V2 and mscr paths). */
 function selectorOfVersionSegment(text: string): VersionSelector {
+  if (/^0+$/.test(text)) throw new MscrError('not_found', 'no version 0: versions start at 1');
   if (/^[0-9]+$/.test(text)) {
     if (!/^[1-9][0-9]{0,15}$/.test(text) || !isVersionNumber(Number(text))) {
       throw new MscrError(
@@ -183,6 +204,33 @@ function numericVersion(text: string): VersionSelector {
   return selector;
 }
 
+const V1_VERBS = ['predict', 'classify', 'regress'];
+const POST_TAILS = ['infer', 'classify', 'forecast', 'predict', 'feedback', 'retrain'];
+
+/**
+ * The method a path of a known shape takes, judged from its shape alone (the verb or last
+ * segment), without validating model names or versions: so that a wrong method is a 405
+ * even when a segment is invalid too. Undefined for paths of no known shape.
+ */
+export function methodOfPath(pathname: string): 'GET' | 'POST' | undefined {
+  const trimmed = pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
+  const raw = trimmed.split('/').slice(1);
+  const [api, second] = raw;
+  const last = raw.at(-1) ?? '';
+  if (api === 'v1' && second === 'models') {
+    const colon = last.lastIndexOf(':');
+    if (raw.length > 2 && colon >= 0) {
+      return V1_VERBS.includes(last.slice(colon + 1)) ? 'POST' : undefined;
+    }
+    return raw.length <= 6 ? 'GET' : undefined;
+  }
+  if ((api === 'v2' || api === 'mscr') && second === 'models' && raw.length >= 3) {
+    return POST_TAILS.includes(last) && raw.length >= 4 ? 'POST' : 'GET';
+  }
+  if (api === 'v2') return 'GET';
+  return undefined;
+}
+
 /**
  * The route of a request path (no query string), or undefined when no route has this path.
  * A path of a known shape with a bad part (an invalid model name, version `abc` under
@@ -204,7 +252,10 @@ export function matchRoute(pathname: string): Route | undefined {
     const parts = [...raw.slice(2, -1), colon >= 0 ? last.slice(0, colon) : last].map(
       decodeSegment,
     );
-    if (verb !== undefined && verb !== 'predict') return undefined;
+    if (verb !== undefined && !V1_VERBS.includes(verb)) return undefined;
+    // `/metadata` ends a GET path only (TF Serving has no verb on it).
+    const metadata = verb === undefined && parts.length % 2 === 0 && parts.at(-1) === 'metadata';
+    if (metadata) parts.pop();
     const [model, kind, value] = parts;
     if (model === undefined || !(parts.length === 1 || parts.length === 3)) return undefined;
     let selector: VersionSelector | undefined;
@@ -214,8 +265,11 @@ export function matchRoute(pathname: string): Route | undefined {
       else return undefined;
     }
     const ref = { model: validateModelName(model), ...(selector ? { selector } : {}) };
-    return verb === 'predict'
-      ? { api: 'v1', kind: 'predict', method: 'POST', ...ref }
+    if (verb === 'predict') return { api: 'v1', kind: 'predict', method: 'POST', ...ref };
+    if (verb === 'classify') return { api: 'v1', kind: 'tf-classify', method: 'POST', ...ref };
+    if (verb === 'regress') return { api: 'v1', kind: 'tf-regress', method: 'POST', ...ref };
+    return metadata
+      ? { api: 'v1', kind: 'metadata', method: 'GET', ...ref }
       : { api: 'v1', kind: 'status', method: 'GET', ...ref };
   }
 

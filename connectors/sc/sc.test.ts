@@ -4,11 +4,15 @@ import { isMscrError } from '../errors.ts';
 import { TENSOR_DTYPES } from '../ms/manifest.ts';
 import {
   matchRoute,
+  methodOfPath,
   mscrClassifyPath,
   mscrForecastPath,
   mscrPredictPath,
+  v1ClassifyPath,
+  v1MetadataPath,
   v1ModelPath,
   v1PredictPath,
+  v1RegressPath,
   v2InferPath,
   v2ModelPath,
   v2ModelReadyPath,
@@ -208,8 +212,9 @@ describe('routes', () => {
       '',
       'v2',
       '/v3/models/m',
-      '/v1/models/m:classify',
-      '/v1/models/m/metadata',
+      '/v1/models/m:explain',
+      '/v1/models/m/metadata:predict',
+      '/v1/models/m/versions/1/metadata/x',
       '/v1/models/m/versions/1/extra',
       '/v2/health',
       '/v2/health/alive',
@@ -230,10 +235,19 @@ describe('routes', () => {
     assert.throws(() => matchRoute('/v1/models/..:predict'), badRequest(/invalid model name/));
     assert.throws(() => matchRoute('/v1/models/m/versions/abc'), badRequest(/\/labels\//));
     assert.throws(() => matchRoute('/v1/models/m/versions/03'), badRequest(/positive integers/));
-    assert.throws(
-      () => matchRoute('/v1/models/m/versions/0:predict'),
-      badRequest(/positive integers/),
-    );
+    // Version 0 is well-formed but never exists: not found, as in TF Serving.
+    for (const path of [
+      '/v1/models/m/versions/0:predict',
+      '/v1/models/m/versions/0',
+      '/v2/models/m/versions/0/infer',
+      '/mscr/models/m/versions/00/classify',
+    ]) {
+      assert.throws(
+        () => matchRoute(path),
+        (e: unknown) => isMscrError(e, 'not_found') && /no version 0/.test(e.message),
+        path,
+      );
+    }
     assert.throws(() => matchRoute('/v1/models/m/labels/latest'), badRequest(/invalid alias name/));
     assert.throws(
       () => matchRoute('/v2/models/m/versions/99999999999999999/infer'),
@@ -243,6 +257,50 @@ describe('routes', () => {
     assert.throws(() => matchRoute('/v2/models/__proto__/infer'), badRequest(/invalid model name/));
     // `%3A` is an encoded colon in the name, never the verb separator.
     assert.throws(() => matchRoute('/v1/models/m%3Apredict'), badRequest(/invalid model name/));
+  });
+
+  test('TF Serving metadata, classify and regress routes, with their builders', () => {
+    const selectors: (VersionSelector | undefined)[] = [undefined, { version: 3 }, { label: 'a' }];
+    for (const selector of selectors) {
+      const ref = { model: 'm', ...(selector ? { selector } : {}) };
+      assert.deepEqual(matchRoute(v1MetadataPath('m', selector)), {
+        api: 'v1',
+        kind: 'metadata',
+        method: 'GET',
+        ...ref,
+      });
+      for (const [kind, build] of [
+        ['tf-classify', v1ClassifyPath],
+        ['tf-regress', v1RegressPath],
+      ] as const) {
+        assert.deepEqual(matchRoute(build('m', selector)), {
+          api: 'v1',
+          kind,
+          method: 'POST',
+          ...ref,
+        });
+      }
+    }
+    assert.equal(v1MetadataPath('m', { version: 2 }), '/v1/models/m/versions/2/metadata');
+    // A model may be called "metadata": its status path is still the status.
+    assert.deepEqual(matchRoute('/v1/models/metadata'), {
+      api: 'v1',
+      kind: 'status',
+      method: 'GET',
+      model: 'metadata',
+    });
+  });
+
+  test('methodOfPath judges the method from the shape, even when a segment is invalid', () => {
+    assert.equal(methodOfPath('/v1/models/Bad Name:predict'), 'POST');
+    assert.equal(methodOfPath('/v1/models/m/versions/abc:regress'), 'POST');
+    assert.equal(methodOfPath('/v1/models/m/versions/abc'), 'GET');
+    assert.equal(methodOfPath('/v1/models/__proto__/metadata'), 'GET');
+    assert.equal(methodOfPath('/v2/models/__proto__/versions/x y/infer'), 'POST');
+    assert.equal(methodOfPath('/v2/models/__proto__/ready'), 'GET');
+    assert.equal(methodOfPath('/mscr/models/..%2F/classify'), 'POST');
+    assert.equal(methodOfPath('/v1/models/m:explain'), undefined);
+    assert.equal(methodOfPath('/elsewhere'), undefined);
   });
 
   test('builders refuse what no route could carry', () => {

@@ -173,6 +173,8 @@ export interface RetrainRun {
   candidate?: { metrics: Record<string, number> };
   /** The version published, if the gate passed. */
   published?: { version: number; alias?: string };
+  /** The rollout the run ended in (instead of moving an alias), if it started. */
+  rollout?: { mode: string; weight: number; stable: number; candidate: number };
   timings?: Record<string, number>;
 }
 

@@ -96,11 +96,38 @@ export async function describeTfjsFolder(
   try {
     const input = model.inputs[0];
     const output = model.outputs[0];
-    if (model.inputs.length !== 1 || model.outputs.length !== 1 || !input || !output) {
-      throw new MscrError(
-        'bad_data',
-        `the model has ${model.inputs.length} inputs and ${model.outputs.length} outputs; mscr serves one of each`,
-      );
+    if (!input || !output) throw new MscrError('bad_data', 'the model has no input or no output');
+    if (model.inputs.length > 1 || model.outputs.length > 1) {
+      // A functional model of several inputs or outputs: served as it is (task raw), every
+      // input and output by name, in the model's order.
+      const imageFlags = Object.values(options.image ?? {}).some((v) => v !== undefined);
+      const task = options.task !== undefined && options.task !== 'raw';
+      if (task || options.labels || options.features || imageFlags) {
+        throw new MscrError(
+          'bad_request',
+          `the model has ${model.inputs.length} inputs and ${model.outputs.length} outputs: it is served as it is (task raw, every input and output by name), so --task, --labels, --features and image flags do not apply`,
+        );
+      }
+      return {
+        draft: {
+          framework: { name: 'tfjs', version: tf.version.tfjs, format: 'layers-model' },
+          task: 'raw',
+          architecture: 'imported',
+          // The layer names (`a`, `sum`), not the tensor names (`sum/sum`).
+          inputs: model.inputs.map((t, i) => ({
+            name: model.inputNames[i] ?? t.name,
+            dtype: 'float32' as const,
+            shape: describe(dims(t.shape), [], undefined, { task: 'raw' }).inputShape,
+          })),
+          outputs: model.outputs.map((t, i) => ({
+            name: model.outputNames[i] ?? t.name,
+            dtype: 'float32' as const,
+            shape: dims(t.shape),
+          })),
+          preprocessing: { kind: 'none' },
+        },
+        files,
+      };
     }
     const described = describe(dims(input.shape), dims(output.shape), undefined, options);
     return {

@@ -20,6 +20,8 @@ import type {
 } from '../../connectors/sr/index.ts';
 import { newRunId, type RunStore } from '../../connectors/sr/run-store.ts';
 import type { ModelStore } from '../../connectors/store/index.ts';
+import type { RolloutStore } from '../../connectors/store/rollout.ts';
+import { startRollout } from '../../connectors/store/rollout-actions.ts';
 import { decide, type GatePolicy } from '../gate/index.ts';
 
 export interface RetrainOptions {
@@ -38,6 +40,18 @@ export interface RetrainOptions {
   servingAlias?: string;
   /** Move this alias to the new version when it is published. */
   alias?: string;
+  /**
+   * End in a rollout instead of taking the traffic at once: the published version becomes the
+   * candidate of a canary (or shadow) against the version it beat, and the Service's
+   * controller promotes or rolls it back on live evidence. Not with `alias`.
+   */
+  rollout?: {
+    rollouts: RolloutStore;
+    mode: 'canary' | 'shadow';
+    weight?: number;
+    steps?: number[];
+    stepEveryMs?: number;
+  };
   /** Start from the serving version's weights. */
   fromServing?: boolean;
   /** Gate: default metric per task (accuracy / rmse), tolerance 0. */
@@ -134,6 +148,12 @@ function feedbackWindow(record: FeedbackRecord, input: FeedbackInput | undefined
  */
 export async function runRetrain(options: RetrainOptions): Promise<RetrainRun> {
   const { model, store, runs, trainer } = options;
+  if (options.rollout !== undefined && options.alias !== undefined) {
+    throw new MscrError(
+      'config',
+      'a retraining run ends either in moving an alias or in a rollout: drop --alias (a promotion moves the stable alias)',
+    );
+  }
   const say = options.onProgress ?? (() => undefined);
   const id = options.runId ?? newRunId();
   const startedAt = new Date();
@@ -253,6 +273,9 @@ export async function runRetrain(options: RetrainOptions): Promise<RetrainRun> {
         say(
           `published ${model} version ${published.version}${options.alias ? ` (${options.alias})` : ''}`,
         );
+        if (options.rollout !== undefined) {
+          await startCanary(options, run, published.version, baseline?.version, say);
+        }
       } else {
         run.outcome = 'rejected';
       }
@@ -275,4 +298,47 @@ export async function runRetrain(options: RetrainOptions): Promise<RetrainRun> {
     await runs.release(lease).catch(() => undefined);
   }
   return run;
+}
+
+/**
+ * The end of a run that passed the gate, under `rollout`: a canary (or shadow) of the new
+ * version against the one it beat. A rollout that cannot start (another one runs) leaves the
+ * version published but without traffic under `alias:stable`; the record says why.
+ */
+async function startCanary(
+  options: RetrainOptions,
+  run: RetrainRun,
+  candidate: number,
+  stable: number | undefined,
+  say: (line: string) => void,
+): Promise<void> {
+  const plan = options.rollout;
+  if (plan === undefined) return;
+  try {
+    const state = await startRollout(
+      { store: options.store, rollouts: plan.rollouts },
+      {
+        model: options.model,
+        mode: plan.mode,
+        candidate,
+        ...(stable !== undefined ? { stable } : {}),
+        ...(plan.weight !== undefined ? { weight: plan.weight } : {}),
+        ...(plan.steps !== undefined ? { steps: plan.steps } : {}),
+        ...(plan.stepEveryMs !== undefined ? { stepEveryMs: plan.stepEveryMs } : {}),
+      },
+      `retraining run ${run.id}`,
+    );
+    run.rollout = {
+      mode: state.mode,
+      weight: state.weight,
+      stable: state.stable,
+      candidate: state.candidate,
+    };
+    const share = state.mode === 'canary' ? ` at ${state.weight} %` : '';
+    run.message = `${run.message ?? ''}; started a ${state.mode}${share} of version ${candidate} against ${state.stable}`;
+    say(`started a ${state.mode}${share} of version ${candidate} against version ${state.stable}`);
+  } catch (error) {
+    run.message = `${run.message ?? ''}; the rollout did not start: ${errorMessage(error)}`;
+    say(`the rollout did not start: ${errorMessage(error)}`);
+  }
 }

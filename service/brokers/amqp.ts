@@ -24,10 +24,18 @@ import amqp, {
   type ConsumeMessage,
   type Options,
 } from 'amqplib';
-import { MscrError } from '../../connectors/errors.ts';
 import type { Logger } from '../observability/log.ts';
+import {
+  HEADERS,
+  deadLetter,
+  messageId,
+  modelOfMessage,
+  publishConfirmed,
+  replyBase,
+} from './amqp-message.ts';
+import { handleRetrainMessage, type AmqpOutcomeRoute } from './amqp-retrain.ts';
 import { AnsweredIds } from './answered.ts';
-import type { LifecycleEvent } from './events.ts';
+import type { BrokerEvent } from './events.ts';
 import {
   errorText,
   inferWhenAvailable,
@@ -39,12 +47,14 @@ import type { BrokerMetrics } from './metrics.ts';
 import {
   DEAD_EXCHANGE,
   EVENTS_EXCHANGE,
-  MODEL_HEADER,
   RESULTS_EXCHANGE,
   named,
   redactUrl,
   type AmqpSettings,
 } from './names.ts';
+import { PendingOutcomes, outcomeAnswer, type RetrainTriggerOptions } from './retrain.ts';
+
+export { HEADERS } from './amqp-message.ts';
 
 export interface AmqpAdapterOptions extends BrokerInferOptions {
   settings: AmqpSettings;
@@ -56,32 +66,18 @@ export interface AmqpAdapterOptions extends BrokerInferOptions {
   drainTimeoutMs: number;
   /** How long a message waits for its model to have a version before it is requeued. */
   unavailableWaitMs?: number;
-}
-
-/** The answer headers: what a caller needs to follow up (feedback by prediction id). */
-export const HEADERS = {
-  version: 'mscr-model-version',
-  predictionIds: 'mscr-prediction-ids',
-  status: 'mscr-status',
-  error: 'mscr-error',
-  model: 'mscr-model',
-  redelivered: 'mscr-redelivered',
-} as const;
-
-const MAX_MODEL_HEADER = 128;
-
-function messageId(message: ConsumeMessage): string | undefined {
-  const props = message.properties as { messageId?: unknown; correlationId?: unknown };
-  const id = props.messageId ?? props.correlationId;
-  return typeof id === 'string' && id.length <= 256
-    ? `${message.fields.routingKey}:${id}`
-    : undefined;
+  /** The retrain trigger; absent: the retrain queues are not consumed. */
+  retrain?: RetrainTriggerOptions;
+  /** Told when a trigger message started a run. */
+  onRetrainStarted?: (runId: string) => void;
 }
 
 export class AmqpAdapter {
   readonly #options: AmqpAdapterOptions;
   readonly #log: Logger;
   readonly #answered = new AnsweredIds();
+  /** Runs started by a trigger message: where their outcome is answered. */
+  readonly #pending = new PendingOutcomes<AmqpOutcomeRoute>();
   #connection: ChannelModel | undefined;
   #channel: ConfirmChannel | undefined;
   /** Queue -> consumer tag on the current channel. */
@@ -178,6 +174,9 @@ export class AmqpAdapter {
     this.#consumers = new Map();
     const common = this.#options.settings.commonQueue;
     if (common !== '') await this.#consume(channel, common, `${common}.dead`, undefined);
+    const commonRetrain = this.#options.settings.commonRetrainQueue;
+    if (this.#options.retrain && commonRetrain !== '')
+      await this.#consume(channel, commonRetrain, `${commonRetrain}.dead`, undefined, 'retrain');
     await this.refresh();
   }
 
@@ -185,9 +184,14 @@ export class AmqpAdapter {
   async refresh(): Promise<void> {
     const channel = this.#channel;
     if (!channel || this.#stopping) return;
-    const { queue, deadQueue } = this.#options.settings;
+    const { queue, deadQueue, retrainQueue } = this.#options.settings;
     for (const model of this.#options.models()) {
       await this.#consume(channel, named(queue, model), named(deadQueue, model), model);
+      // A trigger's dead letters go to the model's dead queue too (`mscr-queue` says whose).
+      if (this.#options.retrain && retrainQueue !== '') {
+        const dead = named(deadQueue, model);
+        await this.#consume(channel, named(retrainQueue, model), dead, model, 'retrain');
+      }
     }
   }
 
@@ -196,6 +200,7 @@ export class AmqpAdapter {
     queue: string,
     deadQueue: string,
     model: string | undefined,
+    kind: 'infer' | 'retrain' = 'infer',
   ): Promise<void> {
     if (this.#consumers.has(queue)) return;
     this.#consumers.set(queue, '');
@@ -213,24 +218,13 @@ export class AmqpAdapter {
     const { consumerTag } = await channel.consume(
       queue,
       (message) => {
-        if (message !== null) void this.#handle(channel, queue, model, message);
+        if (message === null) return;
+        if (kind === 'infer') void this.#handle(channel, queue, model, message);
+        else void this.#handleRetrain(channel, queue, model, message);
       },
       { noAck: false },
     );
     this.#consumers.set(queue, consumerTag);
-  }
-
-  #modelOf(queueModel: string | undefined, message: ConsumeMessage): string {
-    if (queueModel !== undefined) return queueModel;
-    const header: unknown = message.properties.headers?.[MODEL_HEADER];
-    const value = Buffer.isBuffer(header) ? header.toString('utf8') : header;
-    if (typeof value !== 'string' || value === '' || value.length > MAX_MODEL_HEADER) {
-      throw new MscrError(
-        'bad_request',
-        `a message on the common queue names its model in the ${MODEL_HEADER} header (a string of at most ${MAX_MODEL_HEADER} characters)`,
-      );
-    }
-    return value;
   }
 
   async #handle(
@@ -256,7 +250,7 @@ export class AmqpAdapter {
       let failure: unknown;
       let model = label;
       try {
-        model = this.#modelOf(queueModel, message);
+        model = modelOfMessage(queueModel, message);
         answer = await inferWhenAvailable(
           this.#options,
           model,
@@ -277,22 +271,11 @@ export class AmqpAdapter {
         channel.nack(message, false, true);
         return;
       }
-      const { correlationId, replyTo } = message.properties as {
-        correlationId?: string;
-        replyTo?: string;
-      };
-      const base: Options.Publish = {
-        contentType: 'application/json',
-        persistent: true,
-        ...(correlationId !== undefined ? { correlationId: String(correlationId) } : {}),
-        ...(typeof message.properties.messageId === 'string'
-          ? { messageId: message.properties.messageId }
-          : {}),
-      };
+      const replyTo = message.properties.replyTo as string | undefined;
       const publishes: Promise<void>[] = [];
       if (answer !== undefined) {
         const options: Options.Publish = {
-          ...base,
+          ...replyBase(message),
           headers: {
             [HEADERS.status]: 200,
             [HEADERS.model]: model,
@@ -304,32 +287,13 @@ export class AmqpAdapter {
         const body = Buffer.from(JSON.stringify(answer.response));
         publishes.push(
           replyTo
-            ? this.#publish(channel, '', replyTo, body, options)
-            : this.#publish(channel, RESULTS_EXCHANGE, model, body, options),
+            ? publishConfirmed(channel, '', replyTo, body, options)
+            : publishConfirmed(channel, RESULTS_EXCHANGE, model, body, options),
         );
       } else {
-        const { status, message: text } = errorText(failure);
-        // The original body and properties, with the error: what an operator needs to fix it.
-        publishes.push(
-          this.#publish(channel, DEAD_EXCHANGE, queue, message.content, {
-            ...message.properties,
-            headers: {
-              ...message.properties.headers,
-              [HEADERS.error]: text,
-              [HEADERS.status]: status,
-              'mscr-queue': queue,
-            },
-          } as Options.Publish),
-        );
-        if (replyTo) {
-          publishes.push(
-            this.#publish(channel, '', replyTo, Buffer.from(JSON.stringify({ error: text })), {
-              ...base,
-              headers: { [HEADERS.status]: status, [HEADERS.error]: text },
-            }),
-          );
-        }
-        this.#log.info('message dead-lettered', { queue, status, error: text });
+        const dead = deadLetter(channel, queue, message, failure);
+        publishes.push(...dead.publishes);
+        this.#log.info('message dead-lettered', { queue, status: dead.status, error: dead.text });
       }
       await Promise.all(publishes);
       channel.ack(message);
@@ -348,36 +312,63 @@ export class AmqpAdapter {
     }
   }
 
-  #publish(
+  async #handleRetrain(
     channel: ConfirmChannel,
-    exchange: string,
-    key: string,
-    body: Buffer,
-    options: Options.Publish,
+    queue: string,
+    queueModel: string | undefined,
+    message: ConsumeMessage,
   ): Promise<void> {
-    return new Promise((resolve, reject) => {
-      try {
-        channel.publish(exchange, key, body, options, (error: unknown) =>
-          error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(),
-        );
-      } catch (error) {
-        reject(error as Error);
-      }
-    });
+    const retrain = this.#options.retrain;
+    if (!retrain) return;
+    this.#inFlight++;
+    try {
+      await handleRetrainMessage(
+        {
+          retrain,
+          answered: this.#answered,
+          pending: this.#pending,
+          metrics: this.#options.metrics,
+          log: this.#log,
+          ...(this.#options.onRetrainStarted ? { onStarted: this.#options.onRetrainStarted } : {}),
+        },
+        channel,
+        queue,
+        queueModel,
+        message,
+      );
+    } finally {
+      this.#inFlight--;
+    }
   }
 
-  /** Publishes a lifecycle event to `mscr.events` (best effort: dropped while disconnected). */
-  publishEvent(event: LifecycleEvent): void {
+  /**
+   * Publishes an event to `mscr.events`, routing key `<model>.<type>` (best effort: dropped
+   * while disconnected); a run's end is also answered to the trigger that started it here.
+   */
+  publishEvent(event: BrokerEvent): void {
     const channel = this.#channel;
     if (!channel) return;
-    this.#publish(
+    const route = 'runId' in event ? this.#pending.take(event) : undefined;
+    if (route && 'runId' in event) {
+      publishConfirmed(
+        channel,
+        '',
+        route.replyTo,
+        Buffer.from(JSON.stringify(outcomeAnswer(event))),
+        { ...route.options, headers: { [HEADERS.status]: 200, [HEADERS.model]: event.model } },
+      ).catch((error: unknown) =>
+        this.#log.warn('retraining outcome not answered', { error: (error as Error).message }),
+      );
+    }
+    this.#options.metrics.event('amqp', event.type);
+    publishConfirmed(
       channel,
       EVENTS_EXCHANGE,
       `${event.model}.${event.type}`,
       Buffer.from(JSON.stringify(event)),
       { contentType: 'application/json', persistent: true },
     ).catch((error: unknown) =>
-      this.#log.warn('lifecycle event not published', { error: (error as Error).message }),
+      this.#log.warn('event not published', { error: (error as Error).message }),
     );
   }
 

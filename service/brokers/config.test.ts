@@ -15,6 +15,31 @@ test('brokers are off by default, with the documented names', () => {
   assert.equal(named(brokers.mqtt.topic, 'iris'), 'mscr/iris/infer');
   assert.equal(named(brokers.mqtt.resultTopic, 'iris'), 'mscr/iris/result');
   assert.match(brokers.mqtt.clientId, /^mscr-/);
+  assert.equal(named(brokers.amqp.retrainQueue, 'iris'), 'mscr.iris.retrain');
+  assert.equal(brokers.amqp.commonRetrainQueue, 'mscr.retrain');
+  assert.equal(named(brokers.mqtt.retrainTopic, 'iris'), 'mscr/iris/retrain');
+  assert.equal(brokers.runPollMs, 5_000);
+});
+
+test('retrain trigger names and the events interval from the environment; off switches', () => {
+  const env = configTextFromEnv({
+    MSCR_AMQP_RETRAIN_QUEUE: 'jobs.{model}.retrain',
+    MSCR_MQTT_RETRAIN_TOPIC: 'plant/{model}/retrain',
+    MSCR_RETRAIN_EVENTS_INTERVAL: '0.5',
+  });
+  const { brokers } = resolveConfig(env);
+  assert.equal(named(brokers.amqp.retrainQueue, 'iris'), 'jobs.iris.retrain');
+  assert.equal(modelOfTopic(brokers.mqtt.retrainTopic, 'plant/iris/retrain'), 'iris');
+  assert.equal(brokers.runPollMs, 500);
+  const off = resolveConfig({ amqpRetrainQueue: 'off', mqttRetrainTopic: 'off' }).brokers;
+  assert.equal(off.amqp.retrainQueue, '');
+  assert.equal(
+    off.amqp.commonRetrainQueue,
+    '',
+    'no common retrain queue without the per-model one',
+  );
+  assert.equal(off.mqtt.retrainTopic, '');
+  assert.equal(resolveConfig({ amqpCommonQueue: 'off' }).brokers.amqp.commonRetrainQueue, '');
 });
 
 test('broker settings from the environment, flags win', () => {
@@ -47,6 +72,14 @@ test('bad broker settings say what to fix', () => {
     [{ mqttClientId: 'has space' }, /client id/],
     [{ mqttClientId: 'x'.repeat(65) }, /client id/],
     [{ amqpDeliveryLimit: '-1' }, /delivery limit/],
+    [{ amqpRetrainQueue: 'retrain' }, /AMQP retrain queue must contain \{model\}/],
+    [{ amqpRetrainQueue: 'a b.{model}' }, /AMQP retrain queue may use letters/],
+    [{ mqttRetrainTopic: 'mscr/+/{model}' }, /MQTT retrain topic may not contain MQTT wildcards/],
+    [
+      { retrainEventsInterval: '0' },
+      /retraining events interval \(seconds\) must be a number from 0.05/,
+    ],
+    [{ retrainEventsInterval: 'soon' }, /retraining events interval/],
   ];
   for (const [text, message] of bad) {
     assert.throws(() => resolveConfig(text), message, JSON.stringify(text));

@@ -120,6 +120,28 @@ describe('MQTT adapter on a real mosquitto', { skip, timeout: 600_000 }, () => {
     await client.endAsync();
   });
 
+  test('requests are handled side by side (the in-flight window feeds the batcher), each answered once', async () => {
+    const { client, answers } = await device(broker.url);
+    await client.subscribeAsync('replies/window', { qos: 1 });
+    const n = 64;
+    await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        client.publishAsync('mscr/toy/infer', request(`w${i}`), {
+          qos: 1,
+          properties: { responseTopic: 'replies/window', correlationData: Buffer.from(`w${i}`) },
+        }),
+      ),
+    );
+    const mine = () => answers.filter((a) => a.topic === 'replies/window');
+    await waitUntil(() => mine().length >= n, 'every answer');
+    assert.equal(mine().length, n, 'no answer twice');
+    assert.equal(new Set(mine().map((a) => a.correlation)).size, n);
+    assert.ok(mine().every((a) => a.status === '200' && a.version === '1'));
+    // One at a time, the peak would be 1: the broker sent up to the receive maximum at once.
+    const peak = service.brokers.mqtt?.peakInFlight ?? 0;
+    assert.ok(peak > 1, `requests in flight at once: ${peak}`);
+  });
+
   test('an image and a CSV window by content type; a bad content type and hostile response topics', async () => {
     const { client, answers } = await device(broker.url);
     await client.subscribeAsync(['mscr/+/result', 'replies/+'], { qos: 1 });

@@ -11,17 +11,28 @@
  * `{"error"}` and user property `mscr-status`, and acknowledged: never redelivered.
  *
  * Why two connections: mqtt.js handles incoming packets one at a time, so an answer's PUBACK
- * could not be read while the request's handler waits for it. Answers go out on a second
- * (clean) connection. The same one-at-a-time handling means this adapter answers requests
- * in arrival order, one after another (MQTT also asks for PUBACKs in order).
+ * could not be read while a request's handler holds the reader. Answers go out on a second
+ * (clean) connection. Requests are handled side by side, up to `MSCR_MQTT_INFLIGHT` (the
+ * receive maximum the broker honours), so they reach the batcher together; their PUBACKs go
+ * out in arrival order, as MQTT asks (mqtt-window.ts).
  */
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { MscrError, isMscrError } from '../../connectors/errors.ts';
 import type { Logger } from '../observability/log.ts';
-import type { LifecycleEvent } from './events.ts';
+import type { BrokerEvent } from './events.ts';
 import { errorText, inferWhenAvailable, type BrokerInferOptions } from './infer.ts';
 import type { BrokerMetrics } from './metrics.ts';
-import { MQTT_EVENTS_TOPIC, modelOfTopic, named, redactUrl, type MqttSettings } from './names.ts';
+import { handleMqttRetrain, type MqttOutcomeRoute } from './mqtt-retrain.ts';
+import { AckWindow, DEFERRED, pubackSender } from './mqtt-window.ts';
+import {
+  MQTT_EVENTS_TOPIC,
+  modelOfTopic,
+  named,
+  redactUrl,
+  safeResponseTopic,
+  type MqttSettings,
+} from './names.ts';
+import { PendingOutcomes, outcomeAnswer, type RetrainTriggerOptions } from './retrain.ts';
 
 export interface MqttAdapterOptions extends BrokerInferOptions {
   settings: MqttSettings;
@@ -31,6 +42,10 @@ export interface MqttAdapterOptions extends BrokerInferOptions {
   drainTimeoutMs: number;
   /** How long a request waits for its model to have a version before the answer is an error. */
   unavailableWaitMs?: number;
+  /** The retrain trigger; absent: the retrain topic is not subscribed. */
+  retrain?: RetrainTriggerOptions;
+  /** Told when a trigger message started a run. */
+  onRetrainStarted?: (runId: string) => void;
 }
 
 /** A week: how long the broker keeps our session (and queued requests) while we are away. */
@@ -43,6 +58,10 @@ export class MqttAdapter {
   #publisher: MqttClient | undefined;
   #stopping = false;
   #inFlight = 0;
+  /** Runs started by a trigger message: where their outcome is answered. */
+  readonly #pending = new PendingOutcomes<MqttOutcomeRoute>();
+  /** Requests in flight on this connection, PUBACKed in order (undefined: one at a time). */
+  #window: AckWindow | undefined;
   #connectedOnce: () => void = () => undefined;
   readonly #firstConnect: Promise<void>;
 
@@ -56,13 +75,22 @@ export class MqttAdapter {
     return this.#inFlight;
   }
 
+  /** The most requests handled at once on one connection (1 when the window is off). */
+  get peakInFlight(): number {
+    return this.#window?.peak ?? Math.min(1, this.#inFlight);
+  }
+
   connected(): Promise<void> {
     return this.#firstConnect;
   }
 
-  /** The subscription: the request template with `+` for the model. */
-  get #filter(): string {
-    return named(this.#options.settings.topic, '+');
+  /** The subscriptions: the request template with `+` for the model, and the retrain one. */
+  get #filters(): string[] {
+    const { topic, retrainTopic } = this.#options.settings;
+    return [
+      named(topic, '+'),
+      ...(this.#options.retrain && retrainTopic !== '' ? [named(retrainTopic, '+')] : []),
+    ];
   }
 
   start(): void {
@@ -82,26 +110,42 @@ export class MqttAdapter {
       clientId,
       clean: false,
       properties: { sessionExpiryInterval: SESSION_EXPIRY_S, receiveMaximum: inflight },
-      // The PUBACK goes out when `done` is called: after the answer is acknowledged.
       customHandleAcks: (topic, payload, packet, done) => {
-        this.#handle(topic, payload, packet).then(
-          (handled) => {
-            if (handled) done(0);
-            // Not handled (stopping): no PUBACK; the session redelivers it later.
-          },
-          () => undefined,
-        );
+        const window = this.#window;
+        if (window === undefined) {
+          // One at a time: the PUBACK goes out when `done` is called, after the answer.
+          this.#dispatch(topic, payload, packet).then(
+            (handled) => {
+              if (handled) done(0);
+              // Not handled (stopping): no PUBACK; the session redelivers it later.
+            },
+            () => undefined,
+          );
+          return;
+        }
+        // The window: mqtt.js reads on (handleMessage defers the PUBACK), this request is
+        // handled beside the others in flight, and its PUBACK goes out in order once answered.
+        const settle = window.open(packet);
+        done(0);
+        this.#dispatch(topic, payload, packet).then(settle, () => settle(false));
       },
     });
+    const puback = pubackSender(consumer);
+    this.#window = puback ? new AckWindow(puback) : undefined;
+    if (this.#window) {
+      consumer.handleMessage = (packet, callback) =>
+        callback(packet.cmd === 'publish' && packet.qos === 1 ? DEFERRED : undefined);
+    }
     this.#consumer = consumer;
     consumer.on('connect', (connack) => {
+      this.#window?.reset();
       this.#options.metrics.connected('mqtt', true);
       this.#log.info('connected', {
         url: redactUrl(url),
         sessionPresent: connack.sessionPresent,
       });
       // A resumed session keeps its subscription; subscribing again is harmless.
-      consumer.subscribe(this.#filter, { qos: 1 }, (error) => {
+      consumer.subscribe(this.#filters, { qos: 1 }, (error) => {
         if (error) this.#log.error('cannot subscribe', { error: error.message });
         else this.#connectedOnce();
       });
@@ -112,6 +156,63 @@ export class MqttAdapter {
 
   /** Topics are subscribed by wildcard: nothing to do when a model appears. */
   async refresh(): Promise<void> {}
+
+  /** A request or a retrain trigger, by its topic. */
+  #dispatch(topic: string, payload: Buffer, packet: IPublishPacket): Promise<boolean> {
+    const { retrainTopic } = this.#options.settings;
+    const retrain = this.#options.retrain;
+    const [before, after] = retrainTopic.split('{model}') as [string, string];
+    // By the subscription's shape (`mscr/+/retrain`), so an empty or odd model is the
+    // retrain handler's to refuse.
+    const isRetrain =
+      retrainTopic !== '' &&
+      topic.startsWith(before) &&
+      topic.endsWith(after) &&
+      topic.length >= before.length + after.length;
+    if (retrain && isRetrain) {
+      return this.#handleRetrain(topic, payload, packet, retrain);
+    }
+    return this.#handle(topic, payload, packet);
+  }
+
+  async #handleRetrain(
+    topic: string,
+    payload: Buffer,
+    packet: IPublishPacket,
+    retrain: RetrainTriggerOptions,
+  ): Promise<boolean> {
+    const publisher = this.#publisher;
+    if (this.#stopping || !publisher) return false;
+    this.#inFlight++;
+    try {
+      await handleMqttRetrain(
+        {
+          retrain,
+          publisher,
+          settings: this.#options.settings,
+          pending: this.#pending,
+          metrics: this.#options.metrics,
+          log: this.#log,
+          models: () => this.#options.dataPlane.listModels(),
+          ...(this.#options.onRetrainStarted ? { onStarted: this.#options.onRetrainStarted } : {}),
+        },
+        topic,
+        payload,
+        packet,
+      );
+      return true;
+    } catch (error) {
+      // As for requests: not acknowledged, so reconnect and let the session redeliver it.
+      this.#log.warn('retrain answer not published; reconnecting so the session redelivers it', {
+        topic,
+        error: (error as Error).message,
+      });
+      if (!this.#stopping) this.#consumer?.stream.destroy();
+      return false;
+    } finally {
+      this.#inFlight--;
+    }
+  }
 
   /** Answers one request; false when it was left unanswered for a redelivery. */
   async #handle(topic: string, payload: Buffer, packet: IPublishPacket): Promise<boolean> {
@@ -156,13 +257,8 @@ export class MqttAdapter {
       }
       const props = packet.properties ?? {};
       const responseTopic =
-        typeof props.responseTopic === 'string' &&
-        props.responseTopic !== '' &&
-        props.responseTopic.length <= 1024 &&
-        !props.responseTopic.includes('\u0000') &&
-        !/[#+]|^\$/.test(props.responseTopic)
-          ? props.responseTopic
-          : named(this.#options.settings.resultTopic, model ?? 'unknown');
+        safeResponseTopic(props.responseTopic) ??
+        named(this.#options.settings.resultTopic, model ?? 'unknown');
       const publisher = this.#publisher;
       if (!publisher) return false;
       const correlation = props.correlationData ? { correlationData: props.correlationData } : {};
@@ -190,8 +286,8 @@ export class MqttAdapter {
       metrics.latency('mqtt', label, (performance.now() - started) / 1000);
       return true;
     } catch (error) {
-      // Not acknowledged. mqtt.js handles requests one at a time, so a request left without
-      // its PUBACK would hold back every later one: drop the connection instead; it
+      // Not acknowledged. PUBACKs go in arrival order, so a request left without its PUBACK
+      // would hold back every later one: drop the connection instead; it
       // reconnects and the session redelivers what was not acknowledged.
       this.#log.warn('answer not published; reconnecting so the session redelivers it', {
         topic,
@@ -204,17 +300,36 @@ export class MqttAdapter {
     }
   }
 
-  /** Publishes a lifecycle event on `mscr/events/<model>` (QoS 1, best effort while offline). */
-  publishEvent(event: LifecycleEvent): void {
+  /**
+   * Publishes an event on `mscr/events/<model>` (QoS 1, best effort while offline); a run's
+   * end is also answered to the trigger that started it here.
+   */
+  publishEvent(event: BrokerEvent): void {
     const publisher = this.#publisher;
     if (!publisher?.connected) return;
+    const route = 'runId' in event ? this.#pending.take(event) : undefined;
+    if (route && 'runId' in event) {
+      publisher
+        .publishAsync(route.topic, JSON.stringify(outcomeAnswer(event)), {
+          qos: 1,
+          properties: {
+            contentType: 'application/json',
+            userProperties: { 'mscr-status': '200' },
+            ...(route.correlationData ? { correlationData: route.correlationData } : {}),
+          },
+        })
+        .catch((error: unknown) =>
+          this.#log.warn('retraining outcome not answered', { error: (error as Error).message }),
+        );
+    }
+    this.#options.metrics.event('mqtt', event.type);
     publisher
       .publishAsync(named(MQTT_EVENTS_TOPIC, event.model), JSON.stringify(event), {
         qos: 1,
         properties: { contentType: 'application/json' },
       })
       .catch((error: unknown) =>
-        this.#log.warn('lifecycle event not published', { error: (error as Error).message }),
+        this.#log.warn('event not published', { error: (error as Error).message }),
       );
   }
 

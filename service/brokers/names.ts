@@ -4,7 +4,9 @@
  * AMQP requests on `mscr.<model>.infer`, dead letters on `mscr.<model>.dead`, answers to the
  * request's reply_to (else exchange `mscr.results`, routing key `<model>`), events on
  * exchange `mscr.events`; MQTT requests on `mscr/<model>/infer`, answers on the MQTT 5
- * response topic (else `mscr/<model>/result`), events on `mscr/events/<model>`.
+ * response topic (else `mscr/<model>/result`), events on `mscr/events/<model>`. Retrain
+ * triggers: AMQP `mscr.<model>.retrain` (and `mscr.retrain` with the `mscr-model` header),
+ * MQTT `mscr/<model>/retrain` (answers on `mscr/<model>/retrain/result`).
  */
 import { MscrError } from '../../connectors/errors.ts';
 
@@ -21,6 +23,13 @@ export interface AmqpSettings {
   commonQueue: string;
   /** Deliveries of one message before it is dead-lettered (quorum queue delivery limit). */
   deliveryLimit: number;
+  /**
+   * Retrain trigger queue per model (`''` = none); consumed only when the service has a
+   * retraining launcher and an admin token. Dead letters go to the model's dead queue.
+   */
+  retrainQueue: string;
+  /** The retrain trigger queue for every model (`mscr-model` header); `''` = none. */
+  commonRetrainQueue: string;
 }
 
 export interface MqttSettings {
@@ -34,6 +43,11 @@ export interface MqttSettings {
   resultTopic: string;
   /** Messages in flight at once (MQTT 5 receive maximum; feeds the batcher). */
   inflight: number;
+  /**
+   * Retrain trigger topic per model (`''` = none); answers on the MQTT 5 response topic,
+   * else on this topic + `/result`. Subscribed only with a launcher and an admin token.
+   */
+  retrainTopic: string;
 }
 
 export const DEFAULT_AMQP: AmqpSettings = {
@@ -43,6 +57,8 @@ export const DEFAULT_AMQP: AmqpSettings = {
   deadQueue: 'mscr.{model}.dead',
   commonQueue: 'mscr.infer',
   deliveryLimit: 5,
+  retrainQueue: 'mscr.{model}.retrain',
+  commonRetrainQueue: 'mscr.retrain',
 };
 
 export const DEFAULT_MQTT: Omit<MqttSettings, 'clientId'> = {
@@ -50,7 +66,11 @@ export const DEFAULT_MQTT: Omit<MqttSettings, 'clientId'> = {
   topic: 'mscr/{model}/infer',
   resultTopic: 'mscr/{model}/result',
   inflight: 32,
+  retrainTopic: 'mscr/{model}/retrain',
 };
+
+/** How often the run records are read for retraining events (`MSCR_RETRAIN_EVENTS_INTERVAL`). */
+export const DEFAULT_RUN_POLL_MS = 5_000;
 
 export const DEAD_EXCHANGE = 'mscr.dead';
 export const RESULTS_EXCHANGE = 'mscr.results';
@@ -84,6 +104,20 @@ export function modelOfTopic(template: string, topic: string): string | undefine
   if (!topic.startsWith(before) || !topic.endsWith(after)) return undefined;
   const model = topic.slice(before.length, topic.length - after.length);
   return model === '' || model.includes('/') ? undefined : model;
+}
+
+/**
+ * The response topic a request names, when it is one we may publish to (no wildcards, not a
+ * `$` system topic, no U+0000, at most 1024 characters), else undefined.
+ */
+export function safeResponseTopic(topic: unknown): string | undefined {
+  return typeof topic === 'string' &&
+    topic !== '' &&
+    topic.length <= 1024 &&
+    !topic.includes('\u0000') &&
+    !/[#+]|^\$/.test(topic)
+    ? topic
+    : undefined;
 }
 
 /** A broker URL for logs: the password replaced. */

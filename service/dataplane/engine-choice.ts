@@ -24,11 +24,16 @@ export function chooseRuntime(manifest: ModelManifest, preference: EnginePrefere
   const wanted: EngineName = preference === 'auto' ? 'onnx' : preference;
   const engine: EngineName = forms.has(wanted) ? wanted : manifest.framework.name;
   const artifact = forms.get(engine) ?? { file: '' };
+  // Several inputs or outputs: the engine feeds and reads them all by the manifest's names.
+  const several = manifest.inputs.length > 1 || manifest.outputs.length > 1;
   return {
     engine,
     file: artifact.file,
-    ...(artifact.input === undefined ? {} : { input: artifact.input }),
-    ...(artifact.output === undefined ? {} : { output: artifact.output }),
+    ...(artifact.input === undefined || several ? {} : { input: artifact.input }),
+    ...(artifact.output === undefined || several ? {} : { output: artifact.output }),
+    ...(several
+      ? { inputs: manifest.inputs.map((s) => s.name), outputs: manifest.outputs.map((s) => s.name) }
+      : {}),
   };
 }
 

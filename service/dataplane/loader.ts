@@ -35,23 +35,32 @@ export function createEngineLoader(
       const { manifest, files } = await store.readVersion(model, version);
       signal.throwIfAborted();
       const input = manifest.inputs[0];
-      if (!input || manifest.inputs.length !== 1) {
-        throw new MscrError(
-          'integrity',
-          `${model} version ${version}: mscr serves models with exactly one input`,
-        );
+      if (!input) {
+        throw new MscrError('integrity', `${model} version ${version}: the manifest has no input`);
       }
       const key = modelKey(model, version);
       const runtime = chooseRuntime(manifest, preference);
       await engine.load(key, Object.fromEntries(filesFor(runtime, manifest, files)), {
         inputShape: input.shape,
+        ...(manifest.inputs.length > 1 ? { inputShapes: manifest.inputs.map((i) => i.shape) } : {}),
         runtime,
       });
       try {
         // Warm-up: the first inference compiles kernels; do it before traffic arrives.
-        const shape = warmUpShape(input);
-        const size = shape.reduce((a, b) => a * b, 1);
-        await engine.predict(key, new Float32Array(size), shape);
+        const zeros = manifest.inputs.map((spec) => {
+          const shape = warmUpShape(spec);
+          return {
+            name: spec.name,
+            data: new Float32Array(shape.reduce((a, b) => a * b, 1)),
+            shape,
+          };
+        });
+        if (zeros.length === 1 && manifest.outputs.length <= 1) {
+          const [only] = zeros as [(typeof zeros)[number]];
+          await engine.predict(key, only.data, only.shape);
+        } else {
+          await engine.predictTensors(key, zeros);
+        }
         signal.throwIfAborted();
       } catch (error) {
         await engine.unload(key).catch(() => undefined);

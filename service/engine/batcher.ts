@@ -25,6 +25,7 @@
  *   batching off: every request is run alone, within the same limits.
  */
 import { MscrError, isMscrError } from '../../connectors/errors.ts';
+import type { NamedTensor } from './protocol.ts';
 
 export interface BatchOutput {
   output: Float32Array;
@@ -33,6 +34,9 @@ export interface BatchOutput {
 
 /** Runs a (batched) input through the model: rows in, as many rows out. */
 export type RunBatch = (input: Float32Array, shape: number[]) => Promise<BatchOutput>;
+
+/** Runs a batch of every input of a model (the same rows each): every output, as many rows. */
+export type RunTensors = (inputs: NamedTensor[]) => Promise<NamedTensor[]>;
 
 export interface BatchingOptions {
   /** Default true; false runs every request alone. */
@@ -50,6 +54,10 @@ export interface BatchingOptions {
 export interface BatcherOptions extends BatchingOptions {
   /** The model's input shape, `-1` = any size (the batch dimension usually is). */
   inputShape?: readonly number[];
+  /** A model of several inputs: each one's shape, in order (the first overrides `inputShape`). */
+  inputShapes?: readonly (readonly number[])[];
+  /** Runs batches of several tensors (`submitTensors`); default: `run` on the one tensor. */
+  runTensors?: RunTensors;
 }
 
 /** One dispatched batch, for metrics. */
@@ -72,13 +80,12 @@ export interface BatcherStats {
 }
 
 interface Request {
-  input: Float32Array;
-  shape: number[];
+  inputs: NamedTensor[];
   rows: number;
   enqueuedAt: number;
   /** Set when the request has waited `maxQueueDelayMs` at the head of its lane. */
   due: boolean;
-  resolve: (output: BatchOutput) => void;
+  resolve: (outputs: NamedTensor[]) => void;
   reject: (error: unknown) => void;
 }
 
@@ -150,26 +157,31 @@ export function checkInput(
   });
 }
 
-function concat(items: readonly Request[], rows: number): { input: Float32Array; shape: number[] } {
+/** The requests' rows, input by input: one tensor per model input. */
+function concat(items: readonly Request[], rows: number): NamedTensor[] {
   const first = items[0];
   if (first === undefined) throw new MscrError('internal', 'empty batch');
-  const length = items.reduce((sum, r) => sum + r.input.length, 0);
-  const input = new Float32Array(length);
-  let offset = 0;
-  for (const r of items) {
-    input.set(r.input, offset);
-    offset += r.input.length;
-  }
-  return { input, shape: [rows, ...first.shape.slice(1)] };
+  return first.inputs.map((head, k) => {
+    const length = items.reduce((sum, r) => sum + (r.inputs[k]?.data.length ?? 0), 0);
+    const data = new Float32Array(length);
+    let offset = 0;
+    for (const r of items) {
+      const part = r.inputs[k]?.data ?? new Float32Array(0);
+      data.set(part, offset);
+      offset += part.length;
+    }
+    return { name: head.name, data, shape: [rows, ...head.shape.slice(1)] };
+  });
 }
 
 export class Batcher {
-  private readonly run: RunBatch;
+  private readonly run: RunTensors;
   private readonly maxBatchSize: number;
   private readonly maxQueueDelayMs: number;
   private readonly maxQueueRows: number;
   private readonly maxInFlightBatches: number;
   private readonly inputShape: readonly number[] | undefined;
+  private readonly inputShapes: readonly (readonly number[])[];
   private readonly lanes = new Map<string, Lane>();
   private readonly listeners = new Set<(stats: BatchStats) => void>();
   private queuedRows = 0;
@@ -183,13 +195,20 @@ export class Batcher {
   private pumpScheduled: NodeJS.Immediate | undefined;
 
   constructor(run: RunBatch, options: BatcherOptions = {}) {
-    this.run = run;
+    this.run =
+      options.runTensors ??
+      (async ([only]) => {
+        if (only === undefined) throw new MscrError('bad_request', 'no input tensor');
+        const { output, shape } = await run(only.data, only.shape);
+        return [{ name: only.name, data: output, shape }];
+      });
     const enabled = options.enabled ?? DEFAULT_BATCHING.enabled;
     const size = positiveInteger(
       options.maxBatchSize ?? DEFAULT_BATCHING.maxBatchSize,
       'maxBatchSize',
     );
-    this.inputShape = options.inputShape;
+    this.inputShape = options.inputShapes?.[0] ?? options.inputShape;
+    this.inputShapes = options.inputShapes ?? (this.inputShape ? [this.inputShape] : []);
     // A fixed batch dimension cannot take batches of another size.
     const fixedBatch = this.inputShape !== undefined && this.inputShape[0] !== -1;
     this.maxBatchSize = enabled && !fixedBatch ? size : 1;
@@ -211,15 +230,35 @@ export class Batcher {
 
   /** Queues a request of `shape[0]` rows; resolves with its own output rows. */
   submit(input: Float32Array, shape: readonly number[]): Promise<BatchOutput> {
+    return this.submitTensors([{ name: '', data: input, shape: [...shape] }]).then(([first]) => {
+      if (first === undefined) throw new MscrError('internal', 'the model returned no output');
+      return { output: first.data, shape: first.shape };
+    });
+  }
+
+  /**
+   * Queues a request of every model input (each `shape[0]` rows, the same rows, in the
+   * model's order); resolves with its own rows of every output.
+   */
+  submitTensors(inputs: readonly NamedTensor[]): Promise<NamedTensor[]> {
     if (this.closing) {
       return Promise.reject(new MscrError('unavailable', 'the model is being unloaded'));
     }
     try {
-      checkInput(input, shape, this.inputShape);
+      if (inputs.length === 0) throw new MscrError('bad_request', 'no input tensors');
+      inputs.forEach((t, i) => checkInput(t.data, t.shape, this.inputShapes[i]));
+      const rows0 = inputs[0]?.shape[0];
+      const other = inputs.find((t) => t.shape[0] !== rows0);
+      if (other !== undefined) {
+        throw new MscrError(
+          'bad_request',
+          `inputs have ${rows0} and ${other.shape[0]} rows; every input of a request has the same rows`,
+        );
+      }
     } catch (error) {
       return Promise.reject(error);
     }
-    const rows = shape[0] ?? 1;
+    const rows = inputs[0]?.shape[0] ?? 1;
     if (rows > this.maxQueueRows) {
       return Promise.reject(
         new MscrError(
@@ -231,7 +270,7 @@ export class Batcher {
     if (this.pendingRows + rows > this.maxQueueRows) {
       return Promise.reject(new MscrError('unavailable', 'queue full'));
     }
-    return new Promise<BatchOutput>((resolve, reject) => {
+    return new Promise<NamedTensor[]>((resolve, reject) => {
       let settled = false;
       const settle = (): boolean => {
         if (settled) return false;
@@ -239,21 +278,20 @@ export class Batcher {
         this.pendingRows -= rows;
         return true;
       };
-      const key = shape.slice(1).join('x');
+      const key = inputs.map((t) => t.shape.slice(1).join('x')).join('|');
       let lane = this.lanes.get(key);
       if (lane === undefined) {
         lane = { key, items: [], rows: 0, timer: undefined };
         this.lanes.set(key, lane);
       }
       const request: Request = {
-        input,
-        shape: [...shape],
+        inputs: inputs.map((t) => ({ name: t.name, data: t.data, shape: [...t.shape] })),
         rows,
         enqueuedAt: performance.now(),
         due: this.maxBatchSize === 1 || this.maxQueueDelayMs === 0,
         // A request frees its rows of the queue bound the moment it is answered (once).
-        resolve: (output) => {
-          if (settle()) resolve(output);
+        resolve: (outputs) => {
+          if (settle()) resolve(outputs);
         },
         reject: (error) => {
           if (settle()) reject(error);
@@ -424,10 +462,9 @@ export class Batcher {
       await this.runAlone(only);
       return;
     }
-    const { input, shape } = concat(batch, rows);
-    let result: BatchOutput;
+    let result: NamedTensor[];
     try {
-      result = await this.run(input, shape);
+      result = await this.run(concat(batch, rows));
     } catch (error) {
       if (isMscrError(error, 'unavailable') || isMscrError(error, 'not_found')) {
         for (const r of batch) r.reject(error);
@@ -438,27 +475,34 @@ export class Batcher {
       for (const r of batch) await this.runAlone(r);
       return;
     }
-    const rowSize = result.output.length / rows;
-    if (result.shape[0] !== rows || !Number.isInteger(rowSize)) {
+    const bad = result.find((o) => o.shape[0] !== rows || !Number.isInteger(o.data.length / rows));
+    if (bad !== undefined || result.length === 0) {
       const error = new MscrError(
         'internal',
-        `a batch of ${rows} rows came back with shape ${describe(result.shape)}`,
+        `a batch of ${rows} rows came back with shape ${describe(bad?.shape ?? [])}`,
       );
       for (const r of batch) r.reject(error);
       return;
     }
-    const rest = result.shape.slice(1);
     let offset = 0;
     for (const r of batch) {
-      const output = result.output.slice(offset * rowSize, (offset + r.rows) * rowSize);
+      r.resolve(
+        result.map((o) => {
+          const rowSize = o.data.length / rows;
+          return {
+            name: o.name,
+            data: o.data.slice(offset * rowSize, (offset + r.rows) * rowSize),
+            shape: [r.rows, ...o.shape.slice(1)],
+          };
+        }),
+      );
       offset += r.rows;
-      r.resolve({ output, shape: [r.rows, ...rest] });
     }
   }
 
   private async runAlone(request: Request): Promise<void> {
     try {
-      request.resolve(await this.run(request.input, request.shape));
+      request.resolve(await this.run(request.inputs));
     } catch (error) {
       request.reject(error);
     }

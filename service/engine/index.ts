@@ -20,7 +20,7 @@ import {
   type BatchingOptions,
 } from './batcher.ts';
 import { WorkerPool, type ModelFiles, type PoolEvent, type WorkerStats } from './worker-pool.ts';
-import type { RuntimeSpec } from './protocol.ts';
+import type { NamedTensor, RuntimeSpec } from './protocol.ts';
 
 export { Batcher, checkInput, DEFAULT_BATCHING } from './batcher.ts';
 export type {
@@ -40,7 +40,7 @@ export type {
   WorkerState,
   WorkerStats,
 } from './worker-pool.ts';
-export type { ModelSignature, RuntimeSpec } from './protocol.ts';
+export type { ModelSignature, NamedTensor, RuntimeSpec } from './protocol.ts';
 export { defaultOnnxThreads } from './onnx-runtime.ts';
 
 export interface EngineOptions {
@@ -68,6 +68,8 @@ export interface LoadOptions {
    * Merged with the shape the model itself declares; a conflict is an `integrity` error.
    */
   inputShape?: readonly number[];
+  /** A model of several inputs: each one's declared shape, in the model's order. */
+  inputShapes?: readonly (readonly number[])[];
   /** Batching for this model, over the engine's defaults. */
   batching?: BatchingOptions;
   /** Which runtime runs it and from which file; default TF.js from `model.json`. */
@@ -170,13 +172,24 @@ export class InferenceEngine {
     try {
       const runtime = options.runtime ?? { engine: 'tfjs', file: 'model.json' };
       const signature = await this.pool.load(key, files, runtime);
-      let inputShape: number[];
+      let inputs: { name: string; shape: number[] }[];
       try {
-        inputShape = mergeShapes(key, signature.inputShape, options.inputShape);
+        const declared = options.inputShapes ?? [options.inputShape];
+        if (options.inputShapes !== undefined && declared.length !== signature.inputs.length) {
+          throw new MscrError(
+            'integrity',
+            `model ${key} has ${signature.inputs.length} inputs; ${declared.length} were declared`,
+          );
+        }
+        inputs = signature.inputs.map((input, i) => ({
+          name: input.name,
+          shape: mergeShapes(key, input.shape, declared[i]),
+        }));
       } catch (error) {
         await this.pool.unload(key).catch(() => undefined);
         throw error;
       }
+      const inputShape = inputs[0]?.shape ?? [];
       const model: LoadedModel = {
         key,
         engine: runtime.engine,
@@ -187,6 +200,8 @@ export class InferenceEngine {
         ...this.batching,
         ...options.batching,
         inputShape,
+        inputShapes: inputs.map((i) => i.shape),
+        runTensors: (tensors) => this.pool.predictTensors(key, tensors),
       });
       batcher.onBatch((stats) => {
         for (const listener of this.listeners) listener({ key, ...stats });
@@ -229,6 +244,22 @@ export class InferenceEngine {
       return Promise.reject(new MscrError('not_found', `model ${key} is not loaded`));
     }
     return entry.batcher.submit(input, shape);
+  }
+
+  /**
+   * Runs every input of model `key` (each `shape[0]` rows, the same rows, in the model's
+   * order), batched with other requests; resolves with every output, in the model's order.
+   * Takes ownership of the inputs' buffers, as `predict` does.
+   */
+  predictTensors(key: string, inputs: readonly NamedTensor[]): Promise<NamedTensor[]> {
+    if (this.closing) {
+      return Promise.reject(new MscrError('unavailable', 'the inference engine is closing'));
+    }
+    const entry = this.entries.get(key);
+    if (entry === undefined) {
+      return Promise.reject(new MscrError('not_found', `model ${key} is not loaded`));
+    }
+    return entry.batcher.submitTensors(inputs);
   }
 
   has(key: string): boolean {

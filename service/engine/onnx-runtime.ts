@@ -14,7 +14,8 @@
  */
 import type * as Ort from 'onnxruntime-node';
 import { MscrError, errorMessage } from '../../connectors/errors.ts';
-import { dim, owned, type ModelRuntime, type RunOutput } from './runtime.ts';
+import type { NamedTensor } from './protocol.ts';
+import { dim, owned, type ModelRuntime } from './runtime.ts';
 
 type OrtModule = typeof Ort;
 let ortModule: Promise<OrtModule> | undefined;
@@ -108,57 +109,92 @@ export function createOnnxRuntime(options: { threads: number }): ModelRuntime {
         );
       }
       try {
-        const inputName = spec.input ?? session.inputNames[0];
-        const outputName = spec.output ?? session.outputNames[0];
-        if (session.inputNames.length !== 1 || inputName === undefined) {
+        // Several inputs or outputs: the manifest names them all (graph names). One: the
+        // artifact's `input`/`output`, else the graph's only input and first output.
+        const multi =
+          spec.inputs !== undefined && (spec.inputs.length > 1 || (spec.outputs?.length ?? 0) > 1);
+        const inputNames = multi
+          ? (spec.inputs as string[])
+          : [spec.input ?? session.inputNames[0] ?? ''];
+        const outputNames = multi
+          ? (spec.outputs ?? session.outputNames)
+          : [spec.output ?? session.outputNames[0] ?? ''];
+        if (!multi && session.inputNames.length !== 1) {
           throw new MscrError(
             'integrity',
-            `model ${key} has ${session.inputNames.length} inputs (${session.inputNames.join(', ')}); the engine serves single-input models`,
+            `model ${key} has ${session.inputNames.length} inputs (${session.inputNames.join(', ')}); its manifest names one`,
           );
         }
-        if (inputName !== session.inputNames[0]) {
+        if (!multi && inputNames[0] !== session.inputNames[0]) {
           throw new MscrError(
             'integrity',
-            `model ${key}: the manifest names input ${inputName}, the graph's is ${session.inputNames[0]}`,
+            `model ${key}: the manifest names input ${inputNames[0]}, the graph's is ${session.inputNames[0]}`,
           );
         }
-        const outputIndex = session.outputNames.indexOf(outputName ?? '');
-        if (outputName === undefined || outputIndex < 0) {
-          throw new MscrError(
-            'integrity',
-            `model ${key}: no output ${outputName} in the graph (outputs: ${session.outputNames.join(', ')})`,
-          );
-        }
-        const inputMeta = session.inputMetadata[0];
-        const outputMeta = session.outputMetadata[outputIndex];
-        if (inputMeta === undefined || !inputMeta.isTensor) {
-          throw new MscrError('integrity', `model ${key}: input ${inputName} is not a tensor`);
-        }
-        if (outputMeta === undefined || !outputMeta.isTensor) {
-          throw new MscrError(
-            'integrity',
-            `model ${key}: output ${outputName} is not a tensor (a scikit-learn classifier converted with ZipMap gives a sequence of maps; convert with options={id(model): {"zipmap": False}})`,
-          );
-        }
-        const inputType = inputMeta.type;
-        if (!isNumericType(inputType)) {
-          throw new MscrError(
-            'integrity',
-            `model ${key}: input ${inputName} is ${inputType}; the engine feeds numeric tensors`,
-          );
-        }
-        const convert = FROM_FLOAT32[inputType];
+        const inputs = inputNames.map((name) => {
+          const index = session.inputNames.indexOf(name);
+          const meta = session.inputMetadata[index];
+          if (index < 0 || meta === undefined) {
+            throw new MscrError(
+              'integrity',
+              `model ${key}: no input ${name} in the graph (inputs: ${session.inputNames.join(', ')})`,
+            );
+          }
+          if (!meta.isTensor) {
+            throw new MscrError('integrity', `model ${key}: input ${name} is not a tensor`);
+          }
+          if (!isNumericType(meta.type)) {
+            throw new MscrError(
+              'integrity',
+              `model ${key}: input ${name} is ${meta.type}; the engine feeds numeric tensors`,
+            );
+          }
+          return {
+            name,
+            type: meta.type,
+            convert: FROM_FLOAT32[meta.type],
+            shape: meta.shape.map(dim),
+          };
+        });
+        const outputs = outputNames.map((name) => {
+          const index = session.outputNames.indexOf(name);
+          const meta = session.outputMetadata[index];
+          if (index < 0 || meta === undefined) {
+            throw new MscrError(
+              'integrity',
+              `model ${key}: no output ${name} in the graph (outputs: ${session.outputNames.join(', ')})`,
+            );
+          }
+          if (!meta.isTensor) {
+            throw new MscrError(
+              'integrity',
+              `model ${key}: output ${name} is not a tensor (a scikit-learn classifier converted with ZipMap gives a sequence of maps; convert with options={id(model): {"zipmap": False}})`,
+            );
+          }
+          return { name, shape: meta.shape.map(dim) };
+        });
         const where = `model ${key}`;
         return {
           signature: {
-            inputShape: inputMeta.shape.map(dim),
-            outputShape: outputMeta.shape.map(dim),
+            inputShape: inputs[0]?.shape ?? [],
+            outputShape: outputs[0]?.shape ?? [],
+            inputs: inputs.map(({ name, shape }) => ({ name, shape })),
+            outputs,
           },
-          async run(data, shape): Promise<RunOutput> {
-            const feed = new Tensor(inputType, convert(data), shape);
+          async run(tensors): Promise<NamedTensor[]> {
+            const feeds: Record<string, Ort.Tensor> = {};
+            inputs.forEach((input, i) => {
+              // By name; a single input is the one tensor whatever the caller called it.
+              const tensor =
+                inputs.length === 1 ? tensors[0] : tensors.find((t) => t.name === input.name);
+              const given = tensor ?? tensors[i];
+              if (given === undefined)
+                throw new MscrError('bad_request', `${where}: no input ${input.name}`);
+              feeds[input.name] = new Tensor(input.type, input.convert(given.data), given.shape);
+            });
             let results: Ort.InferenceSession.OnnxValueMapType;
             try {
-              results = await session.run({ [inputName]: feed }, [outputName]);
+              results = await session.run(feeds, outputNames);
             } catch (error) {
               // The batcher checked the shape against the signature; what is left is a
               // value the graph rejects at run time (an index out of range, ...).
@@ -166,14 +202,16 @@ export function createOnnxRuntime(options: { threads: number }): ModelRuntime {
                 cause: error,
               });
             }
-            const value = results[outputName] as Ort.Tensor | undefined;
-            if (value === undefined) {
-              throw new MscrError('internal', `${where}: no ${outputName} in the results`);
-            }
-            const output = toFloat32(value.data, value.type, where);
-            const outShape = value.dims.map(Number);
-            value.dispose();
-            return { output, shape: outShape };
+            return outputNames.map((name) => {
+              const value = results[name] as Ort.Tensor | undefined;
+              if (value === undefined) {
+                throw new MscrError('internal', `${where}: no ${name} in the results`);
+              }
+              const data = toFloat32(value.data, value.type, where);
+              const shape = value.dims.map(Number);
+              value.dispose();
+              return { name, data, shape };
+            });
           },
           async dispose() {
             await session.release();

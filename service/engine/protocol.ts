@@ -19,18 +19,34 @@ export interface WorkerInit {
 /**
  * Which engine runs a model and what it loads: the artifact file and, for ONNX, the graph
  * input fed and the output read (default: the graph's only input, its first output).
+ * A model of several inputs or outputs names them all (`inputs`, `outputs`: the manifest's
+ * names, in its order): ONNX Runtime feeds and reads the graph tensors of those names,
+ * TF.js feeds and reads its model's inputs and outputs in that order.
  */
 export interface RuntimeSpec {
   engine: EngineName;
   file: string;
   input?: string;
   output?: string;
+  inputs?: string[];
+  outputs?: string[];
 }
 
-/** Shapes of a loaded model's (single) input and output; `-1` = any size. */
+/** One named tensor, row-major float32 (`shape[0]` rows). */
+export interface NamedTensor {
+  name: string;
+  data: Float32Array;
+  shape: number[];
+}
+
+/** Shapes of a loaded model's inputs and outputs; `-1` = any size. */
 export interface ModelSignature {
+  /** The first input's and output's shapes. */
   inputShape: number[];
   outputShape: number[];
+  /** Every input and output, by name, in the order the model serves them. */
+  inputs: { name: string; shape: number[] }[];
+  outputs: { name: string; shape: number[] }[];
 }
 
 export type WorkerRequest =
@@ -42,7 +58,7 @@ export type WorkerRequest =
       runtime: RuntimeSpec;
     }
   | { type: 'unload'; id: number; key: string }
-  | { type: 'predict'; id: number; key: string; input: Float32Array; shape: number[] }
+  | { type: 'predict'; id: number; key: string; inputs: NamedTensor[] }
   /** Test hook: the worker ends its thread with `process.exit(code)`, as a crash would. */
   | { type: 'exit'; code: number };
 
@@ -56,5 +72,5 @@ export type WorkerResponse =
   | { type: 'init_error'; error: SerializedError }
   | { type: 'loaded'; id: number; signature: ModelSignature }
   | { type: 'unloaded'; id: number }
-  | { type: 'output'; id: number; output: Float32Array; shape: number[] }
+  | { type: 'output'; id: number; outputs: NamedTensor[] }
   | { type: 'error'; id: number; error: SerializedError };

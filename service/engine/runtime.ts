@@ -4,18 +4,16 @@
  * and version states stay with the batcher, the pool and the reload manager, whatever runs
  * the model.
  */
-import type { ModelSignature, RuntimeSpec } from './protocol.ts';
-
-export interface RunOutput {
-  output: Float32Array;
-  shape: number[];
-}
+import type { ModelSignature, NamedTensor, RuntimeSpec } from './protocol.ts';
 
 /** A model loaded by one runtime in one worker. */
 export interface RuntimeModel {
   readonly signature: ModelSignature;
-  /** Runs a batch (`shape[0]` rows, row-major float32); resolves with the served output. */
-  run(input: Float32Array, shape: number[]): Promise<RunOutput>;
+  /**
+   * Runs a batch: every input (`shape[0]` rows each, in the signature's order); resolves
+   * with every served output, in the signature's order.
+   */
+  run(inputs: NamedTensor[]): Promise<NamedTensor[]>;
   dispose(): Promise<void>;
 }
 

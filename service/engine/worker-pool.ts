@@ -33,6 +33,7 @@ import type { BackendInfo, BackendPreference } from '../../runtime/backend/index
 import { defaultOnnxThreads } from './onnx-runtime.ts';
 import type {
   ModelSignature,
+  NamedTensor,
   RuntimeSpec,
   SerializedError,
   WorkerInit,
@@ -315,21 +316,32 @@ export class WorkerPool {
   /**
    * Runs `input` (row-major, `shape[0]` rows) through model `key` on the least-busy worker.
    * The input's buffer is transferred (detached) when the array spans all of it; otherwise
-   * it is copied.
+   * it is copied. Resolves with the model's first output.
    */
-  predict(key: string, input: Float32Array, shape: number[]): Promise<PredictOutput> {
+  async predict(key: string, input: Float32Array, shape: number[]): Promise<PredictOutput> {
+    const [first] = await this.predictTensors(key, [{ name: '', data: input, shape }]);
+    if (first === undefined) throw new MscrError('internal', `model ${key} returned no output`);
+    return { output: first.data, shape: first.shape };
+  }
+
+  /**
+   * Runs every input of model `key` (each `shape[0]` rows, the same rows) on the least-busy
+   * worker; resolves with every output. Buffers are transferred as in `predict`.
+   */
+  predictTensors(key: string, inputs: NamedTensor[]): Promise<NamedTensor[]> {
     return this.track(async () => {
       if (!this.registry.has(key)) throw new MscrError('not_found', `model ${key} is not loaded`);
-      checkInput(input, shape);
+      if (inputs.length === 0) throw new MscrError('bad_request', 'no input tensors');
+      for (const t of inputs) checkInput(t.data, t.shape);
       // Synchronous when a worker is ready: the request is on its way when predict() returns.
       const slot = this.pick() ?? (await this.acquire());
-      const rows = shape[0] ?? 1;
+      const rows = inputs[0]?.shape[0] ?? 1;
       let response: WorkerResponse;
       try {
         response = await this.send(
           slot,
-          { type: 'predict', id: 0, key, input, shape },
-          transferable(input),
+          { type: 'predict', id: 0, key, inputs },
+          [...new Set(inputs.flatMap((t) => transferable(t.data)))],
           rows,
         );
       } finally {
@@ -338,7 +350,7 @@ export class WorkerPool {
       if (response.type !== 'output') {
         throw new MscrError('internal', `worker answered predict with ${response.type}`);
       }
-      return { output: response.output, shape: response.shape };
+      return response.outputs;
     });
   }
 

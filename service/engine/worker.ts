@@ -13,6 +13,7 @@ import { initBackend } from '../../runtime/backend/index.ts';
 import { createOnnxRuntime } from './onnx-runtime.ts';
 import type {
   ModelSignature,
+  NamedTensor,
   RuntimeSpec,
   SerializedError,
   WorkerInit,
@@ -74,14 +75,10 @@ async function unload(key: string): Promise<void> {
   await model?.dispose();
 }
 
-function predict(
-  key: string,
-  input: Float32Array,
-  shape: number[],
-): Promise<{ output: Float32Array; shape: number[] }> {
+function predict(key: string, inputs: NamedTensor[]): Promise<NamedTensor[]> {
   const model = models.get(key);
   if (model === undefined) throw new MscrError('not_found', `model ${key} is not loaded`);
-  return model.run(input, shape);
+  return model.run(inputs);
 }
 
 type ModelRequest = Exclude<WorkerRequest, { type: 'exit' }>;
@@ -100,10 +97,10 @@ async function handle(request: ModelRequest): Promise<void> {
       send({ type: 'unloaded', id: request.id });
       return;
     case 'predict': {
-      const result = await predict(request.key, request.input, request.shape);
-      send({ type: 'output', id: request.id, output: result.output, shape: result.shape }, [
-        result.output.buffer as ArrayBuffer,
-      ]);
+      const outputs = await predict(request.key, request.inputs);
+      // Each output owns its buffer (`owned`), so every buffer can be transferred.
+      const buffers = [...new Set(outputs.map((o) => o.data.buffer as ArrayBuffer))];
+      send({ type: 'output', id: request.id, outputs }, buffers);
       return;
     }
   }

@@ -16,6 +16,7 @@ import { isMscrError } from '../../connectors/errors.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ServiceMetrics } from '../observability/metrics.ts';
 import { grpcStatusOf, statusName, toServiceError } from './status.ts';
+import { CALLER_HEADER, callerKeyOf, withCaller } from '../rollout/context.ts';
 
 /** Where a handler notes what the metrics and the log line name. */
 export interface CallContext {
@@ -80,7 +81,11 @@ export function unary<Req, Res>(
       else logger.info('grpc call', fields);
     };
     Promise.resolve()
-      .then(() => handler(call.request, ctx))
+      .then(() => {
+        // Rollouts: the canary split sticks to the caller's key (x-mscr-caller), else the request id.
+        const caller = callerKeyOf(call.metadata.get(CALLER_HEADER)[0]?.toString(), ctx.requestId);
+        return withCaller(caller, () => handler(call.request, ctx));
+      })
       .then(
         (response) => {
           finish(Status.OK);

@@ -5,7 +5,7 @@
  * as `raw_output_contents` (little-endian FP32), as Triton answers.
  */
 import type { VersionSelector } from '../../connectors/sc/index.ts';
-import type { DataPlane } from '../dataplane/index.ts';
+import { preparedInputs, type DataPlane } from '../dataplane/index.ts';
 import { tensorRows, type LoggedInput, type Monitoring } from '../monitoring/index.ts';
 import {
   decodeInferRequest,
@@ -130,6 +130,18 @@ export function inferRequestBody(
     const where = `input ${quote(input.name)}`;
     const shape = wireShape(input.shape, where);
     const extra = parameters(input.parameters);
+    // The kserve SDK's gRPC client keeps REST's `binary_data_size` on inputs it sends as raw
+    // contents: over gRPC the raw bytes are the binary data, so a size that matches them says
+    // nothing more (Triton ignores it too).
+    if (Object.hasOwn(extra, 'binary_data_size')) {
+      const bytes = raw[i]?.length;
+      if (bytes === undefined || extra.binary_data_size !== bytes) {
+        throw badRequest(
+          `${where} declares parameters.binary_data_size ${String(extra.binary_data_size)}, but ${bytes === undefined ? 'the request has no raw_input_contents' : `its raw_input_contents has ${bytes} bytes`}: send the bytes in raw_input_contents, or drop the parameter`,
+        );
+      }
+      delete extra.binary_data_size;
+    }
     const base = {
       name: input.name,
       datatype: input.datatype,
@@ -231,16 +243,17 @@ export function createOipHandlers(options: OipOptions) {
       let rows: LoggedInput[] = [];
       const result = await dataPlane.infer(request.model_name, selector, (manifest) => {
         decoded = decodeInferRequest(inferRequestBody(request, limits), manifest, limits);
-        const input = decoded.inputs[0] as DecodedTensor;
-        const prepared = { input: toFloat32(input), shape: input.shape };
-        rows = tensorRows(prepared.input, prepared.shape);
-        return prepared;
+        const first = decoded.inputs[0] as DecodedTensor;
+        rows = tensorRows(toFloat32(first), first.shape);
+        // Every input reaches the engine by name.
+        return preparedInputs(decoded.inputs);
       });
       ctx.version = String(result.version);
-      const spec = result.manifest.outputs[0];
-      const all: OutputTensor[] = [
-        { name: spec?.name ?? 'output', shape: result.shape, data: result.output },
-      ];
+      const all: OutputTensor[] = result.outputs.map((o) => ({
+        name: o.name,
+        shape: o.shape,
+        data: o.data,
+      }));
       const chosen = chooseOutputs(all, decoded?.outputs);
       chosen.forEach((o) => checkOutput(o));
       const ids = monitoring.remember(result, (row) => rows[row]);

@@ -8,8 +8,8 @@
 import { MscrError } from '../../connectors/errors.ts';
 import type { TensorDtype } from '../../connectors/ms/manifest.ts';
 import type { VersionSelector } from '../../connectors/sc/index.ts';
-import type { DataPlane } from '../dataplane/index.ts';
-import { decodeInferRequest, type DecodeLimits, type DecodedTensor } from '../protocols/index.ts';
+import { preparedInputs, type DataPlane } from '../dataplane/index.ts';
+import { decodeInferRequest, type DecodeLimits } from '../protocols/index.ts';
 import { badRequest, checkOutput, quote } from '../protocols/tensor.ts';
 import type { CallContext } from './call.ts';
 import { chooseOutputs } from './oip.ts';
@@ -155,16 +155,13 @@ export function createTfServingHandlers(options: TfServingOptions) {
         selectorOfSpec(request.model_spec),
         (manifest) => {
           decoded = decodeInferRequest(body, manifest, limits);
-          const input = decoded.inputs[0] as DecodedTensor;
-          const data =
-            input.data instanceof Float32Array ? input.data : Float32Array.from(input.data);
-          return { input: data, shape: input.shape };
+          // Every input reaches the engine by name.
+          return preparedInputs(decoded.inputs);
         },
       );
       ctx.version = String(result.version);
-      const spec = result.manifest.outputs[0];
       const chosen = chooseOutputs(
-        [{ name: spec?.name ?? 'output', shape: result.shape, data: result.output }],
+        result.outputs.map((o) => ({ name: o.name, shape: o.shape, data: o.data })),
         request.output_filter,
       );
       return {

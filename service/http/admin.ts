@@ -31,18 +31,32 @@ export function requireAdmin(req: Request, res: Response, adminToken: string): v
  * <token>`; `what` names the token in the message (`admin`, `feedback`).
  */
 export function requireBearer(req: Request, res: Response, token: string, what: string): void {
-  const match = BEARER.exec(req.get('authorization') ?? '');
-  if (match?.[1] === undefined) {
+  const problem = bearerProblem(req.get('authorization'), token);
+  if (problem === 'missing') {
     res.setHeader('WWW-Authenticate', 'Bearer realm="mscr"');
     throw new MscrError('bad_request', `send the ${what} token: Authorization: Bearer <token>`, {
       status: 401,
     });
   }
-  // Equal-length digests, so the comparison takes the same time whatever was sent.
-  if (!timingSafeEqual(digest(match[1]), digest(token))) {
+  if (problem === 'invalid') {
     res.setHeader('WWW-Authenticate', 'Bearer realm="mscr", error="invalid_token"');
     throw new MscrError('bad_request', `the ${what} token is not valid`, { status: 401 });
   }
+}
+
+/**
+ * What is wrong with an `Authorization` value given the expected token: `missing` (no
+ * `Bearer <token>`), `invalid` (another token), or undefined when it is the token. Shared by
+ * HTTP and the broker adapters, which carry the same value in a header or user property.
+ */
+export function bearerProblem(
+  authorization: string | undefined,
+  token: string,
+): 'missing' | 'invalid' | undefined {
+  const match = BEARER.exec(authorization ?? '');
+  if (match?.[1] === undefined) return 'missing';
+  // Equal-length digests, so the comparison takes the same time whatever was sent.
+  return timingSafeEqual(digest(match[1]), digest(token)) ? undefined : 'invalid';
 }
 
 /**

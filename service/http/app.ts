@@ -9,12 +9,13 @@ import { MscrError, isMscrError } from '../../connectors/errors.ts';
 import type { ModelManifest } from '../../connectors/ms/manifest.ts';
 import {
   matchRoute,
+  methodOfPath,
   mscrRunsPath,
   type Route,
   type VersionSelector,
 } from '../../connectors/sc/index.ts';
 import type { RetrainLauncher, RetrainResponse } from '../../connectors/sr/index.ts';
-import type { DataPlane, InferResult } from '../dataplane/index.ts';
+import { preparedInputs, type DataPlane, type InferResult } from '../dataplane/index.ts';
 import { tensorRows, type LoggedInput, type Monitoring } from '../monitoring/index.ts';
 import type { Logger } from '../observability/log.ts';
 import { LabelCap, type Protocol, type ServiceMetrics } from '../observability/metrics.ts';
@@ -41,6 +42,12 @@ import {
   HEADER_LENGTH,
   inlineBinaryInputs,
   splitInferBody,
+  decodeExamples,
+  encodeClassificationResult,
+  encodeRegressionResult,
+  parseTfServingJson,
+  stringifyTfServingJson,
+  v1ModelMetadata,
   type DecodeLimits,
   type DecodedTensor,
   type OutputTensor,
@@ -54,6 +61,7 @@ import {
   requireJson,
 } from './admin.ts';
 import { imageFromBody, parseJsonBody } from './body.ts';
+import { CALLER_HEADER, callerKeyOf, withCaller } from '../rollout/context.ts';
 import { serveStatic } from './static.ts';
 
 export interface AppOptions {
@@ -79,6 +87,8 @@ export interface AppOptions {
   retrain?: RetrainLauncher;
   /** A folder of static files served at `/` (the web page); absent: none. */
   webRoot?: string;
+  /** The rollout admin routes (`service/rollout/admin.ts`); absent: none. */
+  rolloutRoutes?: express.RequestHandler;
 }
 
 /**
@@ -134,9 +144,43 @@ function toFloat32(tensor: DecodedTensor): Float32Array {
   return tensor.data instanceof Float32Array ? tensor.data : Float32Array.from(tensor.data);
 }
 
+/** Every output of a result, named as the manifest names them. */
 function outputsOf(result: InferResult): OutputTensor[] {
-  const spec = result.manifest.outputs[0];
-  return [{ name: spec?.name ?? 'output', shape: result.shape, data: result.output }];
+  return result.outputs.map((o) => ({ name: o.name, shape: o.shape, data: o.data }));
+}
+
+/**
+ * Whether `GET /v1/models/{m}` adds KServe V1's `name` and `ready` to TF Serving's
+ * `GetModelStatusResponse`. Strict protobuf JSON parsers of TF Serving clients reject unknown
+ * fields, so they are added only when asked for (`?format=kserve`) or for the KServe Python
+ * SDK, whose `is_model_ready` reads `ready` and which sends no such parameter: it is known by
+ * its HTTP library's User-Agent (`python-httpx/...`). `?format=tfserving` always gives the
+ * strict shape.
+ */
+function wantsKServeStatus(req: Request): boolean {
+  const format = req.query.format;
+  if (format === 'kserve') return true;
+  if (format === 'tfserving') return false;
+  if (format !== undefined) {
+    throw new MscrError(
+      'bad_request',
+      'format must be "kserve" (adds name and ready) or "tfserving" (GetModelStatusResponse only)',
+    );
+  }
+  return /^python-httpx\//.test(req.get('user-agent') ?? '');
+}
+
+/** A V1 answer as TF Serving writes it (NaN and ±Infinity as bare tokens). */
+function sendTfServingJson(res: Response, value: unknown): undefined {
+  res.setHeader('Content-Type', 'application/json');
+  res.end(stringifyTfServingJson(value));
+  return undefined;
+}
+
+/** JSON with exactly `Content-Type: application/json` (no charset: some clients compare). */
+function sendJson(res: Response, value: unknown): void {
+  res.setHeader('Content-Type', 'application/json');
+  res.end(JSON.stringify(value));
 }
 
 /** The request id: the caller's `X-Request-Id` when it is sane, else a new one. */
@@ -159,6 +203,18 @@ function launcherOf(retrain: RetrainLauncher | undefined): RetrainLauncher {
     );
   }
   return retrain;
+}
+
+function methodFits(expected: 'GET' | 'POST', actual: string): boolean {
+  return actual === expected || (expected === 'GET' && actual === 'HEAD');
+}
+
+function notAllowed(res: Response, req: Request, method: 'GET' | 'POST'): MscrError {
+  res.setHeader('Allow', method);
+  const path = req.path.length > 128 ? `${req.path.slice(0, 128)}...` : req.path;
+  return new MscrError('bad_request', `${path} takes ${method}, not ${req.method.slice(0, 16)}`, {
+    status: 405,
+  });
 }
 
 export function createApp(options: AppOptions): express.Express {
@@ -187,7 +243,7 @@ export function createApp(options: AppOptions): express.Express {
   const handlers: Record<Route['kind'], Handler> = {
     models: () => modelsResponse(dataPlane.listModels()),
 
-    status: ({ route }) => {
+    status: ({ route, req }) => {
       const model = modelOf(route);
       const status = dataPlane.status(model);
       const selector = selectorOf(route);
@@ -211,31 +267,53 @@ export function createApp(options: AppOptions): express.Express {
             `model ${model} has no version ${version} loaded or loading`,
           );
       }
-      return {
-        ...modelStatusResponse(
-          versions.map((v) => ({
-            version: v.version,
-            state: v.state,
-            ...(v.error ? { error: redactPaths(v.error) } : {}),
-          })),
-          { name: model },
-        ),
-        name: model,
-        ready: status.ready,
-      };
+      const response = modelStatusResponse(
+        versions.map((v) => ({
+          version: v.version,
+          state: v.state,
+          ...(v.error ? { error: redactPaths(v.error) } : {}),
+        })),
+      );
+      return wantsKServeStatus(req) ? { name: model, ready: status.ready, ...response } : response;
+    },
+
+    metadata: ({ route, res }) => {
+      const { version, manifest } = dataPlane.manifest(modelOf(route), selectorOf(route));
+      setVersion(res, { version });
+      return v1ModelMetadata(manifest, version);
+    },
+
+    'tf-classify': async ({ route, body, res }) => {
+      const json = parseTfServingJson(body);
+      const result = await dataPlane.infer(modelOf(route), selectorOf(route), (manifest) => {
+        const decoded = decodeExamples(json, manifest, limits);
+        return { input: decoded.input, shape: [decoded.rows, decoded.input.length / decoded.rows] };
+      });
+      setVersion(res, result);
+      return encodeClassificationResult(result.manifest, outputsOf(result)[0] as OutputTensor);
+    },
+
+    'tf-regress': async ({ route, body, res }) => {
+      const json = parseTfServingJson(body);
+      const result = await dataPlane.infer(modelOf(route), selectorOf(route), (manifest) => {
+        const decoded = decodeExamples(json, manifest, limits);
+        return { input: decoded.input, shape: [decoded.rows, decoded.input.length / decoded.rows] };
+      });
+      setVersion(res, result);
+      return encodeRegressionResult(result.manifest, outputsOf(result)[0] as OutputTensor);
     },
 
     predict: async ({ route, body, res }) => {
-      const json = parseJsonBody(body);
+      const json = parseTfServingJson(body);
       let format: 'row' | 'columnar' = 'row';
       const result = await dataPlane.infer(modelOf(route), selectorOf(route), async (manifest) => {
         const decoded = await decodeV1PredictRequest(json, manifest, limits);
         format = decoded.format;
-        const input = decoded.inputs[0] as DecodedTensor;
-        return { input: toFloat32(input), shape: input.shape };
+        // Every input reaches the engine by name.
+        return preparedInputs(decoded.inputs);
       });
       setVersion(res, result);
-      return encodeV1PredictResponse(format, outputsOf(result));
+      return sendTfServingJson(res, encodeV1PredictResponse(format, outputsOf(result)));
     },
 
     'server-metadata': () => ({
@@ -264,22 +342,27 @@ export function createApp(options: AppOptions): express.Express {
       return v2ModelMetadata(manifest, available);
     },
     'model-ready': ({ route, res }) => {
+      // An unknown model, version or alias is a 404 (as its metadata is); a known one that
+      // is not serving (loading, failed) is 503.
+      dataPlane.requireVersion(modelOf(route), selectorOf(route));
       const ready = dataPlane.modelReady(modelOf(route), selectorOf(route));
       res.status(ready ? 200 : 503);
       return { name: modelOf(route), ready };
     },
 
     infer: async ({ route, body, req, res }) => {
+      // Every V2 answer has an id: the request's, else this request's X-Request-Id.
+      const requestId = res.locals.requestId as string;
       const { json, binary } = splitInferBody(body, req.get(HEADER_LENGTH));
       const request = inlineBinaryInputs(json, binary, limits.maxElements);
       let decoded: ReturnType<typeof decodeInferRequest> | undefined;
       let rows: LoggedInput[] = [];
       const result = await dataPlane.infer(modelOf(route), selectorOf(route), (manifest) => {
         decoded = decodeInferRequest(request, manifest, limits);
-        const input = decoded.inputs[0] as DecodedTensor;
-        const prepared = { input: toFloat32(input), shape: input.shape };
-        rows = tensorRows(prepared.input, prepared.shape);
-        return prepared;
+        const first = decoded.inputs[0] as DecodedTensor;
+        // The prediction log keeps the first input's rows (one tensor per row).
+        rows = tensorRows(toFloat32(first), first.shape);
+        return preparedInputs(decoded.inputs);
       });
       setVersion(res, result);
       const response = encodeInferResponse(
@@ -287,7 +370,7 @@ export function createApp(options: AppOptions): express.Express {
         result.version,
         outputsOf(result),
         decoded?.outputs,
-        decoded?.id,
+        decoded?.id ?? requestId,
       );
       // One id per row, as a response parameter (V2 parameters are scalars: comma-separated).
       const ids = monitoring.remember(result, (row) => rows[row]);
@@ -490,9 +573,16 @@ export function createApp(options: AppOptions): express.Express {
         ms: Math.round(seconds * 1e4) / 10,
         ...(res.locals.error ? { error: res.locals.error as string } : {}),
       };
-      if (res.statusCode >= 500) logger.error('request failed', fields);
-      else if (route?.kind === 'live' || route?.kind === 'ready' || req.path === '/metrics')
+      // Probes answer 503 while not ready: that is their answer, not a failure.
+      const probe =
+        route?.kind === 'live' ||
+        route?.kind === 'ready' ||
+        route?.kind === 'model-ready' ||
+        req.path === '/metrics' ||
+        req.path === '/';
+      if (probe && (res.statusCode < 500 || res.statusCode === 503))
         logger.debug('request', fields);
+      else if (res.statusCode >= 500) logger.error('request failed', fields);
       else logger.info('request', fields);
     });
     next();
@@ -507,29 +597,49 @@ export function createApp(options: AppOptions): express.Express {
     }
   });
 
+  // `GET /` is KServe V1's liveness (`{"status": "alive"}`, read by the kserve SDK's
+  // is_server_live) for clients that ask for JSON or do not take HTML; browsers get the page.
+  app.get('/', (req, res, next) => {
+    res.vary('Accept');
+    if (options.webRoot !== undefined && req.accepts(['json', 'html']) === 'html') {
+      next();
+      return;
+    }
+    sendJson(res, { status: 'alive' });
+  });
+
   // The web page, if any: GET and HEAD of paths outside the API only.
   if (options.webRoot !== undefined) app.use(serveStatic(options.webRoot));
 
   // Every body is read raw with one size limit; each route decodes it (JSON, image, CSV).
   app.use(express.raw({ type: () => true, limit: limits.maxBodyBytes }));
+  if (options.rolloutRoutes !== undefined) app.use(options.rolloutRoutes);
 
   app.use(async (req, res, next) => {
     try {
-      const route = matchRoute(req.path);
+      let route: Route | undefined;
+      try {
+        route = matchRoute(req.path);
+      } catch (error) {
+        // A wrong method is a 405 even when a segment of the path is invalid too.
+        const method = methodOfPath(req.path);
+        if (method !== undefined && !methodFits(method, req.method))
+          throw notAllowed(res, req, method);
+        throw error;
+      }
       if (route === undefined)
         throw new MscrError(
           'not_found',
           `no route for ${req.method.slice(0, 16)} ${req.path.length > 128 ? `${req.path.slice(0, 128)}...` : req.path}; see GET /v2 and /v1/models`,
         );
-      if (req.method !== route.method && !(route.method === 'GET' && req.method === 'HEAD')) {
-        res.setHeader('Allow', route.method);
-        throw new MscrError('bad_request', `${req.path} takes ${route.method}, not ${req.method}`, {
-          status: 405,
-        });
-      }
+      if (!methodFits(route.method, req.method)) throw notAllowed(res, req, route.method);
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const result = await handlers[route.kind]({ route, req, res, body });
-      if (!res.headersSent) res.json(result);
+      // Rollouts: a canary split by caller key, carried to the data plane (see rollout/context.ts).
+      const caller = callerKeyOf(req.get(CALLER_HEADER), res.locals.requestId as string);
+      const result = await withCaller(caller, () =>
+        handlers[route.kind]({ route, req, res, body }),
+      );
+      if (!res.headersSent) sendJson(res, result);
     } catch (error) {
       next(error);
     }
@@ -584,7 +694,9 @@ export function createApp(options: AppOptions): express.Express {
       res.end();
       return;
     }
-    res.status(status).json(body);
+    // Exactly `application/json`: the kserve SDK shows an error's text only for that type.
+    res.status(status);
+    sendJson(res, body);
   });
 
   return app;

@@ -52,6 +52,8 @@ export interface MonitoringOptions {
    */
   feedbackTrust?: 'any' | 'prediction' | 'token' | 'review';
   now?: () => Date;
+  /** Judged feedback about a version's prediction (rollouts count it per version). */
+  onJudged?: (model: string, version: number, correct: boolean) => void;
 }
 
 /** Whether feedback of trust `trust` is used without a review under `threshold`. */
@@ -298,6 +300,8 @@ export class Monitoring {
       ...value,
       ...(naive !== undefined ? { naive } : {}),
     });
+    if (record.version !== undefined && record.correct !== undefined)
+      this.#options.onJudged?.(record.model, record.version, record.correct);
     const outcome =
       record.correct === undefined ? 'unjudged' : record.correct ? 'correct' : 'incorrect';
     this.#feedbackTotal.inc({ model: record.model, outcome });

@@ -14,6 +14,14 @@ export {
   modelStatusResponse,
   modelsResponse,
 } from './v1.ts';
+export {
+  checkSignatureName,
+  decodeExamples,
+  encodeClassificationResult,
+  encodeRegressionResult,
+  v1ModelMetadata,
+} from './tfserving.ts';
+export { parseTfServingJson, stringifyTfServingJson } from './tfserving-json.ts';
 export type { CsvOrder } from './convenience.ts';
 export {
   decodeCsvWindow,

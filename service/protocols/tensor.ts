@@ -181,6 +181,12 @@ function boolean(value: unknown): number {
 
 /** JSON numbers or FP32 into float32; one function, so that `walkTensor` can recognise it. */
 const readFloat32: ElementReader = (v) => float32(v);
+/**
+ * V1 (TF Serving) JSON numbers into float32: as `readFloat32`, plus NaN and ±Infinity, which
+ * TF Serving's JSON accepts as extensions (see tfserving-json.ts).
+ */
+export const readV1Float32: ElementReader = (v) =>
+  typeof v === 'number' && !Number.isFinite(v) ? v : float32(v);
 /** JSON numbers or INT32 into int32 (the same range, so the same checks and messages). */
 const readInt32: ElementReader = (v) => integer(v, 'INT32', [INT32_MIN, INT32_MAX]);
 
@@ -267,7 +273,8 @@ function fastFloat32Array(source: Float32Array, data: TensorValues): number {
 }
 
 function fastFillFor(read: ElementReader, dtype: TensorDtype): FastFill | undefined {
-  if (read === readFloat32 && dtype === 'float32') return fastFloat32;
+  // The fast fill stores only finite values, which both readers store as they are.
+  if ((read === readFloat32 || read === readV1Float32) && dtype === 'float32') return fastFloat32;
   if (read === readInt32 && dtype === 'int32') return fastInt32;
   return undefined;
 }

@@ -14,14 +14,15 @@
  *   sent that way instead of pixels: it is decoded, resized and normalised exactly as in
  *   training. Numbers sent for an image model are taken as the model input as it is (already
  *   normalised), as TF Serving would.
- * - `signature_name` may be absent or `serving_default`, the only signature of an mscr model.
+ * - `signature_name` may be absent, empty (the default signature) or `serving_default`, the
+ *   only signature of an mscr model.
  *
- * JSON has no NaN or Infinity (TF Serving accepts them as extensions; JSON.parse does not):
- * every number must be finite.
+ * JSON has no NaN or Infinity; TF Serving accepts and returns them as extensions, and so does
+ * this adapter for float inputs and outputs (the body is parsed with `parseTfServingJson`,
+ * and answers written with `stringifyTfServingJson`).
  */
 import type { ModelManifest, TensorSpec } from '../../connectors/ms/manifest.ts';
 import type { VersionStateReport } from '../../connectors/sc/mscr.ts';
-import { DEFAULT_SIGNATURE } from '../../connectors/sc/v1.ts';
 import type {
   KServeV1ModelsResponse,
   ModelVersionStatus,
@@ -32,6 +33,8 @@ import type {
 import { MscrError } from '../../connectors/errors.ts';
 import { decodeImageBody, imageSpecOf } from './convenience.ts';
 import { countB64, DEFAULT_IMAGE_POLICY } from './image-policy.ts';
+import { nonFiniteMarker } from './tfserving-json.ts';
+import { checkSignatureName } from './tfserving.ts';
 import {
   DEFAULT_DECODE_LIMITS,
   allocate,
@@ -48,6 +51,7 @@ import {
   nest,
   own,
   quote,
+  readV1Float32,
   shapeText,
   singleInput,
   walkTensor,
@@ -163,8 +167,7 @@ async function decodeRowInput(
       `input ${quote(spec.name)} takes exactly ${batchDim} instance${batchDim === 1 ? '' : 's'} (shape ${shapeText(spec.shape)}); got ${batch}`,
     );
   }
-  const read = elementReader('json', spec.dtype);
-  if (read === undefined) throw new MscrError('internal', `no reader for ${spec.dtype}`);
+  const read = readerOf(spec);
   let instanceShape: number[] = spec.shape.slice(1);
   let shapeNote: string | undefined; // set once an instance fixed the `-1` dimensions
   const parts: TensorValues[] = [];
@@ -251,8 +254,7 @@ async function decodeColumnarInput(
       data: concat(parts, spec),
     };
   }
-  const read = elementReader('json', spec.dtype);
-  if (read === undefined) throw new MscrError('internal', `no reader for ${spec.dtype}`);
+  const read = readerOf(spec);
   const walked = walkTensor(value, {
     where,
     shape: spec.shape,
@@ -288,14 +290,11 @@ function namedValues(
   return values;
 }
 
-function checkSignature(body: Record<string, unknown>): void {
-  const signature = own(body, 'signature_name');
-  if (signature === undefined || signature === DEFAULT_SIGNATURE) return;
-  throw badRequest(
-    typeof signature === 'string'
-      ? `unknown signature_name ${quote(signature)}; the model has one signature, ${quote(DEFAULT_SIGNATURE)} (or leave signature_name out)`
-      : `signature_name must be a string, got ${describeValue(signature)}`,
-  );
+/** The element reader of a V1 input: float inputs also take NaN and ±Infinity. */
+function readerOf(spec: TensorSpec) {
+  const read = spec.dtype === 'float32' ? readV1Float32 : elementReader('json', spec.dtype);
+  if (read === undefined) throw new MscrError('internal', `no reader for ${spec.dtype}`);
+  return read;
 }
 
 /**
@@ -311,7 +310,7 @@ export async function decodeV1PredictRequest(
   checkLimits(limits);
   if (!isPlainObject(body))
     throw badRequest(`a predict request must be ${REQUEST_SHAPE}, got ${describeValue(body)}`);
-  checkSignature(body);
+  checkSignatureName(body);
   const hasInstances = Object.hasOwn(body, 'instances');
   const hasInputs = Object.hasOwn(body, 'inputs');
   if (hasInstances && hasInputs) {
@@ -395,7 +394,7 @@ export async function decodeV1PredictRequest(
 }
 
 /**
- * Model outputs -> the V1 answer. Row: `{"predictions": [...]}`, one entry per instance (the
+ * Model outputs -> the V1 answer (write it with `stringifyTfServingJson`). Row: `{"predictions": [...]}`, one entry per instance (the
  * output without its batch dimension; an object by output name when there are several, as
  * TF Serving does). A classifier's prediction is its probability list. Columnar:
  * `{"outputs": tensor}`, or an object by name for several outputs.
@@ -412,7 +411,10 @@ export function encodeV1PredictResponse(
     shape: readonly number[],
   ): V1Value => {
     const where = `output ${quote(output.name)}`;
-    return nest(values, shape, (v) => float32ToJson(v, where)) as V1Value;
+    // Non-finite values go out as TF Serving writes them (stringifyTfServingJson).
+    return nest(values, shape, (v) =>
+      Number.isFinite(v) ? float32ToJson(v, where) : nonFiniteMarker(v),
+    ) as V1Value;
   };
   if (format === 'columnar') {
     const [only] = outputs;

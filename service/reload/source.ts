@@ -28,6 +28,7 @@
 import { MscrError, errorMessage } from '../../connectors/errors.ts';
 import { validateModelName } from '../../connectors/ms/manifest.ts';
 import type { ModelStore } from '../../connectors/store/index.ts';
+import type { RolloutState } from '../../connectors/store/rollout.ts';
 
 /** The desired state of one model: what the store holds right now. */
 export interface DesiredState {
@@ -36,6 +37,8 @@ export interface DesiredState {
   readonly versions: readonly number[];
   /** Alias name -> version. */
   readonly aliases: Readonly<Record<string, number>>;
+  /** The model's rollout (progressive delivery), when the source reads them and it has one. */
+  readonly rollout?: RolloutState;
 }
 
 /** A listing that failed; `model` is absent when listing the models failed. */
@@ -73,6 +76,8 @@ export interface StoreSourceOptions {
   models?: readonly string[];
   /** Time between the end of one poll and the start of the next. Default 10 s. */
   pollIntervalMs?: number;
+  /** Reads each model's rollout state with its aliases (absent: rollouts are not read). */
+  rollouts?: { read(model: string): Promise<RolloutState | undefined> };
 }
 
 export const DEFAULT_POLL_INTERVAL_MS = 10_000;
@@ -140,11 +145,14 @@ export function createStoreSource(options: StoreSourceOptions): Source {
   const listModel = async (model: string): Promise<DesiredState> => {
     // Aliases first, versions second: see the header.
     const aliases = await store.listAliases(model);
+    // Read with the aliases: a rollout names versions, and a promotion moves an alias.
+    const rollout = await options.rollouts?.read(model);
     const versions = await store.listVersions(model);
     return {
       model,
       versions: Object.freeze([...versions].sort((a, b) => a - b)),
       aliases: Object.freeze({ ...aliases }),
+      ...(rollout !== undefined ? { rollout: Object.freeze(rollout) } : {}),
     };
   };
 

@@ -589,7 +589,7 @@ function describeNetwork(code, detail) {
       return code;
   }
 }
-function sleep(ms, signal) {
+function sleep(ms2, signal) {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason);
@@ -602,7 +602,7 @@ function sleep(ms, signal) {
     const timer = setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);
       resolve();
-    }, ms);
+    }, ms2);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
@@ -1175,6 +1175,47 @@ function lineChartSvg(points, options) {
   return `<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 ${width} ${height}" role="img" aria-label="${title}. ${escapeXml(description)}"><title>${title}</title>${parts.join("")}</svg>`;
 }
 
+// client/web/src/rollout.ts
+async function fetchRollout(baseUrl, model, token) {
+  const response = await fetch(
+    new URL(`mscr/models/${encodeURIComponent(model)}/rollout`, baseUrl),
+    {
+      headers: { Authorization: `Bearer ${token}` }
+    }
+  );
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(`the service answered ${response.status}: ${body.error ?? ""}`);
+  return body;
+}
+var show = (value, format) => value === null ? "–" : format(value);
+var pct = (v) => `${(v * 100).toFixed(1)} %`;
+var ms = (v) => `${v.toFixed(1)} ms`;
+function rolloutRows(view) {
+  const live = view.live?.figures;
+  if (view.rollout === null || live === void 0) return [];
+  const { stable, candidate } = live;
+  return [
+    ["version", `${view.rollout.stable} (stable)`, `${view.rollout.candidate} (candidate)`],
+    ["requests", String(stable.requests), String(candidate.requests)],
+    ["error rate", pct(stable.errorRate), pct(candidate.errorRate)],
+    ["p99 latency", show(stable.p99Ms, ms), show(candidate.p99Ms, ms)],
+    [
+      "feedback accuracy",
+      `${show(stable.accuracy, pct)} (${stable.feedback})`,
+      `${show(candidate.accuracy, pct)} (${candidate.feedback})`
+    ],
+    ["prediction PSI", "", show(live.psi, (v) => v.toFixed(3))],
+    ["shadow agreement", "", show(live.agreement, pct)]
+  ];
+}
+function rolloutSummary(view) {
+  const r = view.rollout;
+  if (r === null) return `${view.model} has no rollout.`;
+  const share = r.mode === "canary" ? ` at ${r.weight} %` : "";
+  const now = view.live === null ? "" : ` Now: ${view.live.decision} (${view.live.reason}).`;
+  return `${r.phase} ${r.mode}${share}: version ${r.candidate} against ${r.stable}${r.reason ? ` (${r.reason})` : ""}.${now}`;
+}
+
 // client/web/src/main.ts
 var state = { labels: [], generation: 0 };
 function byId(id) {
@@ -1633,6 +1674,57 @@ async function triggerRetraining(client) {
     showError(result, "Retraining not started", error);
   }
 }
+async function showRollout() {
+  const model = state.model;
+  const result = byId("rollout-result");
+  const token = byId("admin-token").value.trim();
+  if (model === void 0) return;
+  if (token === "") {
+    done(result, el("p", { class: "error", role: "alert" }, "Enter the admin token first."));
+    return;
+  }
+  busy(result, `Reading the rollout of ${model}…`);
+  try {
+    const view = await fetchRollout(new URL(".", document.baseURI).href, model, token);
+    const rows = rolloutRows(view);
+    done(
+      result,
+      el("p", {}, rolloutSummary(view)),
+      rows.length > 0 && el(
+        "table",
+        { class: "data" },
+        el("caption", {}, "This replica's window of the current step"),
+        el(
+          "thead",
+          {},
+          el(
+            "tr",
+            {},
+            ...["Figure", "Stable", "Candidate"].map((h) => el("th", { scope: "col" }, h))
+          )
+        ),
+        el(
+          "tbody",
+          {},
+          ...rows.map((row) => el("tr", {}, ...row.map((cell) => el("td", {}, cell))))
+        )
+      ),
+      view.decisions.length > 0 && el(
+        "ul",
+        {},
+        ...view.decisions.slice(0, 5).map(
+          (d) => el(
+            "li",
+            {},
+            `${new Date(d.at).toLocaleString()} ${d.decision} by ${d.by}: ${d.reason}`
+          )
+        )
+      )
+    );
+  } catch (error) {
+    showError(result, "Cannot read the rollout", error);
+  }
+}
 function wire(client) {
   byId("model-select").addEventListener("change", (event) => {
     void selectModel(client, event.target.value);
@@ -1673,6 +1765,7 @@ function wire(client) {
     event.preventDefault();
     void triggerRetraining(client);
   });
+  byId("rollout-button").addEventListener("click", () => void showRollout());
 }
 async function start() {
   const client = createClient({ baseUrl: new URL(".", document.baseURI).href, timeoutMs: 3e4 });

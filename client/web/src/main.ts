@@ -15,6 +15,7 @@ import {
   type V1ModelResponse,
 } from '../../index.ts';
 import { lineChartSvg } from './chart.ts';
+import { fetchRollout, rolloutRows, rolloutSummary } from './rollout.ts';
 
 type Kind = 'image' | 'series' | 'other';
 
@@ -557,6 +558,62 @@ async function triggerRetraining(client: MscrClient): Promise<void> {
   }
 }
 
+async function showRollout(): Promise<void> {
+  const model = state.model;
+  const result = byId('rollout-result');
+  const token = byId<HTMLInputElement>('admin-token').value.trim();
+  if (model === undefined) return;
+  if (token === '') {
+    done(result, el('p', { class: 'error', role: 'alert' }, 'Enter the admin token first.'));
+    return;
+  }
+  busy(result, `Reading the rollout of ${model}…`);
+  try {
+    const view = await fetchRollout(new URL('.', document.baseURI).href, model, token);
+    const rows = rolloutRows(view);
+    done(
+      result,
+      el('p', {}, rolloutSummary(view)),
+      rows.length > 0 &&
+        el(
+          'table',
+          { class: 'data' },
+          el('caption', {}, "This replica's window of the current step"),
+          el(
+            'thead',
+            {},
+            el(
+              'tr',
+              {},
+              ...['Figure', 'Stable', 'Candidate'].map((h) => el('th', { scope: 'col' }, h)),
+            ),
+          ),
+          el(
+            'tbody',
+            {},
+            ...rows.map((row) => el('tr', {}, ...row.map((cell) => el('td', {}, cell)))),
+          ),
+        ),
+      view.decisions.length > 0 &&
+        el(
+          'ul',
+          {},
+          ...view.decisions
+            .slice(0, 5)
+            .map((d) =>
+              el(
+                'li',
+                {},
+                `${new Date(d.at).toLocaleString()} ${d.decision} by ${d.by}: ${d.reason}`,
+              ),
+            ),
+        ),
+    );
+  } catch (error) {
+    showError(result, 'Cannot read the rollout', error);
+  }
+}
+
 // ---------------------------------------------------------------- wiring
 
 function wire(client: MscrClient): void {
@@ -599,6 +656,7 @@ function wire(client: MscrClient): void {
     event.preventDefault();
     void triggerRetraining(client);
   });
+  byId('rollout-button').addEventListener('click', () => void showRollout());
 }
 
 async function start(): Promise<void> {

@@ -319,6 +319,8 @@ Environment of a serving container besides the ConfigMap: GPU settings, store cr
   valueFrom:
     fieldRef:
       fieldPath: metadata.name
+- name: MSCR_MQTT_INFLIGHT
+  value: {{ $v.brokers.mqtt.inflight | quote }}
 {{- end }}
 {{- with $v.extraEnv }}
 {{ toYaml . }}
