@@ -49,6 +49,7 @@ export function configForProcess(config: ServiceConfig): ServiceConfig {
     ...config,
     grpc: { ...config.grpc, port: 0 },
     brokers: {
+      ...config.brokers,
       amqp: { ...config.brokers.amqp, url: '' },
       mqtt: { ...config.brokers.mqtt, url: '' },
     },
