@@ -10,6 +10,13 @@ import {
   type ServiceConfig,
 } from '../service/config.ts';
 import { createService, type Service } from '../service/server.ts';
+import {
+  configForProcess,
+  httpProcessCount,
+  isSupervisor,
+  leaveCluster,
+  superviseHttpProcesses,
+} from './http-processes.ts';
 import { collectList } from './options.ts';
 import { createKubernetesLauncher, createLocalLauncher, splitArgs } from './retrain-launcher.ts';
 
@@ -230,6 +237,10 @@ export function registerServeCommand(program: Command): void {
       `request topic per model, {model} replaced [env MSCR_MQTT_TOPIC] (default ${DEFAULTS.brokers.mqtt.topic}; answers: MSCR_MQTT_RESULT_TOPIC, ${DEFAULTS.brokers.mqtt.resultTopic})`,
     )
     .option(
+      '--http-processes <n>',
+      'service processes sharing the port (node:cluster), each with its own --workers: JSON parsing on n main threads; /metrics is per process, gRPC and brokers in the first only [env MSCR_HTTP_PROCESSES] (default 1)',
+    )
+    .option(
       '--retrain-data <uri...>',
       'enable POST /mscr/models/{m}/retrain here: each run is a child process of `mscr retrain` on this data [env MSCR_RETRAIN_DATA, comma-separated; more arguments in MSCR_RETRAIN_ARGS]',
       collectList,
@@ -238,8 +249,15 @@ export function registerServeCommand(program: Command): void {
       'after',
       '\nExample:\n  mscr serve --store file://./models --port 8080 --poll-interval 5\n  curl localhost:8080/v2/health/ready',
     )
-    .action(async (flags: ServeFlags & { retrainData?: string[] }) => {
-      const config = configFromFlags(flags);
+    .action(async (flags: ServeFlags & { retrainData?: string[]; httpProcesses?: string }) => {
+      const processes = httpProcessCount(flags.httpProcesses ?? process.env.MSCR_HTTP_PROCESSES);
+      // Checked once here, so a bad flag is one message, not one per process.
+      const checked = configFromFlags(flags);
+      if (isSupervisor(processes)) {
+        await superviseHttpProcesses(processes);
+        return;
+      }
+      const config = configForProcess(checked);
       const retrainData = flags.retrainData ?? splitList(process.env.MSCR_RETRAIN_DATA);
       const cronJob = process.env.MSCR_RETRAIN_CRONJOB;
       // In a cluster the chart sets MSCR_RETRAIN_CRONJOB: runs are Jobs from that CronJob.
@@ -267,5 +285,6 @@ export function registerServeCommand(program: Command): void {
           `mscr serving ${config.store} at ${url}${grpcPort !== undefined ? ` and gRPC on port ${grpcPort}` : ''}\n`,
         ),
       );
+      leaveCluster();
     });
 }

@@ -1,0 +1,491 @@
+/**
+ * `npm run bench:compare`: mscr against the servers people compare it with, on the same
+ * model and the same load generator, in ONE run, so the ratios mean something on a noisy
+ * shared machine (issue 14, "Speed, measured").
+ *
+ * Models (bench/compare/models.ts): the CIFAR-10 CNN (random weights; TF.js + its verified
+ * ONNX form, as training publishes it) and a ResNet-50 (ONNX, imported with `mscr models
+ * import`). Payload: one image per request as a V2 infer request, flat FP32 JSON (58.7 KB for
+ * the CNN), and for mscr also the binary tensor data extension.
+ *
+ * Measured, in this order:
+ *   1. in-process ceilings at batch 1 and 32 (bench/compare/ceilings.ts): ONNX Runtime,
+ *      TF.js WebAssembly, and TensorFlow (the competitor's engine);
+ *   2. servers, all started once and measured back to back at each concurrency (autocannon,
+ *      closed loop, BENCH_WARMUP s unrecorded then BENCH_DURATION s):
+ *      - KServe (pip kserve, TensorFlow CPU, `--workers <cores>`; bench/kserve_server.py) in a
+ *        bench-only Python environment this script installs (bench/compare/python-env.ts);
+ *      - Express + onnxruntime-node per request (bench/reference-ort-server.ts);
+ *      - `mscr serve --engine onnx` with one worker of `cores` ONNX threads, and with `cores`
+ *        workers of one thread; with `--http-processes <cores>` (several HTTP processes
+ *        sharing the port, so JSON parsing is not on one main thread); and `--engine tfjs`;
+ *   3. the ResNet-50: ONNX Runtime and TensorFlow ceilings at batch 1 and 8 (a row is ~4
+ *      GFLOP), then mscr (ONNX, 1 worker x `cores` threads), KServe (Keras ResNet50: the same
+ *      architecture, its own random weights) and Express + onnxruntime-node at concurrency 1
+ *      and 4.
+ *
+ * Options (environment): BENCH_CONCURRENCY (default 1,8,32,64), BENCH_DURATION (s, default
+ * 8), BENCH_WARMUP (s, default 2), BENCH_ROUNDS (default 1; best round per cell, every round
+ * in the JSON), BENCH_CEILING_SECONDS (default 5), BENCH_RESNET (0 = skip 3.),
+ * BENCH_KSERVE (0 = skip KServe), BENCH_OUT (default bench/results/compare.json; .md beside).
+ */
+import { rmSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { openStore } from '../connectors/store/index.ts';
+import {
+  onnxCeiling,
+  tensorflowCeiling,
+  tfjsCeiling,
+  type CeilingRow,
+} from './compare/ceilings.ts';
+import {
+  binaryPayload,
+  cifarImage,
+  CNN,
+  importResnet,
+  jsonPayload,
+  publishCnn,
+  RESNET,
+  resnetInput,
+} from './compare/models.ts';
+import { ensureBenchPython } from './compare/python-env.ts';
+import { renderReport, summarise, type Measured } from './compare/report.ts';
+import {
+  machineTicks,
+  root,
+  round,
+  runLoad,
+  startChild,
+  stopChild,
+  stopChildrenOnExit,
+  ticksToSeconds,
+  treeTicks,
+  waitReady,
+  type Payload,
+  type Started,
+} from './harness.ts';
+import { initBackend } from '../runtime/backend/index.ts';
+
+const env = process.env;
+const list = (text: string | undefined, fallback: number[]) =>
+  text ? text.split(',').map((v) => Number(v.trim())) : fallback;
+const cores = Math.max(1, os.availableParallelism());
+const CONCURRENCY = list(env.BENCH_CONCURRENCY, [1, 8, 32, 64]);
+const DURATION = Number(env.BENCH_DURATION ?? 8);
+const WARMUP = Number(env.BENCH_WARMUP ?? 2);
+const ROUNDS = Math.max(1, Number(env.BENCH_ROUNDS ?? 1));
+const CEILING_SECONDS = Number(env.BENCH_CEILING_SECONDS ?? 5);
+const RESNET_ON = env.BENCH_RESNET !== '0';
+const KSERVE_ON = env.BENCH_KSERVE !== '0';
+// ResNet-50 is ~4 GFLOP a row: batch 32 would take seconds per run on 2 cores.
+const RESNET_BATCHES = [1, 8];
+const OUT = path.resolve(env.BENCH_OUT ?? path.join(root, 'bench/results/compare.json'));
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+const tmp = await mkdtemp(path.join(os.tmpdir(), 'mscr-compare-bench-'));
+stopChildrenOnExit(() => rmSync(tmp, { recursive: true, force: true }));
+const storeDir = path.join(tmp, 'models');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const address = s.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Target {
+  name: string;
+  kind: 'mscr' | 'kserve' | 'express-ort';
+  model: string;
+  server: Started;
+  payloads: Payload[];
+}
+
+async function startMscr(name: string, args: string[], payloads: Payload[], model: string) {
+  const server = await startChild(
+    name,
+    process.execPath,
+    [
+      'bin/mscr.js',
+      'serve',
+      '--store',
+      storeDir,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--grpc-port',
+      '0',
+      '--log-level',
+      'warn',
+      '--poll-interval',
+      '600',
+      '--backend',
+      'wasm',
+      ...args,
+    ],
+    /mscr serving .* at (http:\/\/\S+)/,
+  );
+  return { name, kind: 'mscr' as const, model, server, payloads };
+}
+
+async function startKserve(
+  python: string,
+  model: string,
+  modelArgs: string[],
+  payloads: Payload[],
+) {
+  const port = await freePort();
+  const grpcPort = await freePort();
+  const server = await startChild(
+    `kserve ${model}`,
+    python,
+    [
+      'bench/kserve_server.py',
+      'serve',
+      '--name',
+      model,
+      ...modelArgs,
+      '--http_port',
+      String(port),
+      '--grpc_port',
+      String(grpcPort),
+      '--workers',
+      String(cores),
+      // A log line per request would cost it throughput; off, to be fair to it.
+      '--enable_latency_logging',
+      'false',
+    ],
+    /Uvicorn running on/,
+    { fixedUrl: `http://127.0.0.1:${port}` },
+  );
+  return {
+    name: `KServe ${model === RESNET ? 'Keras' : 'TensorFlow'}, ${cores} workers`,
+    kind: 'kserve' as const,
+    model,
+    server,
+    payloads,
+  };
+}
+
+async function startExpressOrt(model: string, payloads: Payload[]) {
+  const server = await startChild(
+    `express+ort ${model}`,
+    process.execPath,
+    ['--import', 'tsx', 'bench/reference-ort-server.ts', '--store', storeDir, '--model', model],
+    /^listening (http:\/\/\S+)/,
+  );
+  return {
+    name: 'Express + onnxruntime-node',
+    kind: 'express-ort' as const,
+    model,
+    server,
+    payloads,
+  };
+}
+
+/** One request per payload; every server must give the same answer (within 1e-4). */
+async function check(target: Target, expected: number[] | undefined): Promise<number[]> {
+  await waitReady(target.server.url, `/v2/models/${target.model}/ready`).catch((error: Error) => {
+    throw new Error(`${target.name}: ${error.message}\n${target.server.tail()}`);
+  });
+  let answer: number[] = [];
+  const deadline = Date.now() + 180_000;
+  for (const payload of target.payloads) {
+    // KServe's workers build their models after they start: retry until each answers.
+    for (let i = 0; i < 3 * cores; i++) {
+      const res = await fetch(`${target.server.url}/v2/models/${target.model}/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...payload.headers },
+        body: payload.body,
+      });
+      const text = await res.text();
+      // A process of `--http-processes` may still be loading its model: wait for it.
+      if (res.status === 503 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        i--;
+        continue;
+      }
+      if (res.status !== 200) {
+        throw new Error(
+          `${target.name} answered ${res.status} to ${payload.name}: ${text.slice(0, 300)}`,
+        );
+      }
+      const out = (JSON.parse(text) as { outputs: { data: number[] }[] }).outputs[0]?.data ?? [];
+      answer = out;
+      const ref = expected ?? out;
+      const diff = Math.max(...ref.map((v, j) => Math.abs(v - (out[j] ?? NaN))));
+      if (!(diff < 1e-4) || out.length !== ref.length) {
+        throw new Error(`${target.name} (${payload.name}) disagrees: max abs difference ${diff}`);
+      }
+    }
+  }
+  return answer;
+}
+
+const measured: Measured[] = [];
+
+async function measure(target: Target, payload: Payload, connections: number, roundNo: number) {
+  const url = `${target.server.url}/v2/models/${target.model}/infer`;
+  if (WARMUP > 0) await runLoad(url, payload, connections, WARMUP);
+  const pid = target.server.child.pid;
+  const t0 = performance.now();
+  const [b, m0, self0] = [await treeTicks(pid), await machineTicks(), process.cpuUsage()];
+  const result = await runLoad(url, payload, connections, DURATION);
+  const [a, m1, self1] = [await treeTicks(pid), await machineTicks(), process.cpuUsage(self0)];
+  const seconds = (performance.now() - t0) / 1000;
+  const machine = ((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * cores;
+  const loadGenerator = (self1.user + self1.system) / 1e6 / seconds;
+  const serverMain = ticksToSeconds(a.main - b.main) / seconds;
+  const serverOther = ticksToSeconds(a.other - b.other) / seconds;
+  const run: Measured = {
+    server: target.name,
+    kind: target.kind,
+    model: target.model,
+    payload: payload.name,
+    payloadBytes: Buffer.byteLength(payload.body),
+    round: roundNo,
+    ...result,
+    cpu: {
+      loadGenerator: round(loadGenerator, 2),
+      serverMainThread: round(serverMain, 2),
+      serverOtherThreads: round(serverOther, 2),
+      others: round(Math.max(0, machine - loadGenerator - serverMain - serverOther), 2),
+    },
+  };
+  measured.push(run);
+  log(
+    `  ${`${target.name} [${payload.name}]`.padEnd(72)} c=${String(connections).padStart(3)} ${run.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${run.latencyMs.p50} p95 ${run.latencyMs.p95} p99 ${run.latencyMs.p99} ms  cores: main ${run.cpu.serverMainThread} other ${run.cpu.serverOtherThreads} gen ${run.cpu.loadGenerator} others ${run.cpu.others}${run.errors + run.non2xx > 0 ? `  !!! ${run.errors} errors ${run.non2xx} non-2xx ${run.errorSamples.join('; ')}` : ''}`,
+  );
+}
+
+async function matrix(targets: Target[], levels: number[]): Promise<void> {
+  for (let r = 1; r <= ROUNDS; r++) {
+    for (const c of levels) {
+      log(`round ${r}/${ROUNDS}, concurrency ${c}:`);
+      const order = r % 2 === 1 ? targets : [...targets].reverse();
+      for (const t of order) for (const p of t.payloads) await measure(t, p, c, r);
+    }
+  }
+}
+
+const startedAt = new Date();
+const loadAverageStart = os.loadavg().map((l) => round(l, 2));
+const ceilings: CeilingRow[] = [];
+const targets: Target[] = [];
+let python = '';
+let installSeconds = 0;
+let imageSource = '';
+try {
+  if (KSERVE_ON) ({ python, installSeconds } = ensureBenchPython(log));
+  await initBackend('wasm');
+  const cnnTfjs = await publishCnn(storeDir, path.join(tmp, 'cnn-tfjs'));
+  const { manifest, files } = await openStore(storeDir).readVersion(CNN, 1);
+  const image = await cifarImage();
+  imageSource = image.source;
+  const cnnShape = [1, 32, 32, 3];
+  const json = jsonPayload(image.input, cnnShape, manifest.inputs[0]?.name ?? 'image');
+  const binary = binaryPayload(image.input, cnnShape, manifest.inputs[0]?.name ?? 'image');
+  log(`CNN published; payload ${Buffer.byteLength(json.body)} bytes of V2 JSON (${image.source})`);
+
+  log('in-process ceilings, CIFAR-10 CNN:');
+  const onnxBytes = files.get('model.onnx');
+  if (onnxBytes === undefined) throw new Error('the CNN version has no model.onnx');
+  ceilings.push(
+    ...(await onnxCeiling(
+      CNN,
+      onnxBytes,
+      image.input,
+      [32, 32, 3],
+      [1, 32],
+      CEILING_SECONDS,
+      cores,
+    )),
+    ...(await tfjsCeiling(CNN, files, [32, 32, 3], [1, 32], CEILING_SECONDS, cores)),
+  );
+  if (KSERVE_ON) {
+    ceilings.push(...tensorflowCeiling(python, CNN, ['--tfjs', cnnTfjs], [1, 32], CEILING_SECONDS));
+  }
+
+  log('starting the servers ...');
+  const both = [json, binary];
+  const started = await Promise.all([
+    startExpressOrt(CNN, [json]),
+    startMscr(
+      `mscr onnx, 1 worker x ${cores} threads`,
+      [
+        '--engine',
+        'onnx',
+        '--workers',
+        '1',
+        '--onnx-threads',
+        String(cores),
+        '--max-batch-size',
+        '32',
+        '--max-queue-delay',
+        '0',
+      ],
+      both,
+      CNN,
+    ),
+    startMscr(
+      `mscr onnx, ${cores} workers x 1 thread`,
+      [
+        '--engine',
+        'onnx',
+        '--workers',
+        String(cores),
+        '--onnx-threads',
+        '1',
+        '--max-batch-size',
+        '32',
+        '--max-queue-delay',
+        '0',
+      ],
+      both,
+      CNN,
+    ),
+    startMscr(
+      `mscr onnx, ${cores} HTTP processes x 1 worker x 1 thread`,
+      [
+        '--engine',
+        'onnx',
+        '--http-processes',
+        String(cores),
+        '--workers',
+        '1',
+        '--onnx-threads',
+        '1',
+        '--max-batch-size',
+        '32',
+        '--max-queue-delay',
+        '0',
+      ],
+      both,
+      CNN,
+    ),
+    startMscr(
+      `mscr tfjs, ${cores} workers`,
+      [
+        '--engine',
+        'tfjs',
+        '--workers',
+        String(cores),
+        '--max-batch-size',
+        '32',
+        '--max-queue-delay',
+        '2',
+      ],
+      [json],
+      CNN,
+    ),
+    ...(KSERVE_ON ? [startKserve(python, CNN, ['--tfjs', cnnTfjs], [json])] : []),
+  ]);
+  targets.push(...started);
+  log(`started ${started.map((t) => t.name).join('; ')}; checking their answers ...`);
+  let expected: number[] | undefined;
+  for (const t of started) expected = await check(t, expected);
+  await matrix(started, CONCURRENCY);
+  await Promise.all(started.map((t) => stopChild(t.server.child)));
+  // Again with the servers stopped: the machine's load drifts, the ceiling is the better of the two.
+  log('ONNX Runtime ceiling again, servers stopped:');
+  ceilings.push(
+    ...(
+      await onnxCeiling(CNN, onnxBytes, image.input, [32, 32, 3], [32], CEILING_SECONDS, cores)
+    ).map((c) => ({ ...c, layout: `${c.layout}, again after the servers` })),
+  );
+
+  if (RESNET_ON) {
+    log('ResNet-50:');
+    await importResnet(storeDir, tmp);
+    const resnet = await openStore(storeDir).readVersion(RESNET, 1);
+    const rBytes = resnet.files.get(resnet.manifest.artifacts?.onnx?.file ?? 'model.onnx');
+    const x = resnetInput();
+    const name = resnet.manifest.inputs[0]?.name ?? 'input';
+    if (rBytes !== undefined) {
+      ceilings.push(
+        ...(await onnxCeiling(
+          RESNET,
+          rBytes,
+          x,
+          [3, 224, 224],
+          RESNET_BATCHES,
+          CEILING_SECONDS,
+          cores,
+        )),
+      );
+    }
+    if (KSERVE_ON)
+      ceilings.push(
+        ...tensorflowCeiling(python, RESNET, ['--resnet50'], RESNET_BATCHES, CEILING_SECONDS),
+      );
+    const rJson = jsonPayload(x, [1, 3, 224, 224], name);
+    const rBinary = binaryPayload(x, [1, 3, 224, 224], name);
+    const rTargets = await Promise.all([
+      startMscr(
+        `mscr onnx, 1 worker x ${cores} threads`,
+        [
+          '--engine',
+          'onnx',
+          '--workers',
+          '1',
+          '--onnx-threads',
+          String(cores),
+          '--max-batch-size',
+          '8',
+          '--max-queue-delay',
+          '0',
+          '--model',
+          RESNET,
+        ],
+        [rJson, rBinary],
+        RESNET,
+      ),
+      startExpressOrt(RESNET, [rJson]),
+      ...(KSERVE_ON ? [startKserve(python, RESNET, ['--resnet50'], [rJson])] : []),
+    ]);
+    targets.push(...rTargets);
+    // Different random weights in Keras: only check that each answers a 1000-way row.
+    for (const t of rTargets) await check(t, undefined);
+    await matrix(rTargets, [1, 4]);
+    await Promise.all(rTargets.map((t) => stopChild(t.server.child)));
+  }
+} finally {
+  await Promise.all(targets.map((t) => stopChild(t.server.child)));
+  await rm(tmp, { recursive: true, force: true });
+}
+
+const summary = summarise(measured, ceilings, cores);
+const result = {
+  benchmark: 'compare',
+  date: startedAt.toISOString(),
+  durationS: Math.round((Date.now() - startedAt.getTime()) / 1000),
+  machine: {
+    cores,
+    cpuModel: os.cpus()[0]?.model,
+    node: process.version,
+    loadAverageStart,
+    loadAverageEnd: os.loadavg().map((l) => round(l, 2)),
+  },
+  options: { CONCURRENCY, DURATION, WARMUP, ROUNDS, CEILING_SECONDS, RESNET_ON, KSERVE_ON },
+  image: imageSource,
+  kserve: KSERVE_ON
+    ? { python, packages: 'kserve==0.21.0 tensorflow-cpu==2.21.0', installSeconds }
+    : null,
+  summary,
+  ceilings,
+  runs: measured,
+};
+await mkdir(path.dirname(OUT), { recursive: true });
+await writeFile(OUT, `${JSON.stringify(result, null, 2)}\n`);
+const markdown = renderReport(result);
+await writeFile(OUT.replace(/\.json$/, '') + '.md', markdown);
+console.log(`\n${markdown}\nwritten to ${OUT}`);

@@ -1,0 +1,200 @@
+/**
+ * In-process ceilings: each engine alone, no HTTP and no load generator, a pre-built batch
+ * run in a loop for a fixed time; rows/s. What a server on this machine could at best do.
+ *   - ONNX Runtime (onnxruntime-node in this process): one session with `cores` intra-op
+ *     threads, and `cores` sessions of one thread each running at once;
+ *   - TF.js WebAssembly (bench/ceiling-worker.ts): one worker thread per core;
+ *   - TensorFlow (the competitor's engine, bench/kserve_server.py `ceiling`, in its venv).
+ */
+import { execFileSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import { root, round } from '../harness.ts';
+import type { CeilingInit, CeilingRequest, CeilingResponse } from '../ceiling-worker.ts';
+
+export interface CeilingRow {
+  model: string;
+  engine: string;
+  /** e.g. "1 session x 2 threads", "2 worker threads". */
+  layout: string;
+  batch: number;
+  rowsPerSecond: number;
+}
+
+export async function onnxCeiling(
+  model: string,
+  onnx: Uint8Array,
+  input: Float32Array,
+  rowShape: number[],
+  batches: number[],
+  seconds: number,
+  cores: number,
+): Promise<CeilingRow[]> {
+  const rows: CeilingRow[] = [];
+  const layouts = cores > 1 ? [[1, cores] as const, [cores, 1] as const] : [[1, 1] as const];
+  for (const [sessions, threads] of layouts) {
+    const list = await Promise.all(
+      Array.from({ length: sessions }, () =>
+        ort.InferenceSession.create(onnx, {
+          intraOpNumThreads: threads,
+          interOpNumThreads: 1,
+          executionMode: 'sequential',
+          graphOptimizationLevel: 'all',
+        }),
+      ),
+    );
+    const inputName = list[0]?.inputNames[0] ?? 'input';
+    for (const batch of batches) {
+      const data = new Float32Array(batch * input.length);
+      for (let b = 0; b < batch; b++) data.set(input, b * input.length);
+      const feed = { [inputName]: new ort.Tensor('float32', data, [batch, ...rowShape]) };
+      for (const session of list) await session.run(feed);
+      let done = 0;
+      const started = performance.now();
+      const end = started + seconds * 1000;
+      await Promise.all(
+        list.map(async (session) => {
+          while (performance.now() < end) {
+            await session.run(feed);
+            done += batch;
+          }
+        }),
+      );
+      const row: CeilingRow = {
+        model,
+        engine: `onnxruntime-node ${ort.env.versions.common}`,
+        layout: `${sessions} session(s) x ${threads} thread(s)`,
+        batch,
+        rowsPerSecond: round(done / ((performance.now() - started) / 1000), 0),
+      };
+      rows.push(row);
+      process.stderr.write(
+        `  ${model} ${row.engine} ${row.layout} batch ${batch}: ${row.rowsPerSecond} rows/s\n`,
+      );
+    }
+    await Promise.all(list.map((s) => s.release()));
+  }
+  return rows;
+}
+
+function tsxExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if ((arg === '--import' || arg === '--loader') && /^tsx(\/|$)/.test(argv[i + 1] ?? '')) i++;
+    else if (/^--(import|loader)=tsx(\/|$)/.test(arg)) continue;
+    else out.push(arg);
+  }
+  return out;
+}
+
+/** A worker thread from TypeScript source: Node 20 needs tsx registered inside the thread. */
+function tsWorker(file: URL, workerData: unknown): Worker {
+  const bootstrap =
+    `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))};\n` +
+    `register();\n` +
+    `await import(${JSON.stringify(file.href)});\n`;
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`), {
+    workerData,
+    execArgv: tsxExecArgv(),
+  });
+}
+
+function nextMessage(worker: Worker): Promise<CeilingResponse> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => reject(error);
+    worker.once('error', onError);
+    worker.once('message', (message: CeilingResponse) => {
+      worker.off('error', onError);
+      resolve(message);
+    });
+  });
+}
+
+export async function tfjsCeiling(
+  model: string,
+  files: Map<string, Uint8Array>,
+  rowShape: number[],
+  batches: number[],
+  seconds: number,
+  cores: number,
+): Promise<CeilingRow[]> {
+  const init: CeilingInit = {
+    files: Object.fromEntries(files),
+    rowShape,
+    warmupBatches: batches,
+  };
+  const workers = Array.from({ length: cores }, () =>
+    tsWorker(new URL('../ceiling-worker.ts', import.meta.url), init),
+  );
+  try {
+    await Promise.all(workers.map(nextMessage));
+    const rows: CeilingRow[] = [];
+    for (const batch of batches) {
+      const answers = workers.map(nextMessage);
+      for (const w of workers) {
+        w.postMessage({ type: 'run', batch, seconds } satisfies CeilingRequest);
+      }
+      const done = await Promise.all(answers);
+      const total = done.reduce(
+        (sum, d) => sum + (d.type === 'done' ? (d.rows / d.ms) * 1000 : 0),
+        0,
+      );
+      const row: CeilingRow = {
+        model,
+        engine: 'tfjs wasm',
+        layout: `${cores} worker thread(s)`,
+        batch,
+        rowsPerSecond: round(total, 0),
+      };
+      rows.push(row);
+      process.stderr.write(
+        `  ${model} tfjs wasm ${row.layout} batch ${batch}: ${row.rowsPerSecond} rows/s\n`,
+      );
+    }
+    return rows;
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+/** TensorFlow alone, in the competitor's Python (its default threads: all cores). */
+export function tensorflowCeiling(
+  python: string,
+  model: string,
+  modelArgs: string[],
+  batches: number[],
+  seconds: number,
+): CeilingRow[] {
+  const out = execFileSync(
+    python,
+    [
+      `${root}bench/kserve_server.py`,
+      'ceiling',
+      ...modelArgs,
+      '--batches',
+      batches.join(','),
+      '--seconds',
+      String(seconds),
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 900_000 },
+  );
+  return out
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      const j = JSON.parse(l) as { engine: string; batch: number; rowsPerSecond: number };
+      const row: CeilingRow = {
+        model,
+        engine: j.engine,
+        layout: 'tf.function, default threads',
+        batch: j.batch,
+        rowsPerSecond: round(j.rowsPerSecond, 0),
+      };
+      process.stderr.write(
+        `  ${model} ${row.engine} batch ${row.batch}: ${row.rowsPerSecond} rows/s\n`,
+      );
+      return row;
+    });
+}

@@ -1,0 +1,249 @@
+/** The comparison bench's ratios (issue 14's targets) and its Markdown report. */
+import { fmt, round, type LoadResult } from '../harness.ts';
+import type { CeilingRow } from './ceilings.ts';
+
+export interface Measured extends LoadResult {
+  server: string;
+  kind: 'mscr' | 'kserve' | 'express-ort';
+  model: string;
+  payload: string;
+  payloadBytes: number;
+  round: number;
+  cpu: {
+    loadGenerator: number;
+    serverMainThread: number;
+    serverOtherThreads: number;
+    others: number;
+  };
+}
+
+/** Requests per second per core the server used (all its processes and threads). */
+export function perCore(r: Measured | undefined): number | undefined {
+  if (r === undefined) return undefined;
+  const used = r.cpu.serverMainThread + r.cpu.serverOtherThreads;
+  return used > 0 ? round(r.requestsPerSecond / used, 0) : undefined;
+}
+
+function best(list: readonly Measured[]): Measured | undefined {
+  return list.reduce<Measured | undefined>(
+    (b, r) => (b === undefined || r.requestsPerSecond > b.requestsPerSecond ? r : b),
+    undefined,
+  );
+}
+
+/** Per server, payload and concurrency, the round with the most req/s. */
+export function bestOfRounds(list: readonly Measured[]): Measured[] {
+  const out = new Map<string, Measured>();
+  for (const r of list) {
+    const key = `${r.model}|${r.server}|${r.payload}|${r.connections}`;
+    const seen = out.get(key);
+    if (seen === undefined || r.requestsPerSecond > seen.requestsPerSecond) out.set(key, r);
+  }
+  return [...out.values()];
+}
+
+function ratio(a: number | undefined, b: number | undefined): number | null {
+  return a === undefined || b === undefined || !(b > 0) ? null : round(a / b, 2);
+}
+
+const brief = (r: Measured | undefined) =>
+  r === undefined
+    ? null
+    : {
+        server: r.server,
+        payload: r.payload,
+        concurrency: r.connections,
+        requestsPerSecond: r.requestsPerSecond,
+        p50Ms: r.latencyMs.p50,
+        p95Ms: r.latencyMs.p95,
+        p99Ms: r.latencyMs.p99,
+      };
+
+/**
+ * Before/after moving JSON parsing off the one main thread: the best single-process ONNX
+ * configuration against `--http-processes`, per payload, at each one's peak, with the CPU
+ * their main threads used (a main thread near 1.0 core is the limit).
+ */
+function mainThreadBeforeAfter(mscr: readonly Measured[]) {
+  const onnx = mscr.filter((r) => r.server.startsWith('mscr onnx'));
+  const multi = (r: Measured) => r.server.includes('HTTP processes');
+  return ['V2 JSON', 'V2 binary'].map((payload) => {
+    const before = best(onnx.filter((r) => r.payload === payload && !multi(r)));
+    const after = best(onnx.filter((r) => r.payload === payload && multi(r)));
+    const view = (r: Measured | undefined) =>
+      r === undefined
+        ? null
+        : {
+            ...brief(r),
+            mainThreadCores: r.cpu.serverMainThread,
+            otherCores: r.cpu.serverOtherThreads,
+          };
+    return {
+      payload,
+      oneProcess: view(before),
+      httpProcesses: view(after),
+      afterOverBefore: ratio(after?.requestsPerSecond, before?.requestsPerSecond),
+    };
+  });
+}
+
+export function summarise(
+  measured: readonly Measured[],
+  ceilings: readonly CeilingRow[],
+  cores: number,
+) {
+  const rows = bestOfRounds(measured).filter((r) => r.model === 'cifar10-cnn');
+  const mscr = rows.filter((r) => r.kind === 'mscr');
+  const json = (r: Measured) => r.payload === 'V2 JSON';
+  const mscrJsonPeak = best(mscr.filter(json));
+  const mscrBinaryPeak = best(mscr.filter((r) => !json(r)));
+  const mscrPeak = best(mscr);
+  const kservePeak = best(rows.filter((r) => r.kind === 'kserve'));
+  const ortCeiling = ceilings
+    .filter((c) => c.model === 'cifar10-cnn' && c.engine.startsWith('onnxruntime'))
+    .reduce<CeilingRow | undefined>(
+      (b, c) => (b === undefined || c.rowsPerSecond > b.rowsPerSecond ? c : b),
+      undefined,
+    );
+  const at = (list: readonly Measured[], c: number | undefined) =>
+    list.find((r) => r.connections === c);
+  const kserveRuns = rows.filter((r) => r.kind === 'kserve');
+  const single = (kind: Measured['kind'], payloadJson = true) =>
+    rows
+      .filter((r) => r.kind === kind && r.connections === 1 && json(r) === payloadJson)
+      .reduce<Measured | undefined>(
+        (b, r) => (b === undefined || r.latencyMs.p50 < b.latencyMs.p50 ? r : b),
+        undefined,
+      );
+  const mscrSingle = single('mscr');
+  const ortSingle = single('express-ort');
+  const mscrPeakConfig = mscr.filter((r) => r.server === mscrJsonPeak?.server && json(r));
+  return {
+    cores,
+    mscrPeakJson: brief(mscrJsonPeak),
+    mscrPeakBinary: brief(mscrBinaryPeak),
+    kservePeak: brief(kservePeak),
+    expressOrtPeak: brief(best(rows.filter((r) => r.kind === 'express-ort'))),
+    onnxCeiling: ortCeiling ?? null,
+    ratios: {
+      'mscr JSON peak / KServe peak (target >= 3)': ratio(
+        mscrJsonPeak?.requestsPerSecond,
+        kservePeak?.requestsPerSecond,
+      ),
+      'mscr JSON peak / KServe peak, per core each used (robust to other load)': ratio(
+        perCore(mscrJsonPeak),
+        perCore(kservePeak),
+      ),
+      'mscr peak (any payload) / KServe peak': ratio(
+        mscrPeak?.requestsPerSecond,
+        kservePeak?.requestsPerSecond,
+      ),
+      'mscr binary peak / ONNX Runtime in-process ceiling (target >= 0.4)': ratio(
+        mscrBinaryPeak?.requestsPerSecond,
+        ortCeiling?.rowsPerSecond,
+      ),
+      'mscr JSON peak / ONNX Runtime in-process ceiling': ratio(
+        mscrJsonPeak?.requestsPerSecond,
+        ortCeiling?.rowsPerSecond,
+      ),
+      'mscr p99 at its JSON peak / KServe p99 at its peak (target <= 1)': ratio(
+        mscrJsonPeak?.latencyMs.p99,
+        kservePeak?.latencyMs.p99,
+      ),
+      'mscr p99 / KServe p99, both at the concurrency of mscr JSON peak (target <= 1)': ratio(
+        mscrJsonPeak?.latencyMs.p99,
+        at(kserveRuns, mscrJsonPeak?.connections)?.latencyMs.p99,
+      ),
+      'mscr p99 / KServe p99, both at the concurrency of KServe peak (target <= 1)': ratio(
+        at(mscrPeakConfig, kservePeak?.connections)?.latencyMs.p99,
+        kservePeak?.latencyMs.p99,
+      ),
+      'mscr single-request p50 / Express+ort single-request p50, JSON (target <= 1)': ratio(
+        mscrSingle?.latencyMs.p50,
+        ortSingle?.latencyMs.p50,
+      ),
+    },
+    singleRequest: { mscr: brief(mscrSingle), expressOrt: brief(ortSingle) },
+    mainThread: mainThreadBeforeAfter(mscr),
+  };
+}
+
+interface Report {
+  date: string;
+  durationS: number;
+  machine: {
+    cores: number;
+    cpuModel?: string;
+    node: string;
+    loadAverageStart: number[];
+    loadAverageEnd: number[];
+  };
+  options: { CONCURRENCY: number[]; DURATION: number; WARMUP: number; ROUNDS: number };
+  image: string;
+  kserve: { packages: string } | null;
+  summary: ReturnType<typeof summarise>;
+  ceilings: CeilingRow[];
+  runs: Measured[];
+}
+
+export function renderReport(r: Report): string {
+  const table = (model: string) => {
+    const rows = bestOfRounds(r.runs).filter((x) => x.model === model);
+    return [
+      '| server | payload | conc. | req/s | p50 ms | p95 ms | p99 ms | failed | CPU cores: server main thread(s) / other threads / load gen / others | req/s per server core |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
+      ...rows.map(
+        (x) =>
+          `| ${x.server} | ${x.payload} (${(x.payloadBytes / 1000).toFixed(1)} KB) | ${x.connections} | ${fmt(x.requestsPerSecond, 0)} | ${fmt(x.latencyMs.p50, 2)} | ${fmt(x.latencyMs.p95, 2)} | ${fmt(x.latencyMs.p99, 2)} | ${x.errors + x.non2xx} | ${fmt(x.cpu.serverMainThread, 2)} / ${fmt(x.cpu.serverOtherThreads, 2)} / ${fmt(x.cpu.loadGenerator, 2)} / ${fmt(x.cpu.others, 2)} | ${fmt(perCore(x), 0)} |`,
+      ),
+    ].join('\n');
+  };
+  const ceilingTable = [
+    '| model | engine | layout | batch | rows/s |',
+    '| --- | --- | --- | ---: | ---: |',
+    ...r.ceilings.map(
+      (c) => `| ${c.model} | ${c.engine} | ${c.layout} | ${c.batch} | ${fmt(c.rowsPerSecond, 0)} |`,
+    ),
+  ].join('\n');
+  const ratios = Object.entries(r.summary.ratios)
+    .map(([k, v]) => `- ${k}: **${fmt(v, 2)}**`)
+    .join('\n');
+  const failed = r.runs.filter((x) => x.errors + x.non2xx > 0).length;
+  return [
+    `## mscr vs KServe vs Express + onnxruntime-node (\`npm run bench:compare\`, ${r.date.slice(0, 10)})`,
+    '',
+    `${r.machine.cores} cores (${r.machine.cpuModel}), Node ${r.machine.node}, shared with other work: load average ${r.machine.loadAverageStart.join(' ')} at start, ${r.machine.loadAverageEnd.join(' ')} at end; ${r.durationS} s. ` +
+      `One image per request (${r.image}), autocannon over loopback in the bench process (it shares the cores), ${r.options.DURATION} s per cell after ${r.options.WARMUP} s warm-up, best of ${r.options.ROUNDS} round(s). ` +
+      `Competitor: ${r.kserve ? `KServe Python server (${r.kserve.packages}), ${r.machine.cores} uvicorn workers, V2 REST JSON` : 'not run'}.`,
+    '',
+    'Ratios (CIFAR-10 CNN):',
+    '',
+    ratios,
+    `- failed requests: ${failed === 0 ? 'none' : `${failed} cell(s) had failures (see the JSON)`}`,
+    '',
+    'The main thread, before (one HTTP process) and after (`--http-processes`), each at its peak:',
+    '',
+    '| payload | one process: config, conc., req/s, p99 ms, main-thread cores | --http-processes: config, conc., req/s, p99 ms, main-thread cores (all processes) | after / before |',
+    '| --- | --- | --- | ---: |',
+    ...r.summary.mainThread.map((m) => {
+      const cell = (v: (typeof m)['oneProcess']) =>
+        v === null
+          ? '-'
+          : `${v.server}, c=${v.concurrency}, ${fmt(v.requestsPerSecond, 0)}, ${fmt(v.p99Ms, 1)}, ${fmt(v.mainThreadCores, 2)}`;
+      return `| ${m.payload} | ${cell(m.oneProcess)} | ${cell(m.httpProcesses)} | ${fmt(m.afterOverBefore, 2)} |`;
+    }),
+    '',
+    'CIFAR-10 CNN:',
+    '',
+    table('cifar10-cnn'),
+    '',
+    'ResNet-50 (random weights; KServe runs Keras ResNet50 with its own random weights):',
+    '',
+    table('resnet50'),
+    '',
+    'In-process ceilings (no HTTP, no load generator):',
+    '',
+    ceilingTable,
+    '',
+  ].join('\n');
+}
