@@ -66,7 +66,12 @@ async function childPids(pid: number): Promise<number[]> {
     try {
       const stat = await readFile(`/proc/${d}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(d));
+      if (ppid !== pid) continue;
+      // Only the service processes: the primary may also have other children (tsx's
+      // esbuild service comes and goes), which once made the count 3.
+      const environ = await readFile(`/proc/${d}/environ`, 'utf8');
+      if (environ.split('\0').some((entry) => entry.startsWith('MSCR_HTTP_PROCESS_INDEX=')))
+        out.push(Number(d));
     } catch {
       // ended meanwhile
     }
