@@ -912,8 +912,9 @@ function createClient(options) {
       );
       return body.ready === true;
     },
+    // `?format=kserve`: TF Serving's status plus KServe V1's `name` and `ready`.
     modelStatus: async (model, opts = {}) => getJson(
-      path(() => v1ModelPath(model, selectorOf(opts.version))),
+      `${path(() => v1ModelPath(model, selectorOf(opts.version)))}?format=kserve`,
       opts
     ),
     predict: async (model, request, opts = {}) => postJson(
