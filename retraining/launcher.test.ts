@@ -123,3 +123,23 @@ describe('a retraining process that dies', () => {
     assert.equal(record?.message, 'gate said no');
   });
 });
+
+test('two starts at the same moment: one job, one conflict, and no failed run left behind', async () => {
+  let exits = 0;
+  const { l } = launcher('finish', () => exits++);
+  const outcomes = await Promise.allSettled([
+    l.start('twins', { kind: 'request' }),
+    l.start('twins', { kind: 'request' }),
+  ]);
+  const started = outcomes.filter((o) => o.status === 'fulfilled');
+  const refused = outcomes.filter((o) => o.status === 'rejected');
+  assert.equal(started.length, 1, 'exactly one job started');
+  assert.match(String((refused[0] as PromiseRejectedResult).reason), /already starting/);
+  await until(async () => exits === 1, 'the job to end');
+  const recorded = await runs.list('twins', {});
+  assert.deepEqual(
+    recorded.map((r) => r.outcome),
+    ['rejected'],
+    'only the one run, as it recorded itself',
+  );
+});

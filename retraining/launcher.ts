@@ -79,42 +79,62 @@ export function createProcessLauncher(
       // The store is unreachable: the lease then expires on its own, as before.
     }
   };
+  /** Models whose start is between its first check and its child being known. */
+  const starting = new Set<string>();
   return {
     running: () => children.size,
     async start(model, trigger) {
-      // Answer 409 now when the lease is held; the job itself re-checks it atomically.
-      const lease = await options.runs.current(model);
-      if (lease && Date.parse(lease.expiresAt) > Date.now()) {
-        throw new MscrError(
-          'conflict',
-          `a retraining run for ${model} is already running (run ${lease.runId} on ${lease.holder})`,
-        );
-      }
-      if ([...children].some((key) => key.startsWith(`${model}/`))) {
+      // Claimed before the first await: two requests at once must not both pass the lease
+      // check below and spawn two jobs (the second would lose the lease and leave a failed run).
+      if (starting.has(model)) {
         throw new MscrError('conflict', `a retraining run for ${model} is already starting`);
       }
-      const runId = newRunId();
-      const { file, args } = options.command(model, runId, trigger);
-      await mkdir(options.logDir, { recursive: true });
-      const log = createWriteStream(path.join(options.logDir, `${model}-${runId}.log`));
-      const child = spawn(file, args, {
-        env: options.env ?? process.env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      child.stdout.pipe(log, { end: false });
-      child.stderr.pipe(log, { end: false });
-      const key = `${model}/${runId}`;
-      children.add(key);
-      child.on('error', () => undefined);
-      child.on('close', (code, signal) => {
-        void settle(model, runId, trigger, code, signal).finally(() => {
-          children.delete(key);
-          log.end();
-          options.onExit?.(model, runId, code);
-        });
-      });
-      return { runId };
+      starting.add(model);
+      try {
+        return await spawnJob(model, trigger);
+      } finally {
+        starting.delete(model);
+      }
     },
     runs: (model, opts) => options.runs.list(model, opts),
   };
+
+  async function spawnJob(
+    model: string,
+    trigger: RetrainRun['trigger'],
+  ): Promise<{ runId: string }> {
+    // Answer 409 now when the lease is held; the job itself re-checks it atomically.
+    const lease = await options.runs.current(model);
+    if (lease && Date.parse(lease.expiresAt) > Date.now()) {
+      throw new MscrError(
+        'conflict',
+        `a retraining run for ${model} is already running (run ${lease.runId} on ${lease.holder})`,
+      );
+    }
+    // A job spawned here that has not taken the lease yet.
+    if ([...children].some((key) => key.startsWith(`${model}/`))) {
+      throw new MscrError('conflict', `a retraining run for ${model} is already starting`);
+    }
+    const runId = newRunId();
+    const { file, args } = options.command(model, runId, trigger);
+    await mkdir(options.logDir, { recursive: true });
+    const log = createWriteStream(path.join(options.logDir, `${model}-${runId}.log`));
+    const child = spawn(file, args, {
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.pipe(log, { end: false });
+    child.stderr.pipe(log, { end: false });
+    const key = `${model}/${runId}`;
+    children.add(key);
+    child.on('error', () => undefined);
+    child.on('close', (code, signal) => {
+      void settle(model, runId, trigger, code, signal).finally(() => {
+        children.delete(key);
+        log.end();
+        options.onExit?.(model, runId, code);
+      });
+    });
+    return { runId };
+  }
 }
