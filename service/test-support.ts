@@ -44,6 +44,25 @@ export async function publishToy(
   );
 }
 
+/** The manifest of the toy classifier below: 4 features in, 2 class probabilities out. */
+export function toyClassifierDraft(
+  name: string,
+): Pick<ManifestDraft, 'name' | 'task' | 'inputs' | 'outputs' | 'preprocessing' | 'labels'> {
+  return {
+    name,
+    task: 'regression',
+    inputs: [{ name: 'features', dtype: 'float32', shape: [-1, 4] }],
+    outputs: [{ name: 'probabilities', dtype: 'float32', shape: [-1, 2] }],
+    labels: TOY_LABELS,
+    preprocessing: {
+      kind: 'tabular',
+      columns: ['a', 'b', 'c', 'd'],
+      target: 'a',
+      scaler: { type: 'minmax', min: [0, 0, 0, 0], max: [1, 1, 1, 1] },
+    },
+  };
+}
+
 /**
  * A 4-feature, 2-class classifier whose weights are set, not trained: class `favour` always
  * wins by `margin` (default 2), so responses tell which version answered. Equal arguments
@@ -64,17 +83,7 @@ export async function publishToyClassifier(
   const bias = favour === 0 ? [margin, -margin] : [-margin, margin];
   model.setWeights([tf.zeros([4, 2]), tf.tensor1d(bias)]);
   return publishToy(store, model, {
-    name,
-    task: 'regression',
-    inputs: [{ name: 'features', dtype: 'float32', shape: [-1, 4] }],
-    outputs: [{ name: 'probabilities', dtype: 'float32', shape: [-1, 2] }],
-    labels: TOY_LABELS,
-    preprocessing: {
-      kind: 'tabular',
-      columns: ['a', 'b', 'c', 'd'],
-      target: 'a',
-      scaler: { type: 'minmax', min: [0, 0, 0, 0], max: [1, 1, 1, 1] },
-    },
+    ...toyClassifierDraft(name),
     metrics: { accuracy: favour === 1 ? 0.9 : 0.5 },
     ...extra,
   });

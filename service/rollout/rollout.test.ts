@@ -14,8 +14,8 @@ import { corruptFile, tempStore, type TempStore } from '../reload/test-support.t
 import { callUnary, grpcClients, toyModelInfer } from '../grpc/test-support.ts';
 import type { Service } from '../server.ts';
 import {
-  TOY_LABELS,
   publishToy,
+  toyClassifierDraft,
   publishToyClassifier,
   startService,
   toyInfer,
@@ -65,19 +65,7 @@ async function publishFailing(): Promise<void> {
     }),
   );
   model.setWeights([tf.zeros([4, 2]), tf.tensor1d([-2, 2])]);
-  await publishToy(temp.store, model, {
-    name: 'toy',
-    task: 'regression',
-    inputs: [{ name: 'features', dtype: 'float32', shape: [-1, 4] }],
-    outputs: [{ name: 'probabilities', dtype: 'float32', shape: [-1, 2] }],
-    labels: TOY_LABELS,
-    preprocessing: {
-      kind: 'tabular',
-      columns: ['a', 'b', 'c', 'd'],
-      target: 'a',
-      scaler: { type: 'minmax', min: [0, 0, 0, 0], max: [1, 1, 1, 1] },
-    },
-  });
+  await publishToy(temp.store, model, toyClassifierDraft('toy'));
 }
 
 async function admin(
