@@ -202,12 +202,7 @@ export class MqttAdapter {
       );
       return true;
     } catch (error) {
-      // As for requests: not acknowledged, so reconnect and let the session redeliver it.
-      this.#log.warn('retrain answer not published; reconnecting so the session redelivers it', {
-        topic,
-        error: (error as Error).message,
-      });
-      if (!this.#stopping) this.#consumer?.stream.destroy();
+      this.#redeliverLater('retrain answer', topic, error);
       return false;
     } finally {
       this.#inFlight--;
@@ -286,18 +281,24 @@ export class MqttAdapter {
       metrics.latency('mqtt', label, (performance.now() - started) / 1000);
       return true;
     } catch (error) {
-      // Not acknowledged. PUBACKs go in arrival order, so a request left without its PUBACK
-      // would hold back every later one: drop the connection instead; it
-      // reconnects and the session redelivers what was not acknowledged.
-      this.#log.warn('answer not published; reconnecting so the session redelivers it', {
-        topic,
-        error: (error as Error).message,
-      });
-      if (!this.#stopping) this.#consumer?.stream.destroy();
+      this.#redeliverLater('answer', topic, error);
       return false;
     } finally {
       this.#inFlight--;
     }
+  }
+
+  /**
+   * A message whose answer could not be published stays unacknowledged. PUBACKs go in
+   * arrival order, so one left without its PUBACK would hold back every later one: drop the
+   * connection instead; it reconnects and the session redelivers what was not acknowledged.
+   */
+  #redeliverLater(what: string, topic: string, error: unknown): void {
+    this.#log.warn(`${what} not published; reconnecting so the session redelivers it`, {
+      topic,
+      error: (error as Error).message,
+    });
+    if (!this.#stopping) this.#consumer?.stream.destroy();
   }
 
   /**
