@@ -6,6 +6,7 @@
  * file it lists has the recorded size and sha256.
  */
 import { MscrError } from '../errors.ts';
+import { checkDetectionSpec, type DetectionSpec } from './detection/spec.ts';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_SCHEMA_VERSION = 1;
@@ -161,9 +162,14 @@ export interface ModelManifest {
   architecture: string;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
-  /** Class names by output index (classifiers only). */
+  /** Class names by output index (classifiers and detectors). */
   labels?: string[];
   preprocessing: PreprocessingSpec;
+  /**
+   * Detectors (`object-detection`): how the output is read as boxes. Absent on a detector
+   * imported before the field existed: the layout is told from the output's shape.
+   */
+  detection?: DetectionSpec;
   /** Held-out metrics: accuracy, rmse, ... (numbers only, so they compare). */
   metrics: Record<string, number>;
   reference?: PredictionReference;
@@ -466,6 +472,7 @@ export function validateManifest(value: unknown, where = 'manifest'): ModelManif
     problems.push('labels are required for image-classification');
   }
   checkPreprocessing(value.preprocessing, problems);
+  if (value.detection !== undefined) checkDetectionSpec(value.detection, problems);
   if (
     !isObject(value.metrics) ||
     !Object.values(value.metrics).every((m) => typeof m === 'number')

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-import { isMscrError } from '../../connectors/errors.ts';
+import { isMscrError } from '../../errors.ts';
 import { cornerIou, nonMaxSuppression } from './nms.ts';
 import { decodeYolo, yoloLayoutOf } from './yolo.ts';
 

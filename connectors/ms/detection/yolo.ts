@@ -12,7 +12,7 @@
  * Coordinates are in the model input's pixels. Non-maximum suppression is per class
  * (nms.ts); the result is sorted by score, at most `maxDetections`.
  */
-import { MscrError } from '../../connectors/errors.ts';
+import { MscrError } from '../../errors.ts';
 import { nonMaxSuppression } from './nms.ts';
 
 export type YoloLayout = 'anchor-free' | 'objectness';
