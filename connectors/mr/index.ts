@@ -7,6 +7,16 @@
 import type { ManifestDraft, ModelManifest, ModelTask } from '../ms/manifest.ts';
 
 /** A labelled example that did not come from the data files: feedback from production. */
+/** A detector's labelled example from production feedback: the image and all its boxes. */
+export interface ExtraDetection {
+  /** The image file as posted (JPEG, PNG, ...). */
+  bytes: Uint8Array;
+  /** Every object in it, `[x, y, width, height]` in the image's pixels, class by name. */
+  boxes: { box: [number, number, number, number]; label: string }[];
+  /** Where it came from, for messages (a feedback id). */
+  source: string;
+}
+
 export interface ExtraImage {
   /** The image file as posted (JPEG, PNG, ...). */
   bytes: Uint8Array;
@@ -40,6 +50,8 @@ export interface CandidateRequest {
   data: string[];
   /** Image classifiers: labelled feedback images, added to the data before the split. */
   extraImages?: ExtraImage[];
+  /** Detectors: images with their true boxes from feedback, added before the split. */
+  extraDetections?: ExtraDetection[];
   /** Forecasters: fed-back days, added to the training windows (never to the held-out tail). */
   extraWindows?: ExtraWindow[];
   epochs?: number;

@@ -149,12 +149,24 @@ function isInputFileOf(record: FeedbackRecord, file: string): boolean {
 
 type Json = Record<string, unknown>;
 
+function isLabelledBox(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const { box, label } = value as { box?: unknown; label?: unknown };
+  return (
+    typeof label === 'string' &&
+    Array.isArray(box) &&
+    box.length === 4 &&
+    box.every((n) => typeof n === 'number' && Number.isFinite(n))
+  );
+}
+
 const OPTIONAL_FIELDS: Record<string, (value: unknown) => boolean> = {
   version: (v) => Number.isSafeInteger(v) && (v as number) > 0,
   predictionId: (v) => typeof v === 'string',
   label: (v) => typeof v === 'string',
   labelIndex: (v) => Number.isSafeInteger(v) && (v as number) >= 0,
   actual: (v) => typeof v === 'number' && Number.isFinite(v),
+  boxes: (v) => Array.isArray(v) && v.every(isLabelledBox),
   predicted: (v) => typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)),
   correct: (v) => typeof v === 'boolean',
   inputFile: (v) => typeof v === 'string',

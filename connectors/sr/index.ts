@@ -83,6 +83,17 @@ export interface FeedbackRequest {
   label?: string | number;
   /** Forecasters: the true value, in the data's units. */
   actual?: number;
+  /**
+   * Detectors: the true boxes of the image (all of them: an empty list says "no objects"),
+   * in the posted image's pixels, each with its class by label name.
+   */
+  boxes?: LabelledBox[];
+}
+
+/** A box someone drew or corrected: `[x, y, width, height]` in the image's pixels. */
+export interface LabelledBox {
+  box: [number, number, number, number];
+  label: string;
 }
 
 /** The answer to a feedback post (201). */
@@ -125,6 +136,8 @@ export interface FeedbackRecord {
   labelIndex?: number;
   /** Forecasters: the true value. */
   actual?: number;
+  /** Detectors: the true boxes in the stored input's pixels (see `FeedbackRequest.boxes`). */
+  boxes?: LabelledBox[];
   /** What the model predicted, when known. */
   predicted?: string | number;
   correct?: boolean;
