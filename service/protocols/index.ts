@@ -26,6 +26,7 @@ export type { CsvOrder } from './convenience.ts';
 export {
   decodeCsvWindow,
   decodeImageBody,
+  decodeImageBodyWithSize,
   encodeClassifyResponse,
   encodeForecastResponse,
   forecastFromOutput,
@@ -58,3 +59,12 @@ export {
   type ImageFormat,
   type ImagePolicy,
 } from './image-policy.ts';
+export {
+  boxOutputOf,
+  detectionsOf,
+  detectorOf,
+  encodeDetectResponse,
+  parseDetectParams,
+  type DetectParams,
+  type Detector,
+} from './detect.ts';
