@@ -43,7 +43,7 @@ function single(name: string, value: unknown): string | undefined {
 function fraction(name: string, value: unknown, meaning: string): number | undefined {
   const text = single(name, value);
   if (text === undefined) return undefined;
-  const number = /^[0-9]*\.?[0-9]+(e-?[0-9]+)?$/i.test(text) ? Number(text) : NaN;
+  const number = /^[0-9.eE+-]{1,32}$/.test(text) ? Number(text) : NaN;
   if (!Number.isFinite(number) || number < 0 || number > 1) {
     throw badRequest(`${name} must be a number from 0 to 1 (${meaning}), got ${quote(text)}`);
   }
