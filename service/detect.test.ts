@@ -274,6 +274,15 @@ describe('POST /mscr/models/{m}/detect', () => {
         },
       },
       {
+        what: '/classify on the detector',
+        status: 400,
+        error: /model 'shapes' is an object-detection model: post its images to \/mscr\/models\/shapes\/detect/,
+        run: async () => {
+          const r = await fetch(`${url}/mscr/models/shapes/classify`, { method: 'POST', body: image });
+          return { status: r.status, json: (await r.json()) as Record<string, unknown> };
+        },
+      },
+      {
         what: 'a GET',
         status: 405,
         error: /takes POST/,

@@ -28,6 +28,7 @@ import {
   detectorOf,
   encodeDetectResponse,
   parseDetectParams,
+  refuseDetector,
   decodeV1PredictRequest,
   encodeClassifyResponse,
   encodeForecastResponse,
@@ -401,6 +402,7 @@ export function createApp(options: AppOptions): express.Express {
       const image = await imageFromBody(body, req.get('content-type'));
       let logged: LoggedInput | undefined;
       const result = await dataPlane.infer(modelOf(route), selectorOf(route), async (manifest) => {
+        refuseDetector(manifest);
         const input = await decodeImageBody(image.bytes, manifest, {
           ...(image.name ? { source: image.name } : {}),
           ...(limits.images ? { policy: limits.images } : {}),

@@ -112,6 +112,15 @@ export function detectorOf(manifest: ModelManifest): Detector {
   return { spec, labels, input: { width: image.width, height: image.height } };
 }
 
+/** `/classify` on a detector: a 400 pointing to `/detect` (its output has no classes to rank). */
+export function refuseDetector(manifest: ModelManifest): void {
+  if (manifest.task === 'object-detection') {
+    throw badRequest(
+      `model ${quote(manifest.name)} is an object-detection model: post its images to /mscr/models/${manifest.name}/detect for boxes`,
+    );
+  }
+}
+
 /** The output that holds the boxes: the manifest's `detection.output`, else the first. */
 export function boxOutputOf(detector: Detector, outputs: readonly OutputTensor[]): OutputTensor {
   const name = detector.spec.output;

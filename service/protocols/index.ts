@@ -65,6 +65,7 @@ export {
   detectorOf,
   encodeDetectResponse,
   parseDetectParams,
+  refuseDetector,
   type DetectParams,
   type Detector,
 } from './detect.ts';
