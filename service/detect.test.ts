@@ -20,6 +20,7 @@ import {
   startService,
   waitUntil,
 } from './test-support.ts';
+import { callUnary, grpcClients } from './grpc/test-support.ts';
 import { fullCellScore, publishToyDetector, quartersPng } from './detect-fixtures.ts';
 import type { Service } from './server.ts';
 
@@ -55,6 +56,7 @@ describe('POST /mscr/models/{m}/detect', () => {
   let temp: TempStore;
   let service: Service;
   let url: string;
+  let grpcPort: number | undefined;
   let image: Buffer; // 80x40: red top-left, dark red top-right, green bottom-right
 
   before(async () => {
@@ -62,7 +64,7 @@ describe('POST /mscr/models/{m}/detect', () => {
     await publishToyDetector(temp.store, 'shapes');
     await publishToyImageClassifier(temp.store, 'pets');
     await publishToyForecaster(temp.store, 'prices');
-    ({ service, url } = await startService(temp.dir, {
+    ({ service, url, grpcPort } = await startService(temp.dir, {
       maxQueueDelayMs: '20',
       maxBodyBytes: String(512 * 1024),
     }));
@@ -192,6 +194,29 @@ describe('POST /mscr/models/{m}/detect', () => {
     assert.equal(predictions[0]?.[1]?.[1]?.[0], -8);
   });
 
+  test('gRPC ModelInfer returns the raw grid tensor of a detector', async () => {
+    const clients = grpcClients(`127.0.0.1:${grpcPort}`);
+    try {
+      const answer = await callUnary<{
+        outputs: { name: string; shape: (string | number)[] }[];
+        raw_output_contents: Buffer[];
+      }>(clients.inference, 'ModelInfer', {
+        model_name: 'shapes',
+        inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 8, 8, 3] }],
+        raw_input_contents: [Buffer.from(new Float32Array(8 * 8 * 3).buffer)],
+      });
+      assert.deepEqual(answer.outputs[0]?.shape.map(Number), [1, 2, 2, 7]);
+      const raw = answer.raw_output_contents[0] as Buffer;
+      const values = new Float32Array(
+        raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length),
+      );
+      assert.equal(values.length, 28);
+      assert.equal(values[0], -8, 'objectness logit of a black cell');
+    } finally {
+      clients.close();
+    }
+  });
+
   test('the detections-per-image histogram is exported', async () => {
     const text = await (await fetch(`${url}/metrics`)).text();
     assert.match(text, /mscr_detections_per_image_count\{model="shapes",version="1"\} [1-9]/);
@@ -276,9 +301,13 @@ describe('POST /mscr/models/{m}/detect', () => {
       {
         what: '/classify on the detector',
         status: 400,
-        error: /model 'shapes' is an object-detection model: post its images to \/mscr\/models\/shapes\/detect/,
+        error:
+          /model 'shapes' is an object-detection model: post its images to its \/detect route/,
         run: async () => {
-          const r = await fetch(`${url}/mscr/models/shapes/classify`, { method: 'POST', body: image });
+          const r = await fetch(`${url}/mscr/models/shapes/classify`, {
+            method: 'POST',
+            body: image,
+          });
           return { status: r.status, json: (await r.json()) as Record<string, unknown> };
         },
       },

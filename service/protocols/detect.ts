@@ -116,7 +116,7 @@ export function detectorOf(manifest: ModelManifest): Detector {
 export function refuseDetector(manifest: ModelManifest): void {
   if (manifest.task === 'object-detection') {
     throw badRequest(
-      `model ${quote(manifest.name)} is an object-detection model: post its images to /mscr/models/${manifest.name}/detect for boxes`,
+      `model ${quote(manifest.name)} is an object-detection model: post its images to its /detect route for boxes`,
     );
   }
 }
