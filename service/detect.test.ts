@@ -301,8 +301,7 @@ describe('POST /mscr/models/{m}/detect', () => {
       {
         what: '/classify on the detector',
         status: 400,
-        error:
-          /model 'shapes' is an object-detection model: post its images to its \/detect route/,
+        error: /model 'shapes' is an object-detection model: post its images to its \/detect route/,
         run: async () => {
           const r = await fetch(`${url}/mscr/models/shapes/classify`, {
             method: 'POST',
