@@ -197,6 +197,19 @@ describe('the client on an object detector', () => {
     ]);
     assert.equal(broken.code, EXIT.badData);
     assert.match(broken.stderr, /is not JSON/);
+    const missing = await runMscr([
+      'feedback',
+      '--url',
+      url,
+      '--model',
+      'shapes',
+      '--prediction-id',
+      answer.id,
+      '--boxes',
+      join(dir, 'no-such-file.json'),
+    ]);
+    assert.equal(missing.code, EXIT.notFound);
+    assert.match(missing.stderr, /--boxes .*no-such-file\.json: cannot read it/);
     const both = await runMscr([
       'feedback',
       '--url',

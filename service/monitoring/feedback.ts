@@ -47,7 +47,7 @@ export function parseFeedbackRequest(json: unknown): FeedbackRequest {
     (typeof predictionId !== 'string' || !PREDICTION_ID.test(predictionId))
   ) {
     throw bad(
-      `predictionId must be the id a classify, forecast or infer response gave (letters, digits, '-', '_'), got ${JSON.stringify(predictionId).slice(0, 80)}`,
+      `predictionId must be the id a classify, detect, forecast or infer response gave (letters, digits, '-', '_'), got ${JSON.stringify(predictionId).slice(0, 80)}`,
     );
   }
   if (predictionId === undefined && input === undefined) {
