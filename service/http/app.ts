@@ -434,7 +434,7 @@ export function createApp(options: AppOptions): express.Express {
           ...(image.name ? { source: image.name } : {}),
           ...(limits.images ? { policy: limits.images } : {}),
         });
-        size = decoded.size;
+        size = { width: decoded.size.width, height: decoded.size.height };
         const spec = manifest.inputs[0]?.shape ?? [];
         return { input: decoded.input, shape: [1, ...spec.slice(1)] };
       });
