@@ -86,7 +86,7 @@ export function registerImportCommand(models: Command): void {
     .option('--json', 'print the manifest as JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  mscr models import --store file://./models --model resnet --task image-classification \\\n    --image-size 224 --layout NCHW --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225 --labels labels.txt resnet50.onnx\n  mscr models import --model cancer --features "mean radius,mean texture,..." forest.onnx',
+      '\nExamples:\n  mscr models import --store file://./models --model resnet --task image-classification \\\n    --image-size 224 --layout NCHW --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225 --labels labels.txt resnet50.onnx\n  mscr models import --model cancer --features "mean radius,mean texture,..." forest.onnx\n  mscr models import --model yolo --task object-detection --image-size 640 --labels names.txt yolov8n.onnx\n\nAn object-detection import records how its output is read (detection.layout): anchor-free\n[1, 4+C, boxes] (YOLOv8 and later) or objectness [1, boxes, 5+C] (YOLOv5), told from the output\nshape and the number of labels; images are stretched to --image-size (not letterboxed).',
     )
     .action(async (path: string, flags: ImportFlags) => {
       const image = {

@@ -1,14 +1,16 @@
 /**
- * `mscr predict --url <service> --model <m> <file...>`: images are classified, `.csv` files
- * forecast (the newest window, or every window with --all-windows), through the SDK.
+ * `mscr predict --url <service> --model <m> <file...>`: images are classified (or, for an
+ * object detector, their boxes found), `.csv` files forecast (the newest window, or every
+ * window with --all-windows), through the SDK.
  */
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { MscrError, errorMessage } from '../connectors/errors.ts';
-import type { ClassifyResponse, ForecastResponse } from '../connectors/sc/index.ts';
+import type { ClassifyResponse, DetectResponse, ForecastResponse } from '../connectors/sc/index.ts';
 import {
   isMscrClientError,
+  looksLikeDetector,
   type CsvOrder,
   type MscrClient,
   type SeriesForecast,
@@ -17,12 +19,23 @@ import { addClientOptions, clientFor, type ClientFlags } from './client-options.
 import { oneOf, positiveInt, versionRef } from './options.ts';
 import { formatTable, percent, printJson } from './output.ts';
 
+function fraction(value: string): number {
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isFinite(number) || number < 0 || number > 1) {
+    throw new InvalidArgumentError(`expected a number from 0 to 1, got ${JSON.stringify(value)}`);
+  }
+  return number;
+}
+
 interface PredictFlags extends ClientFlags {
   model: string;
   version?: string;
   top?: number;
   order: CsvOrder;
   allWindows?: boolean;
+  threshold?: number;
+  /** Set by the command: the model is an object detector (from its metadata). */
+  detector?: boolean;
 }
 
 const IMAGE_TYPES: Record<string, string> = {
@@ -38,6 +51,7 @@ const IMAGE_TYPES: Record<string, string> = {
 
 export type PredictResult =
   | { file: string; kind: 'classify'; response: ClassifyResponse }
+  | { file: string; kind: 'detect'; response: DetectResponse }
   | { file: string; kind: 'forecast'; response: ForecastResponse }
   | { file: string; kind: 'series'; response: SeriesForecast };
 
@@ -71,7 +85,10 @@ function blameFile(file: string, error: unknown): unknown {
 export async function predictFile(
   client: MscrClient,
   file: string,
-  flags: Pick<PredictFlags, 'model' | 'version' | 'top' | 'order' | 'allWindows'>,
+  flags: Pick<
+    PredictFlags,
+    'model' | 'version' | 'top' | 'order' | 'allWindows' | 'threshold' | 'detector'
+  >,
 ): Promise<PredictResult> {
   const bytes = await readInput(file);
   const version = flags.version !== undefined ? versionRef(flags.version) : undefined;
@@ -93,10 +110,19 @@ export async function predictFile(
       });
       return { file, kind: 'forecast', response };
     }
+    const contentType = IMAGE_TYPES[extension] ?? 'application/octet-stream';
+    if (flags.detector) {
+      const response = await client.detect(flags.model, bytes, {
+        ...versionOption,
+        ...(flags.threshold !== undefined ? { threshold: flags.threshold } : {}),
+        contentType,
+      });
+      return { file, kind: 'detect', response };
+    }
     const response = await client.classify(flags.model, bytes, {
       ...versionOption,
       ...(flags.top !== undefined ? { top: flags.top } : {}),
-      contentType: IMAGE_TYPES[extension] ?? 'application/octet-stream',
+      contentType,
     });
     return { file, kind: 'classify', response };
   } catch (error) {
@@ -126,6 +152,17 @@ export function formatResults(results: PredictResult[]): string {
       });
     }
     blocks.push(formatTable(['FILE', 'MODEL', 'RANK', 'LABEL', 'SCORE', 'PREDICTION ID'], rows));
+  }
+  for (const { file, response } of results.filter((r) => r.kind === 'detect')) {
+    const pixels = (v: number) => String(Math.round(v * 10) / 10);
+    const table = formatTable(
+      ['LABEL', 'SCORE', 'X', 'Y', 'W', 'H'],
+      response.detections.map((d) => [d.label, percent(d.score), ...d.box.map(pixels)]),
+    );
+    const count = response.detections.length;
+    blocks.push(
+      `${basename(file)} (${response.image.width}x${response.image.height}): ${count} object${count === 1 ? '' : 's'} found by ${response.model} v${response.version}; prediction id ${response.id}${count > 0 ? `\n${table}` : ''}`,
+    );
   }
   const forecasts = results.filter((r) => r.kind === 'forecast');
   if (forecasts.length > 0) {
@@ -170,12 +207,17 @@ export function registerPredictCommand(program: Command): void {
   const command = program
     .command('predict')
     .description(
-      'ask a running service for predictions: images are classified, .csv files forecast',
+      'ask a running service for predictions: images are classified (an object detector finds boxes in them), .csv files forecast',
     )
     .argument('<file...>', 'image files (JPEG, PNG, WebP, GIF, TIFF, AVIF) or .csv price windows')
     .requiredOption('--model <name>', 'the served model to ask')
     .option('--version <ref>', 'a version number or an alias (e.g. stable); default: the latest')
     .option('--top <k>', 'image classes to show per image', positiveInt)
+    .option(
+      '--threshold <score>',
+      "object detectors: show boxes scoring above this (0..1; default the model's, else 0.25)",
+      fraction,
+    )
     .option(
       '--order <order>',
       'row order of .csv files: oldest-first, or newest-first (GOOG-style files)',
@@ -192,6 +234,7 @@ export function registerPredictCommand(program: Command): void {
       `
 Examples:
   mscr predict --url http://localhost:8080 --model cifar10-cnn cat.jpg ship.png
+  mscr predict --model objects --threshold 0.5 street.jpg     (a detector: a table of boxes)
   mscr predict --model stock-lstm --order newest-first goog_daily.csv
   mscr predict --model stock-lstm --order newest-first --all-windows --json goog_daily.csv
 
@@ -200,6 +243,12 @@ file, 5 the service is down or not ready.`,
     )
     .action(async (files: string[], flags: PredictFlags) => {
       const client = clientFor(flags);
+      // An image model is a detector when its metadata says so (box outputs, not classes).
+      if (files.some((file) => extname(file).toLowerCase() !== '.csv')) {
+        const version = flags.version !== undefined ? versionRef(flags.version) : undefined;
+        const metadata = await client.modelMetadata(flags.model, version ? { version } : {});
+        flags.detector = looksLikeDetector(metadata);
+      }
       const results: PredictResult[] = [];
       let failure: unknown;
       let badFiles = 0;

@@ -4,10 +4,11 @@
  * - `createClient`: the typed SDK over the SC and SR connectors (Node and browsers).
  * - `mscr predict | status | feedback` (in `cli/`) and the web page (`client/web/`) use it.
  */
-export { createClient, selectorOf } from './sdk/client.ts';
+export { createClient, looksLikeDetector, selectorOf } from './sdk/client.ts';
 export type {
   ClassifyOptions,
   ClientOptions,
+  DetectOptions,
   ForecastOptions,
   ImageInput,
   InferOptions,

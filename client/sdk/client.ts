@@ -1,6 +1,6 @@
 /**
  * The typed mscr client: every endpoint of the SC connector (KServe V1 / TF Serving, Open
- * Inference V2, mscr's own classify and forecast) and of the SR connector (feedback,
+ * Inference V2, mscr's own classify, detect and forecast) and of the SR connector (feedback,
  * signals, retraining), with the wire types and path builders of `connectors/` and nothing
  * redefined here. Web-standard APIs only, so the same code runs in Node and in the browser.
  *
@@ -10,6 +10,7 @@
  */
 import type {
   ClassifyResponse,
+  DetectResponse,
   ForecastResponse,
   FeedbackRequest,
   FeedbackResponse,
@@ -36,6 +37,7 @@ import {
   V2_READY_PATH,
   V2_SERVER_METADATA_PATH,
   mscrClassifyPath,
+  mscrDetectPath,
   mscrFeedbackPath,
   mscrForecastPath,
   mscrRetrainPath,
@@ -106,6 +108,29 @@ export interface ClassifyOptions extends VersionOption, CallOptions {
   top?: number;
   /** Content type of the bytes; default the Blob's type, else application/octet-stream. */
   contentType?: string;
+}
+
+export interface DetectOptions extends VersionOption, CallOptions {
+  /** Boxes scoring at or below this are dropped (default: the model's, else 0.25). */
+  threshold?: number;
+  /** Non-maximum suppression's IoU threshold (default: the model's, else 0.45). */
+  iou?: number;
+  /** At most this many boxes (default: the model's, else 100). */
+  max?: number;
+  /** Content type of the bytes; default the Blob's type, else application/octet-stream. */
+  contentType?: string;
+}
+
+/**
+ * Whether a model's V2 metadata looks like an object detector's: an image input
+ * (`[batch, H, W, C]` or `[batch, C, H, W]`) and a box output of rank 3 or more (YOLO's
+ * `[batch, 4 + C, boxes]`, mscr's grid `[batch, rows, cols, 5 + C]`), where a classifier
+ * answers `[batch, classes]`. The metadata protocols carry no task, so the shapes tell.
+ */
+export function looksLikeDetector(metadata: ModelMetadata): boolean {
+  const input = metadata.inputs[0]?.shape ?? [];
+  const output = metadata.outputs[0]?.shape ?? [];
+  return input.length === 4 && output.length >= 3;
 }
 
 export interface ForecastOptions extends VersionOption, CallOptions {
@@ -187,6 +212,11 @@ export interface MscrClient {
   infer(model: string, request: InferRequest, options?: InferOptions): Promise<InferResponse>;
   /** `POST /mscr/models/{m}[/versions/{v}]/classify` with image bytes. */
   classify(model: string, image: ImageInput, options?: ClassifyOptions): Promise<ClassifyResponse>;
+  /**
+   * `POST /mscr/models/{m}[/versions/{v}]/detect` with image bytes: an object detector's
+   * boxes in the image's pixels, best first.
+   */
+  detect(model: string, image: ImageInput, options?: DetectOptions): Promise<DetectResponse>;
   /** `POST /mscr/models/{m}[/versions/{v}]/forecast` with a CSV window. */
   forecast(model: string, csv: string, options?: ForecastOptions): Promise<ForecastResponse>;
   /** A forecast for every sliding window of a CSV, with the actual values beside them. */
@@ -327,6 +357,30 @@ export function createClient(options: ClientOptions): MscrClient {
     return parseJson<T>(response, 'POST');
   }
 
+  /** Image bytes to a classify or detect path (an empty image is refused before sending). */
+  async function postImage(
+    urlPath: string,
+    image: ImageInput,
+    opts: CallOptions & { contentType?: string },
+  ) {
+    const blobType = typeof Blob !== 'undefined' && image instanceof Blob ? image.type : '';
+    const size =
+      image instanceof ArrayBuffer ? image.byteLength : 'size' in image ? image.size : image.length;
+    if (size === 0) {
+      throw new MscrClientError('input', 'the image is empty: pass the bytes of an image file');
+    }
+    return call(
+      {
+        method: 'POST',
+        path: urlPath,
+        body: image as RequestBody,
+        contentType: opts.contentType ?? (blobType || 'application/octet-stream'),
+        idempotent: true,
+      },
+      opts,
+    );
+  }
+
   const client: MscrClient = {
     baseUrl: settings.baseUrl,
 
@@ -398,27 +452,27 @@ export function createClient(options: ClientOptions): MscrClient {
 
     async classify(model, image, opts = {}) {
       const query = opts.top !== undefined ? `?top=${encodeURIComponent(String(opts.top))}` : '';
-      const blobType = typeof Blob !== 'undefined' && image instanceof Blob ? image.type : '';
-      const size =
-        image instanceof ArrayBuffer
-          ? image.byteLength
-          : 'size' in image
-            ? image.size
-            : image.length;
-      if (size === 0) {
-        throw new MscrClientError('input', 'the image is empty: pass the bytes of an image file');
-      }
-      const response = await call(
-        {
-          method: 'POST',
-          path: path(() => mscrClassifyPath(model, selectorOf(opts.version))) + query,
-          body: image as RequestBody,
-          contentType: opts.contentType ?? (blobType || 'application/octet-stream'),
-          idempotent: true,
-        },
+      const response = await postImage(
+        path(() => mscrClassifyPath(model, selectorOf(opts.version))) + query,
+        image,
         opts,
       );
       return parseJson<ClassifyResponse>(response, 'POST');
+    },
+
+    async detect(model, image, opts = {}) {
+      const params = new URLSearchParams();
+      for (const key of ['threshold', 'iou', 'max'] as const) {
+        const value = opts[key];
+        if (value !== undefined) params.set(key, String(value));
+      }
+      const query = params.size > 0 ? `?${params.toString()}` : '';
+      const response = await postImage(
+        path(() => mscrDetectPath(model, selectorOf(opts.version))) + query,
+        image,
+        opts,
+      );
+      return parseJson<DetectResponse>(response, 'POST');
     },
 
     async forecast(model, csv, opts = {}) {

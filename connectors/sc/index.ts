@@ -57,6 +57,8 @@ export {
 
 export type {
   ClassifyResponse,
+  DetectResponse,
+  Detection,
   ErrorResponse,
   ForecastResponse,
   LabelScore,
@@ -78,6 +80,7 @@ export {
   matchRoute,
   methodOfPath,
   mscrClassifyPath,
+  mscrDetectPath,
   mscrFeedbackPath,
   mscrForecastPath,
   mscrRetrainPath,
@@ -96,6 +99,7 @@ export {
 export type {
   FeedbackRequest,
   FeedbackResponse,
+  LabelledBox,
   ModelSignals,
   RetrainRequest,
   RetrainResponse,

@@ -25,6 +25,30 @@ export interface ClassifyResponse {
   predictionIds: string[];
 }
 
+/** One object found in an image: its box in the posted image's pixels, its class and score. */
+export interface Detection {
+  /** `[x, y, width, height]`: the top-left corner and size, in the posted image's pixels. */
+  box: [number, number, number, number];
+  label: string;
+  classIndex: number;
+  /** The box's score for its class, 0..1 (objectness x class probability for YOLOv5-style heads). */
+  score: number;
+}
+
+/**
+ * `POST /mscr/models/{m}[/versions/{v}]/detect` with image bytes (raw or multipart):
+ * the boxes of one image, best first, after non-maximum suppression.
+ */
+export interface DetectResponse {
+  /** The prediction id, to send corrected boxes about (`POST /mscr/models/{m}/feedback`). */
+  id: string;
+  model: string;
+  version: number;
+  /** The posted image's size (upright), the space the boxes are in. */
+  image: { width: number; height: number };
+  detections: Detection[];
+}
+
 /** `POST /mscr/models/{m}[/versions/{v}]/forecast` with a CSV window. */
 export interface ForecastResponse {
   model: string;

@@ -14,6 +14,7 @@
  *     GET  /v2/models/{m}[/versions/{v}]/ready                     OIP model ready
  *     POST /v2/models/{m}[/versions/{v}]/infer                     OIP inference
  *     POST /mscr/models/{m}[/versions/{v}]/classify                image bytes -> labels with scores
+ *     POST /mscr/models/{m}[/versions/{v}]/detect                  image bytes -> boxes with labels and scores
  *     POST /mscr/models/{m}[/versions/{v}]/forecast                CSV window -> forecast
  *     POST /mscr/models/{m}[/versions/{v}]/predict                 tabular rows (JSON or CSV) -> predictions
  *     POST /mscr/models/{m}/feedback                               the true label of a prediction (SR)
@@ -45,7 +46,11 @@ export type Route =
   | { api: 'v2'; kind: 'server-metadata' | 'live' | 'ready'; method: 'GET' }
   | ({ api: 'v2'; kind: 'model-metadata' | 'model-ready'; method: 'GET' } & ModelRoute)
   | ({ api: 'v2'; kind: 'infer'; method: 'POST' } & ModelRoute)
-  | ({ api: 'mscr'; kind: 'classify' | 'forecast' | 'tabular'; method: 'POST' } & ModelRoute)
+  | ({
+      api: 'mscr';
+      kind: 'classify' | 'detect' | 'forecast' | 'tabular';
+      method: 'POST';
+    } & ModelRoute)
   | { api: 'mscr'; kind: 'feedback' | 'retrain'; method: 'POST'; model: string }
   | { api: 'mscr'; kind: 'signals' | 'runs'; method: 'GET'; model: string };
 
@@ -137,6 +142,11 @@ export function mscrClassifyPath(model: string, selector?: VersionSelector): str
   return `${versionedPath(MSCR_MODELS_PATH, model, selector)}/classify`;
 }
 
+/** `/mscr/models/{m}[/versions/{v}]/detect`: post image bytes, get boxes. */
+export function mscrDetectPath(model: string, selector?: VersionSelector): string {
+  return `${versionedPath(MSCR_MODELS_PATH, model, selector)}/detect`;
+}
+
 /** `/mscr/models/{m}[/versions/{v}]/forecast`: post a CSV window. */
 export function mscrForecastPath(model: string, selector?: VersionSelector): string {
   return `${versionedPath(MSCR_MODELS_PATH, model, selector)}/forecast`;
@@ -205,7 +215,7 @@ function numericVersion(text: string): VersionSelector {
 }
 
 const V1_VERBS = ['predict', 'classify', 'regress'];
-const POST_TAILS = ['infer', 'classify', 'forecast', 'predict', 'feedback', 'retrain'];
+const POST_TAILS = ['infer', 'classify', 'detect', 'forecast', 'predict', 'feedback', 'retrain'];
 
 /**
  * The method a path of a known shape takes, judged from its shape alone (the verb or last
@@ -295,6 +305,7 @@ export function matchRoute(pathname: string): Route | undefined {
     if (parsed === undefined) return undefined;
     const { ref, tail } = parsed;
     if (tail === 'classify') return { api: 'mscr', kind: 'classify', method: 'POST', ...ref };
+    if (tail === 'detect') return { api: 'mscr', kind: 'detect', method: 'POST', ...ref };
     if (tail === 'forecast') return { api: 'mscr', kind: 'forecast', method: 'POST', ...ref };
     if (tail === 'predict') return { api: 'mscr', kind: 'tabular', method: 'POST', ...ref };
     // Feedback, signals and retraining are about a model, not one of its versions.

@@ -3,6 +3,7 @@
  * service's conveniences work: the task, the served input shape (dynamic batch, every other
  * dimension fixed), labels and preprocessing. Shared by the ONNX and TF.js importers.
  */
+import { yoloLayoutOf, type DetectionSpec } from '../../connectors/ms/detection/index.ts';
 import { MscrError } from '../../connectors/errors.ts';
 import type {
   ImagePreprocessing,
@@ -149,7 +150,8 @@ export function describe(
   let shape = [...inputShape];
   let preprocessing: PreprocessingSpec = { kind: 'none' };
 
-  if (task === 'image-classification' || (hasImageFlags && inputShape.length === 4)) {
+  const imageTask = task === 'image-classification' || task === 'object-detection';
+  if (imageTask || (hasImageFlags && inputShape.length === 4)) {
     const { shape: filled, spec } = imageShape(inputShape, image);
     shape = filled;
     const { mean, std } = image;
@@ -215,6 +217,14 @@ export function describe(
   }
 
   let finalLabels = options.labels;
+  if (task === 'object-detection') {
+    finalLabels = labels;
+    if (finalLabels === undefined)
+      throw new MscrError(
+        'bad_request',
+        'an object detector needs its class names: pass --labels names.txt (one per line, in the output order)',
+      );
+  }
   if (task === 'image-classification' || task === 'tabular-classification') {
     finalLabels = labels;
     const classes = outputShape[outputShape.length - 1] ?? -1;
@@ -237,4 +247,21 @@ export function describe(
     ...(finalLabels === undefined ? {} : { labels: finalLabels }),
     preprocessing,
   };
+}
+
+/**
+ * How an imported detector's output is read (the manifest's `detection`): the YOLO layout its
+ * served output shape has for its number of classes, `[1, 4 + C, boxes]` (YOLOv8) or
+ * `[1, boxes, 5 + C]` (YOLOv5); a shape neither fits is refused with what was expected.
+ */
+export function detectionOf(outputShape: readonly number[], classes: number): DetectionSpec {
+  try {
+    return { layout: yoloLayoutOf([1, ...outputShape.slice(1)], classes) };
+  } catch (error) {
+    throw new MscrError(
+      'bad_data',
+      `${(error as Error).message}: check --labels (one line per class) or choose the box output with --output`,
+      { cause: error },
+    );
+  }
 }

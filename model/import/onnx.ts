@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { MscrError, errorMessage } from '../../connectors/errors.ts';
 import type { ManifestDraft, TensorDtype } from '../../connectors/ms/manifest.ts';
 import { readOnnxModel, type OnnxValueInfo } from '../../connectors/ms/onnx.ts';
-import { describe, type DescribeOptions } from './describe.ts';
+import { describe, detectionOf, type DescribeOptions } from './describe.ts';
 
 export const ONNX_FILE = 'model.onnx';
 
@@ -225,6 +225,10 @@ export async function describeOnnx(
     [output.name],
   );
   const outputShape = servedShape(output.shape, actual);
+  const detection =
+    described.task === 'object-detection'
+      ? detectionOf(actual, described.labels?.length ?? 0)
+      : undefined;
   return {
     draft: {
       framework,
@@ -237,6 +241,7 @@ export async function describeOnnx(
       outputs: [{ name: output.name, dtype: 'float32', shape: outputShape }],
       ...(described.labels ? { labels: described.labels } : {}),
       preprocessing: described.preprocessing,
+      ...(detection ? { detection } : {}),
     },
     files: new Map([[ONNX_FILE, bytes]]),
   };

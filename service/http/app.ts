@@ -20,8 +20,15 @@ import { tensorRows, type LoggedInput, type Monitoring } from '../monitoring/ind
 import type { Logger } from '../observability/log.ts';
 import { LabelCap, type Protocol, type ServiceMetrics } from '../observability/metrics.ts';
 import {
+  boxOutputOf,
   decodeImageBody,
+  decodeImageBodyWithSize,
   decodeInferRequest,
+  detectionsOf,
+  detectorOf,
+  encodeDetectResponse,
+  parseDetectParams,
+  refuseDetector,
   decodeV1PredictRequest,
   encodeClassifyResponse,
   encodeForecastResponse,
@@ -128,7 +135,8 @@ function protocolOf(route: Route | undefined): Protocol {
   if (route === undefined) return 'other';
   if (route.api !== 'mscr') return route.api;
   if (route.kind === 'tabular') return 'tabular';
-  return route.kind === 'classify' ? 'image' : route.kind === 'forecast' ? 'csv' : 'sr';
+  if (route.kind === 'classify' || route.kind === 'detect') return 'image';
+  return route.kind === 'forecast' ? 'csv' : 'sr';
 }
 
 function selectorOf(route: Route): VersionSelector | undefined {
@@ -394,6 +402,7 @@ export function createApp(options: AppOptions): express.Express {
       const image = await imageFromBody(body, req.get('content-type'));
       let logged: LoggedInput | undefined;
       const result = await dataPlane.infer(modelOf(route), selectorOf(route), async (manifest) => {
+        refuseDetector(manifest);
         const input = await decodeImageBody(image.bytes, manifest, {
           ...(image.name ? { source: image.name } : {}),
           ...(limits.images ? { policy: limits.images } : {}),
@@ -412,6 +421,30 @@ export function createApp(options: AppOptions): express.Express {
         k,
         ids,
       );
+    },
+
+    // Detection: the one batched inference, then decode + NMS for this image, in its pixels.
+    detect: async ({ route, body, req, res }) => {
+      const params = parseDetectParams(req.query);
+      const image = await imageFromBody(body, req.get('content-type'));
+      let size = { width: 0, height: 0 };
+      const result = await dataPlane.infer(modelOf(route), selectorOf(route), async (manifest) => {
+        detectorOf(manifest); // a classifier is a 400 before its image is decoded
+        const decoded = await decodeImageBodyWithSize(image.bytes, manifest, {
+          ...(image.name ? { source: image.name } : {}),
+          ...(limits.images ? { policy: limits.images } : {}),
+        });
+        size = { width: decoded.size.width, height: decoded.size.height };
+        const spec = manifest.inputs[0]?.shape ?? [];
+        return { input: decoded.input, shape: [1, ...spec.slice(1)] };
+      });
+      setVersion(res, result);
+      // The manifest of the version that answered (a rollout's fallback may be another).
+      const detector = detectorOf(result.manifest);
+      const output = boxOutputOf(detector, outputsOf(result));
+      const found = detectionsOf(detector, output, size, params);
+      const id = monitoring.rememberDetections(result, found.length, image.bytes);
+      return encodeDetectResponse(result.manifest, result.version, id, size, found);
     },
 
     forecast: async ({ route, body, req, res }) => {

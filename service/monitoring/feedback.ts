@@ -4,11 +4,12 @@
  */
 import { MscrError } from '../../connectors/errors.ts';
 import type { ModelManifest } from '../../connectors/ms/manifest.ts';
-import type { FeedbackInput, FeedbackRequest } from '../../connectors/sr/index.ts';
+import type { FeedbackInput, FeedbackRequest, LabelledBox } from '../../connectors/sr/index.ts';
+import { checkBoxLabels, parseLabelledBoxes } from './feedback-boxes.ts';
 import { decodeImageBody, type ImagePolicy } from '../protocols/index.ts';
 import { isClassifier } from './predictions.ts';
 
-const FIELDS = ['predictionId', 'input', 'label', 'actual'];
+const FIELDS = ['predictionId', 'input', 'label', 'actual', 'boxes'];
 /** Prediction ids are ours (UUIDs), but anything id-like is looked up, nothing else. */
 const PREDICTION_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
@@ -46,7 +47,7 @@ export function parseFeedbackRequest(json: unknown): FeedbackRequest {
     (typeof predictionId !== 'string' || !PREDICTION_ID.test(predictionId))
   ) {
     throw bad(
-      `predictionId must be the id a classify, forecast or infer response gave (letters, digits, '-', '_'), got ${JSON.stringify(predictionId).slice(0, 80)}`,
+      `predictionId must be the id a classify, detect, forecast or infer response gave (letters, digits, '-', '_'), got ${JSON.stringify(predictionId).slice(0, 80)}`,
     );
   }
   if (predictionId === undefined && input === undefined) {
@@ -71,6 +72,7 @@ export function parseFeedbackRequest(json: unknown): FeedbackRequest {
   if (actual !== undefined && (typeof actual !== 'number' || !Number.isFinite(actual))) {
     throw bad(`actual must be a finite number, got ${JSON.stringify(actual)?.slice(0, 40)}`);
   }
+  if (json.boxes !== undefined) return { ...json, boxes: parseLabelledBoxes(json.boxes) };
   return json as FeedbackRequest;
 }
 
@@ -78,8 +80,24 @@ export function parseFeedbackRequest(json: unknown): FeedbackRequest {
 export function truthOf(
   request: FeedbackRequest,
   manifest: ModelManifest,
-): { label: string; labelIndex: number } | { actual: number } {
+): { label: string; labelIndex: number } | { actual: number } | { boxes: LabelledBox[] } {
   const labels = manifest.labels ?? [];
+  if (manifest.task === 'object-detection') {
+    if (request.label !== undefined || request.actual !== undefined)
+      throw bad(
+        `model ${manifest.name} is an object detector: send "boxes" (every object in the image, [] for none), not "${request.label !== undefined ? 'label' : 'actual'}"`,
+      );
+    if (request.boxes === undefined)
+      throw bad(
+        `send "boxes": every object in the image as {"box": [x, y, width, height], "label": "..."} in the image's pixels ([] for none)`,
+      );
+    checkBoxLabels(request.boxes, manifest);
+    return { boxes: request.boxes };
+  }
+  if (request.boxes !== undefined)
+    throw bad(
+      `model ${manifest.name} is a ${manifest.task} model, not an object detector: "boxes" are for object-detection models; send ${isClassifier(manifest) ? '"label"' : '"actual"'}`,
+    );
   if (!isClassifier(manifest)) {
     if (request.label !== undefined)
       throw bad(`model ${manifest.name} is a ${manifest.task} model: send "actual", not "label"`);

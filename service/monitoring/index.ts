@@ -20,6 +20,7 @@ import type { Logger } from '../observability/log.ts';
 import type { ImagePolicy } from '../protocols/index.ts';
 import { recordPredictions, type ServiceMetrics } from '../observability/metrics.ts';
 import { feedbackInputOf, imageExtensionOf, parseFeedbackRequest, truthOf } from './feedback.ts';
+import { checkBoxesInImage } from './feedback-boxes.ts';
 import {
   PredictionLog,
   toFeedbackInput,
@@ -158,6 +159,32 @@ export class Monitoring {
   }
 
   /**
+   * Remembers a detector's answer about one posted image (the detect route decodes the
+   * boxes after inference), counts it in the signal window and the metrics, and returns its
+   * prediction id. `image` is the posted file, kept when small enough: feedback with
+   * corrected boxes refers to that image's pixels, so no resized tensor stands in for it.
+   */
+  rememberDetections(result: Prediction, boxes: number, image: Uint8Array): string {
+    const predicted = { kind: 'boxes' as const, count: boxes };
+    const labels = { model: result.model, version: String(result.version) };
+    this.#options.metrics.detections.observe(labels, boxes);
+    this.signals.observe(result.model, result.version, [], [predicted]);
+    const extension = imageExtensionOf(image);
+    const input: LoggedInput | undefined =
+      extension !== undefined && image.byteLength <= this.log.maxInputBytes
+        ? { kind: 'image', bytes: Uint8Array.from(image), extension }
+        : undefined;
+    return this.log.add({
+      model: result.model,
+      version: result.version,
+      manifest: result.manifest,
+      at: this.#now().getTime(),
+      predicted,
+      ...(input !== undefined ? { input } : {}),
+    });
+  }
+
+  /**
    * The input of a classify request: the image as posted when small and of a kept type, else
    * the decoded tensor (call it before inference, as `tensorRows`).
    */
@@ -251,6 +278,8 @@ export class Monitoring {
     if (logged?.input !== undefined) input = toFeedbackInput(logged.input);
     else if (request.input !== undefined)
       input = await feedbackInputOf(request.input, manifest, limits.maxElements, limits.images);
+    // Boxes are in the image's pixels: they need the image, and must lie inside it.
+    if ('boxes' in truth) await checkBoxesInImage(truth.boxes, input, logged !== undefined);
     const record: FeedbackRecord = {
       id: randomUUID(),
       model,
@@ -262,7 +291,7 @@ export class Monitoring {
     if (logged !== undefined) {
       const p = logged.predicted;
       record.version = logged.version;
-      record.predicted = p.kind === 'class' ? p.label : p.value;
+      record.predicted = p.kind === 'class' ? p.label : p.kind === 'boxes' ? p.count : p.value;
       if (p.kind === 'class' && 'labelIndex' in truth)
         record.correct = p.index === truth.labelIndex;
     }

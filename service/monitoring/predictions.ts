@@ -9,7 +9,9 @@ import type { LoggedInput } from './prediction-log.ts';
 
 export type Predicted =
   | { kind: 'class'; index: number; label: string; confidence: number }
-  | { kind: 'value'; value: number };
+  | { kind: 'value'; value: number }
+  /** A detector's answer on `/detect`: how many boxes it found (the boxes went to the caller). */
+  | { kind: 'boxes'; count: number };
 
 /** The part of an inference result the monitoring reads. */
 export interface Prediction {
@@ -31,6 +33,8 @@ export function isClassifier(manifest: ModelManifest): boolean {
  */
 export function predictionsOf(result: Prediction): Predicted[] | undefined {
   const { manifest, output, shape } = result;
+  // A detector's rows are boxes, read by the detect route (it logs its own answers).
+  if (manifest.task === 'object-detection') return undefined;
   const rows = shape[0] ?? 0;
   if (rows <= 0 || output.length % rows !== 0) return undefined;
   const width = output.length / rows;

@@ -84,7 +84,7 @@ export class Signals {
         window.classes.set(p.label, (window.classes.get(p.label) ?? 0) + 1);
         const bin = confidenceBin(p.confidence);
         window.histogram[bin] = (window.histogram[bin] as number) + 1;
-      } else {
+      } else if (p.kind === 'value') {
         const values = window.values;
         values.n += 1;
         const delta = p.value - values.mean;

@@ -27,6 +27,8 @@ export interface ServiceMetrics {
   predictedClass: client.Counter<'model' | 'version' | 'class'>;
   confidence: client.Histogram<'model' | 'version'>;
   forecast: client.Histogram<'model' | 'version'>;
+  /** Detectors: boxes per image answered on `/detect`. */
+  detections: client.Histogram<'model' | 'version'>;
 }
 
 export const VERSION_STATES = ['LOADING', 'AVAILABLE', 'UNLOADING', 'END', 'FAILED'] as const;
@@ -104,6 +106,13 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Servi
       buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
       registers,
     }),
+    detections: new client.Histogram({
+      name: 'mscr_detections_per_image',
+      help: 'Boxes a detector answered per image on /detect, after thresholds and non-maximum suppression',
+      labelNames: ['model', 'version'],
+      buckets: [0, 1, 2, 3, 5, 10, 20, 50, 100],
+      registers,
+    }),
     forecast: new client.Histogram({
       name: 'mscr_forecast_value',
       help: 'Forecasts of series models in original units (coarse buckets; for drift, not accounting)',
@@ -143,7 +152,7 @@ export function recordPredictions(
     if (p.kind === 'class') {
       metrics.predictedClass.inc({ ...labels, class: p.label });
       if (Number.isFinite(p.confidence)) metrics.confidence.observe(labels, p.confidence);
-    } else if (Number.isFinite(p.value)) {
+    } else if (p.kind === 'value' && Number.isFinite(p.value)) {
       metrics.forecast.observe(labels, p.value);
     }
   }

@@ -11,7 +11,7 @@ import {
   REQUEST_CSV_LIMITS,
 } from '../../connectors/csv/index.ts';
 import { MscrError, isMscrError } from '../../connectors/errors.ts';
-import { decodeImage } from '../../connectors/ms/decode-image.ts';
+import { decodeImage, readImageSize, type ImageSize } from '../../connectors/ms/decode-image.ts';
 import type {
   ImagePreprocessing,
   ModelManifest,
@@ -55,14 +55,38 @@ export function imageSpecOf(manifest: ModelManifest): ImagePreprocessing {
 export async function decodeImageBody(
   bytes: Uint8Array,
   manifest: ModelManifest,
-  options: {
-    maxInputPixels?: number;
-    source?: string;
-    policy?: ImagePolicy;
-    /** The status of a format the policy refuses: 415 for a request body (default), 400 in JSON. */
-    formatStatus?: 400 | 415;
-  } = {},
+  options: ImageBodyOptions = {},
 ): Promise<Float32Array> {
+  return (await decodeSizedImage(bytes, manifest, options, false)).input;
+}
+
+export interface ImageBodyOptions {
+  maxInputPixels?: number;
+  source?: string;
+  policy?: ImagePolicy;
+  /** The status of a format the policy refuses: 415 for a request body (default), 400 in JSON. */
+  formatStatus?: 400 | 415;
+}
+
+/**
+ * `decodeImageBody`, also giving the posted image's size (upright, as decoded): the pixels a
+ * detector's boxes are answered in.
+ */
+export async function decodeImageBodyWithSize(
+  bytes: Uint8Array,
+  manifest: ModelManifest,
+  options: ImageBodyOptions = {},
+): Promise<{ input: Float32Array; size: ImageSize }> {
+  const { input, size } = await decodeSizedImage(bytes, manifest, options, true);
+  return { input, size: size as ImageSize };
+}
+
+async function decodeSizedImage(
+  bytes: Uint8Array,
+  manifest: ModelManifest,
+  options: ImageBodyOptions,
+  withSize: boolean,
+): Promise<{ input: Float32Array; size?: ImageSize }> {
   const spec = imageSpecOf(manifest);
   const what = options.source ?? 'the posted image';
   if (bytes.length === 0) {
@@ -75,16 +99,21 @@ export async function decodeImageBody(
     options.maxInputPixels ?? Number.POSITIVE_INFINITY,
   );
   let pixels: Uint8Array;
+  let size: ImageSize | undefined;
   try {
-    pixels = await policy.decodes.run(() =>
-      decodeImage(bytes, {
+    pixels = await policy.decodes.run(async () => {
+      const source = options.source !== undefined ? { source: options.source } : {};
+      const decoded = await decodeImage(bytes, {
         height: spec.height,
         width: spec.width,
         channels: spec.channels,
         maxInputPixels: cap,
-        ...(options.source !== undefined ? { source: options.source } : {}),
-      }),
-    );
+        ...source,
+      });
+      // The header only, after the pixels decoded: an upright width and height.
+      if (withSize) size = await readImageSize(bytes, { maxInputPixels: cap, ...source });
+      return decoded;
+    });
   } catch (error) {
     if (isMscrError(error, 'bad_data')) {
       throw badRequest(
@@ -94,7 +123,8 @@ export async function decodeImageBody(
     }
     throw error;
   }
-  return imagePixelsToInput(pixels, spec);
+  const input = imagePixelsToInput(pixels, spec);
+  return size === undefined ? { input } : { input, size };
 }
 
 /** A decoder's multi-line warnings as one line, each said once, cut to 300 characters. */

@@ -26,6 +26,7 @@ export type { CsvOrder } from './convenience.ts';
 export {
   decodeCsvWindow,
   decodeImageBody,
+  decodeImageBodyWithSize,
   encodeClassifyResponse,
   encodeForecastResponse,
   forecastFromOutput,
@@ -58,3 +59,13 @@ export {
   type ImageFormat,
   type ImagePolicy,
 } from './image-policy.ts';
+export {
+  boxOutputOf,
+  detectionsOf,
+  detectorOf,
+  encodeDetectResponse,
+  parseDetectParams,
+  refuseDetector,
+  type DetectParams,
+  type Detector,
+} from './detect.ts';

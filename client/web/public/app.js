@@ -149,6 +149,9 @@ function v2InferPath(model, selector) {
 function mscrClassifyPath(model, selector) {
   return `${versionedPath(MSCR_MODELS_PATH, model, selector)}/classify`;
 }
+function mscrDetectPath(model, selector) {
+  return `${versionedPath(MSCR_MODELS_PATH, model, selector)}/detect`;
+}
 function mscrForecastPath(model, selector) {
   return `${versionedPath(MSCR_MODELS_PATH, model, selector)}/forecast`;
 }
@@ -796,6 +799,11 @@ function parseJson(response, method) {
 }
 
 // client/sdk/client.ts
+function looksLikeDetector(metadata) {
+  const input = metadata.inputs[0]?.shape ?? [];
+  const output = metadata.outputs[0]?.shape ?? [];
+  return input.length === 4 && output.length >= 3;
+}
 function selectorOf(version) {
   if (version === void 0 || version === "" || version === "latest") return void 0;
   if (typeof version === "number") return { version };
@@ -886,6 +894,23 @@ function createClient(options) {
     );
     return parseJson(response, "POST");
   }
+  async function postImage(urlPath, image, opts) {
+    const blobType = typeof Blob !== "undefined" && image instanceof Blob ? image.type : "";
+    const size = image instanceof ArrayBuffer ? image.byteLength : "size" in image ? image.size : image.length;
+    if (size === 0) {
+      throw new MscrClientError("input", "the image is empty: pass the bytes of an image file");
+    }
+    return call(
+      {
+        method: "POST",
+        path: urlPath,
+        body: image,
+        contentType: opts.contentType ?? (blobType || "application/octet-stream"),
+        idempotent: true
+      },
+      opts
+    );
+  }
   const client = {
     baseUrl: settings.baseUrl,
     async live(callOptions) {
@@ -942,19 +967,23 @@ function createClient(options) {
     },
     async classify(model, image, opts = {}) {
       const query = opts.top !== void 0 ? `?top=${encodeURIComponent(String(opts.top))}` : "";
-      const blobType = typeof Blob !== "undefined" && image instanceof Blob ? image.type : "";
-      const size = image instanceof ArrayBuffer ? image.byteLength : "size" in image ? image.size : image.length;
-      if (size === 0) {
-        throw new MscrClientError("input", "the image is empty: pass the bytes of an image file");
+      const response = await postImage(
+        path(() => mscrClassifyPath(model, selectorOf(opts.version))) + query,
+        image,
+        opts
+      );
+      return parseJson(response, "POST");
+    },
+    async detect(model, image, opts = {}) {
+      const params = new URLSearchParams();
+      for (const key of ["threshold", "iou", "max"]) {
+        const value = opts[key];
+        if (value !== void 0) params.set(key, String(value));
       }
-      const response = await call(
-        {
-          method: "POST",
-          path: path(() => mscrClassifyPath(model, selectorOf(opts.version))) + query,
-          body: image,
-          contentType: opts.contentType ?? (blobType || "application/octet-stream"),
-          idempotent: true
-        },
+      const query = params.size > 0 ? `?${params.toString()}` : "";
+      const response = await postImage(
+        path(() => mscrDetectPath(model, selectorOf(opts.version))) + query,
+        image,
         opts
       );
       return parseJson(response, "POST");
@@ -1176,6 +1205,70 @@ function lineChartSvg(points, options) {
   return `<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 ${width} ${height}" role="img" aria-label="${title}. ${escapeXml(description)}"><title>${title}</title>${parts.join("")}</svg>`;
 }
 
+// client/web/src/detect.ts
+var PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6"];
+function colourOf(classIndex) {
+  return PALETTE[classIndex % PALETTE.length];
+}
+function percent(score) {
+  return `${(score * 100).toFixed(1)} %`;
+}
+async function drawDetections(canvas, image, answer) {
+  const bitmap = await createImageBitmap(image, { imageOrientation: "from-image" });
+  const { width, height } = answer.image;
+  canvas.width = width;
+  canvas.height = height;
+  const context = canvas.getContext("2d");
+  if (context === null) return;
+  context.drawImage(bitmap, 0, 0, width, height);
+  bitmap.close();
+  const line = Math.max(2, Math.round(Math.min(width, height) / 200));
+  const font = Math.max(12, Math.round(Math.min(width, height) / 30));
+  context.font = `${font}px system-ui, sans-serif`;
+  context.textBaseline = "top";
+  for (const d of [...answer.detections].reverse()) {
+    const [x, y, w, h] = d.box;
+    const colour = colourOf(d.classIndex);
+    context.lineWidth = line;
+    context.strokeStyle = colour;
+    context.strokeRect(x + line / 2, y + line / 2, Math.max(0, w - line), Math.max(0, h - line));
+    const text = `${d.label} ${percent(d.score)}`;
+    const textWidth = context.measureText(text).width + 6;
+    const top = y - font - 4 >= 0 ? y - font - 4 : y;
+    context.fillStyle = colour;
+    context.fillRect(x, top, textWidth, font + 4);
+    context.fillStyle = "#ffffff";
+    context.fillText(text, x + 3, top + 2);
+  }
+  canvas.setAttribute(
+    "aria-label",
+    `the image with ${answer.detections.length} box${answer.detections.length === 1 ? "" : "es"} drawn`
+  );
+  canvas.dataset.boxes = String(answer.detections.length);
+}
+function detectionItems(answer) {
+  return answer.detections.map((d) => ({
+    text: `${d.label} ${percent(d.score)} at x ${Math.round(d.box[0])}, y ${Math.round(d.box[1])}, ${Math.round(d.box[2])}×${Math.round(d.box[3])}`,
+    colour: colourOf(d.classIndex)
+  }));
+}
+function boxesJson(answer) {
+  const boxes = answer.detections.map((d) => ({ box: d.box, label: d.label }));
+  return JSON.stringify(boxes);
+}
+function parseBoxesText(text) {
+  let json;
+  try {
+    json = JSON.parse(text.trim() === "" ? "[]" : text);
+  } catch (error) {
+    throw new Error(`the boxes are not JSON: ${error.message}`);
+  }
+  if (!Array.isArray(json)) {
+    throw new Error('the boxes must be a list: [{"box": [x, y, width, height], "label": "..."}]');
+  }
+  return json;
+}
+
 // client/web/src/rollout.ts
 async function fetchRollout(baseUrl, model, token) {
   const response = await fetch(
@@ -1233,7 +1326,7 @@ function el(tag, attributes = {}, ...children) {
   }
   return element;
 }
-var percent = (score) => `${(score * 100).toFixed(1)} %`;
+var percent2 = (score) => `${(score * 100).toFixed(1)} %`;
 var number = (value, digits = 2) => value === void 0 || !Number.isFinite(value) ? "–" : value.toFixed(digits);
 function describeError(error) {
   if (isMscrClientError(error)) {
@@ -1273,6 +1366,7 @@ function done(container, ...children) {
 }
 function kindOf(metadata) {
   const shape = metadata.inputs[0]?.shape ?? [];
+  if (looksLikeDetector(metadata)) return "detector";
   if (shape.length === 4) return "image";
   if (shape.length === 3) return "series";
   return "other";
@@ -1407,7 +1501,7 @@ async function refreshModelDetails(client, model) {
   const signalsInfo = byId("signals-info");
   if (signals.status === "fulfilled") {
     const s = signals.value;
-    const accuracy = s.feedback.accuracy !== void 0 ? `, accuracy on feedback ${percent(s.feedback.accuracy)}` : "";
+    const accuracy = s.feedback.accuracy !== void 0 ? `, accuracy on feedback ${percent2(s.feedback.accuracy)}` : "";
     signalsInfo.textContent = `Since ${new Date(s.since).toLocaleString()}: ${s.predictions} predictions, ${s.feedback.count} feedback${accuracy}.`;
   } else {
     signalsInfo.textContent = "";
@@ -1420,6 +1514,7 @@ async function selectModel(client, model) {
   state.labels = [];
   byId("label-options").replaceChildren();
   byId("classify-result").replaceChildren();
+  byId("detect-canvas").hidden = true;
   byId("forecast-result").replaceChildren();
   byId("feedback-result").replaceChildren();
   byId("chart").hidden = true;
@@ -1440,9 +1535,11 @@ async function selectModel(client, model) {
   const kind = kindOf(metadata);
   state.kind = kind;
   const input = metadata.inputs[0];
-  const what = kind === "image" ? `an image classifier (input ${input?.shape.slice(1, 3).join("×")} pixels)` : kind === "series" ? `a forecaster (a window of ${input?.shape[1]} days of ${input?.shape[2]} columns)` : `a model with input ${input?.name} [${input?.shape.join(", ")}]`;
+  const what = kind === "image" ? `an image classifier (input ${input?.shape.slice(1, 3).join("×")} pixels)` : kind === "detector" ? "an object detector (it draws boxes on the image)" : kind === "series" ? `a forecaster (a window of ${input?.shape[1]} days of ${input?.shape[2]} columns)` : `a model with input ${input?.name} [${input?.shape.join(", ")}]`;
   done(info, `${model} is ${what}, versions ${metadata.versions?.join(", ") || "–"}.`);
-  byId("classify-section").hidden = kind !== "image";
+  const images = kind === "image" || kind === "detector";
+  byId("classify-section").hidden = !images;
+  byId("classify-heading").textContent = kind === "detector" ? "Find objects in an image" : "Classify an image";
   byId("forecast-section").hidden = kind !== "series";
   byId("feedback-section").hidden = kind === "other";
   byId("retrain-section").hidden = false;
@@ -1450,6 +1547,7 @@ async function selectModel(client, model) {
   byId("feedback-actual-field").hidden = kind !== "series";
   byId("feedback-label").required = kind === "image";
   byId("feedback-actual").required = kind === "series";
+  byId("feedback-boxes-field").hidden = kind !== "detector";
   await refreshModelDetails(client, model);
 }
 var previewUrl;
@@ -1469,7 +1567,7 @@ function renderClassification(file, answer) {
         { "data-label": s.label, "data-score": String(s.score) },
         el("span", { class: "bar-label" }, s.label),
         el("span", { class: "bar-track", "aria-hidden": "true" }, bar),
-        el("span", { class: "bar-value" }, percent(s.score))
+        el("span", { class: "bar-value" }, percent2(s.score))
       )
     );
   }
@@ -1480,7 +1578,7 @@ function renderClassification(file, answer) {
       { class: "verdict" },
       `${file.name}: `,
       top ? el("strong", { id: "top-label" }, top.label) : "no class",
-      top ? ` (${percent(top.score)})` : "",
+      top ? ` (${percent2(top.score)})` : "",
       ` by ${answer.model} version ${answer.version}`
     ),
     list,
@@ -1506,6 +1604,11 @@ async function classifyFile(client, file) {
     preview.alt = `the chosen image, ${file.name}`;
     preview.hidden = false;
   }
+  byId("detect-canvas").hidden = true;
+  if (state.kind === "detector") {
+    await detectFile(client, model, file, generation);
+    return;
+  }
   busy(result, `Classifying ${file.name}…`);
   try {
     const answer = await client.classify(model, file, { top: 1e3, ...versionOption() });
@@ -1515,6 +1618,46 @@ async function classifyFile(client, file) {
   } catch (error) {
     if (generation !== state.generation) return;
     showError(result, `Cannot classify ${file.name}`, error);
+  }
+}
+function renderDetections(file, answer) {
+  const count = answer.detections.length;
+  const list = el("ol", { class: "detections", "aria-label": "objects found" });
+  for (const item of detectionItems(answer)) {
+    const swatch = el("span", { class: "swatch", "aria-hidden": "true" });
+    swatch.style.background = item.colour;
+    list.append(el("li", {}, swatch, item.text));
+  }
+  done(
+    byId("classify-result"),
+    el(
+      "p",
+      { class: "verdict" },
+      `${file.name} (${answer.image.width}×${answer.image.height}): `,
+      el("strong", { id: "detect-count" }, `${count} object${count === 1 ? "" : "s"}`),
+      ` found by ${answer.model} version ${answer.version}`
+    ),
+    list,
+    el("p", { class: "hint" }, "Prediction id ", el("code", {}, answer.id))
+  );
+  byId("feedback-id").value = answer.id;
+  byId("feedback-boxes").value = boxesJson(answer);
+}
+async function detectFile(client, model, file, generation) {
+  const result = byId("classify-result");
+  busy(result, `Looking for objects in ${file.name}…`);
+  try {
+    const answer = await client.detect(model, file, versionOption());
+    if (generation !== state.generation) return;
+    const canvas = byId("detect-canvas");
+    await drawDetections(canvas, file, answer);
+    byId("image-preview").hidden = true;
+    canvas.hidden = false;
+    renderDetections(file, answer);
+    void refreshModelDetails(client, model);
+  } catch (error) {
+    if (generation !== state.generation) return;
+    showError(result, `Cannot find objects in ${file.name}`, error);
   }
 }
 function renderForecast(file, series) {
@@ -1638,11 +1781,12 @@ async function sendFeedback(client) {
   busy(result, "Sending feedback…");
   try {
     const token = byId("feedback-token").value.trim();
+    const truth = state.kind === "detector" ? { boxes: parseBoxesText(byId("feedback-boxes").value) } : state.kind === "image" ? { label } : { actual: Number(actual) };
     const answer = await client.feedback(
       model,
       {
         predictionId,
-        ...state.kind === "image" ? { label } : { actual: Number(actual) }
+        ...truth
       },
       token !== "" ? { token } : {}
     );

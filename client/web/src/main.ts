@@ -7,7 +7,9 @@
 import {
   createClient,
   isMscrClientError,
+  looksLikeDetector,
   type ClassifyResponse,
+  type DetectResponse,
   type ModelMetadata,
   type MscrClient,
   type RetrainRun,
@@ -15,9 +17,10 @@ import {
   type V1ModelResponse,
 } from '../../index.ts';
 import { lineChartSvg } from './chart.ts';
+import { boxesJson, detectionItems, drawDetections, parseBoxesText } from './detect.ts';
 import { fetchRollout, rolloutRows, rolloutSummary } from './rollout.ts';
 
-type Kind = 'image' | 'series' | 'other';
+type Kind = 'image' | 'detector' | 'series' | 'other';
 
 interface PageState {
   model?: string;
@@ -99,6 +102,7 @@ function done(container: HTMLElement, ...children: Child[]): void {
 
 function kindOf(metadata: ModelMetadata): Kind {
   const shape = metadata.inputs[0]?.shape ?? [];
+  if (looksLikeDetector(metadata)) return 'detector';
   if (shape.length === 4) return 'image';
   if (shape.length === 3) return 'series';
   return 'other';
@@ -273,6 +277,7 @@ async function selectModel(client: MscrClient, model: string): Promise<void> {
   state.labels = [];
   byId('label-options').replaceChildren();
   byId('classify-result').replaceChildren();
+  byId('detect-canvas').hidden = true;
   byId('forecast-result').replaceChildren();
   byId('feedback-result').replaceChildren();
   byId('chart').hidden = true;
@@ -296,11 +301,16 @@ async function selectModel(client: MscrClient, model: string): Promise<void> {
   const what =
     kind === 'image'
       ? `an image classifier (input ${input?.shape.slice(1, 3).join('×')} pixels)`
-      : kind === 'series'
-        ? `a forecaster (a window of ${input?.shape[1]} days of ${input?.shape[2]} columns)`
-        : `a model with input ${input?.name} [${input?.shape.join(', ')}]`;
+      : kind === 'detector'
+        ? 'an object detector (it draws boxes on the image)'
+        : kind === 'series'
+          ? `a forecaster (a window of ${input?.shape[1]} days of ${input?.shape[2]} columns)`
+          : `a model with input ${input?.name} [${input?.shape.join(', ')}]`;
   done(info, `${model} is ${what}, versions ${metadata.versions?.join(', ') || '–'}.`);
-  byId('classify-section').hidden = kind !== 'image';
+  const images = kind === 'image' || kind === 'detector';
+  byId('classify-section').hidden = !images;
+  byId('classify-heading').textContent =
+    kind === 'detector' ? 'Find objects in an image' : 'Classify an image';
   byId('forecast-section').hidden = kind !== 'series';
   byId('feedback-section').hidden = kind === 'other';
   byId('retrain-section').hidden = false;
@@ -308,6 +318,7 @@ async function selectModel(client: MscrClient, model: string): Promise<void> {
   byId('feedback-actual-field').hidden = kind !== 'series';
   byId<HTMLInputElement>('feedback-label').required = kind === 'image';
   byId<HTMLInputElement>('feedback-actual').required = kind === 'series';
+  byId('feedback-boxes-field').hidden = kind !== 'detector';
   await refreshModelDetails(client, model);
 }
 
@@ -369,6 +380,11 @@ async function classifyFile(client: MscrClient, file: File): Promise<void> {
     preview.alt = `the chosen image, ${file.name}`;
     preview.hidden = false;
   }
+  byId('detect-canvas').hidden = true;
+  if (state.kind === 'detector') {
+    await detectFile(client, model, file, generation);
+    return;
+  }
   busy(result, `Classifying ${file.name}…`);
   try {
     // Ask for every class, so the feedback form can offer them all; the page shows five.
@@ -379,6 +395,56 @@ async function classifyFile(client: MscrClient, file: File): Promise<void> {
   } catch (error) {
     if (generation !== state.generation) return;
     showError(result, `Cannot classify ${file.name}`, error);
+  }
+}
+
+// ---------------------------------------------------------------- detect
+
+function renderDetections(file: File, answer: DetectResponse): void {
+  const count = answer.detections.length;
+  const list = el('ol', { class: 'detections', 'aria-label': 'objects found' });
+  for (const item of detectionItems(answer)) {
+    const swatch = el('span', { class: 'swatch', 'aria-hidden': 'true' });
+    swatch.style.background = item.colour;
+    list.append(el('li', {}, swatch, item.text));
+  }
+  done(
+    byId('classify-result'),
+    el(
+      'p',
+      { class: 'verdict' },
+      `${file.name} (${answer.image.width}×${answer.image.height}): `,
+      el('strong', { id: 'detect-count' }, `${count} object${count === 1 ? '' : 's'}`),
+      ` found by ${answer.model} version ${answer.version}`,
+    ),
+    list,
+    el('p', { class: 'hint' }, 'Prediction id ', el('code', {}, answer.id)),
+  );
+  byId<HTMLInputElement>('feedback-id').value = answer.id;
+  byId<HTMLTextAreaElement>('feedback-boxes').value = boxesJson(answer);
+}
+
+async function detectFile(
+  client: MscrClient,
+  model: string,
+  file: File,
+  generation: number,
+): Promise<void> {
+  const result = byId('classify-result');
+  busy(result, `Looking for objects in ${file.name}…`);
+  try {
+    const answer = await client.detect(model, file, versionOption());
+    if (generation !== state.generation) return;
+    const canvas = byId<HTMLCanvasElement>('detect-canvas');
+    await drawDetections(canvas, file, answer);
+    // The canvas shows the image with its boxes in place of the plain preview.
+    byId('image-preview').hidden = true;
+    canvas.hidden = false;
+    renderDetections(file, answer);
+    void refreshModelDetails(client, model);
+  } catch (error) {
+    if (generation !== state.generation) return;
+    showError(result, `Cannot find objects in ${file.name}`, error);
   }
 }
 
@@ -514,11 +580,17 @@ async function sendFeedback(client: MscrClient): Promise<void> {
   busy(result, 'Sending feedback…');
   try {
     const token = byId<HTMLInputElement>('feedback-token').value.trim();
+    const truth =
+      state.kind === 'detector'
+        ? { boxes: parseBoxesText(byId<HTMLTextAreaElement>('feedback-boxes').value) }
+        : state.kind === 'image'
+          ? { label }
+          : { actual: Number(actual) };
     const answer = await client.feedback(
       model,
       {
         predictionId,
-        ...(state.kind === 'image' ? { label } : { actual: Number(actual) }),
+        ...truth,
       },
       token !== '' ? { token } : {},
     );
