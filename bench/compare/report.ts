@@ -9,6 +9,8 @@ export interface Measured extends LoadResult {
   payload: string;
   payloadBytes: number;
   round: number;
+  /** The machine's 1-minute load average when the cell ended. */
+  loadAverage1?: number;
   cpu: {
     loadGenerator: number;
     serverMainThread: number;
@@ -85,6 +87,32 @@ function mainThreadBeforeAfter(mscr: readonly Measured[]) {
       afterOverBefore: ratio(after?.requestsPerSecond, before?.requestsPerSecond),
     };
   });
+}
+
+/** mscr configurations whose ONNX Runtime sessions run on the service thread. */
+export const onMain = (r: Measured) => r.server.includes('main thread');
+
+/**
+ * Where the sessions run, before (worker threads) and after (`--onnx-placement main`), per
+ * payload and process count, each at its peak: the hop to a worker and back, measured.
+ */
+function placementBeforeAfter(mscr: readonly Measured[]) {
+  const onnx = mscr.filter((r) => r.server.startsWith('mscr onnx'));
+  const multi = (r: Measured) => r.server.includes('HTTP processes');
+  return ['V2 JSON', 'V2 binary'].flatMap((payload) =>
+    [false, true].map((processes) => {
+      const same = onnx.filter((r) => r.payload === payload && multi(r) === processes);
+      const workers = best(same.filter((r) => !onMain(r)));
+      const main = best(same.filter(onMain));
+      return {
+        payload,
+        httpProcesses: processes,
+        workers: brief(workers),
+        main: brief(main),
+        mainOverWorkers: ratio(main?.requestsPerSecond, workers?.requestsPerSecond),
+      };
+    }),
+  );
 }
 
 export function summarise(
@@ -165,6 +193,7 @@ export function summarise(
     },
     singleRequest: { mscr: brief(mscrSingle), expressOrt: brief(ortSingle) },
     mainThread: mainThreadBeforeAfter(mscr),
+    placement: placementBeforeAfter(mscr),
   };
 }
 
@@ -190,11 +219,11 @@ export function renderReport(r: Report): string {
   const table = (model: string) => {
     const rows = bestOfRounds(r.runs).filter((x) => x.model === model);
     return [
-      '| server | payload | conc. | req/s | p50 ms | p95 ms | p99 ms | failed | CPU cores: server main thread(s) / other threads / load gen / others | req/s per server core |',
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
+      '| server | payload | conc. | req/s | p50 ms | p95 ms | p99 ms | failed | CPU cores: server main thread(s) / other threads / load gen / others | req/s per server core | load avg |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
       ...rows.map(
         (x) =>
-          `| ${x.server} | ${x.payload} (${(x.payloadBytes / 1000).toFixed(1)} KB) | ${x.connections} | ${fmt(x.requestsPerSecond, 0)} | ${fmt(x.latencyMs.p50, 2)} | ${fmt(x.latencyMs.p95, 2)} | ${fmt(x.latencyMs.p99, 2)} | ${x.errors + x.non2xx} | ${fmt(x.cpu.serverMainThread, 2)} / ${fmt(x.cpu.serverOtherThreads, 2)} / ${fmt(x.cpu.loadGenerator, 2)} / ${fmt(x.cpu.others, 2)} | ${fmt(perCore(x), 0)} |`,
+          `| ${x.server} | ${x.payload} (${(x.payloadBytes / 1000).toFixed(1)} KB) | ${x.connections} | ${fmt(x.requestsPerSecond, 0)} | ${fmt(x.latencyMs.p50, 2)} | ${fmt(x.latencyMs.p95, 2)} | ${fmt(x.latencyMs.p99, 2)} | ${x.errors + x.non2xx} | ${fmt(x.cpu.serverMainThread, 2)} / ${fmt(x.cpu.serverOtherThreads, 2)} / ${fmt(x.cpu.loadGenerator, 2)} / ${fmt(x.cpu.others, 2)} | ${fmt(perCore(x), 0)} | ${fmt(x.loadAverage1, 1)} |`,
       ),
     ].join('\n');
   };
@@ -232,6 +261,20 @@ export function renderReport(r: Report): string {
           : `${v.server}, c=${v.concurrency}, ${fmt(v.requestsPerSecond, 0)}, ${fmt(v.p99Ms, 1)}, ${fmt(v.mainThreadCores, 2)}`;
       return `| ${m.payload} | ${cell(m.oneProcess)} | ${cell(m.httpProcesses)} | ${fmt(m.afterOverBefore, 2)} |`;
     }),
+    '',
+    'Where ONNX Runtime runs, before (worker threads) and after (`--onnx-placement main`), each at its peak:',
+    '',
+    '| payload | HTTP processes | workers: config, conc., req/s, p50 / p95 / p99 ms | main: config, conc., req/s, p50 / p95 / p99 ms | main / workers |',
+    '| --- | --- | --- | --- | ---: |',
+    ...r.summary.placement
+      .filter((p) => p.workers !== null || p.main !== null)
+      .map((p) => {
+        const cell = (v: (typeof p)['workers']) =>
+          v === null
+            ? '-'
+            : `${v.server}, c=${v.concurrency}, ${fmt(v.requestsPerSecond, 0)}, ${fmt(v.p50Ms, 1)} / ${fmt(v.p95Ms, 1)} / ${fmt(v.p99Ms, 1)}`;
+        return `| ${p.payload} | ${p.httpProcesses ? 'several' : 'one'} | ${cell(p.workers)} | ${cell(p.main)} | ${fmt(p.mainOverWorkers, 2)} |`;
+      }),
     '',
     'CIFAR-10 CNN:',
     '',
