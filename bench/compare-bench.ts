@@ -406,7 +406,7 @@ try {
   log('ONNX Runtime ceiling again, servers stopped:');
   ceilings.push(
     ...(
-      await onnxCeiling(CNN, onnxBytes, image.input, [32, 32, 3], [32], CEILING_SECONDS, cores)
+      await onnxCeiling(CNN, onnxBytes, image.input, [32, 32, 3], [1, 32], CEILING_SECONDS, cores)
     ).map((c) => ({ ...c, layout: `${c.layout}, again after the servers` })),
   );
 

@@ -19,6 +19,18 @@ export interface Measured extends LoadResult {
   };
 }
 
+/** CPU microseconds per answered request: the server's (all its threads) and the load generator's. */
+export function cpuPerRequest(r: Measured): { server: number; loadGenerator: number } | undefined {
+  if (!(r.requestsPerSecond > 0)) return undefined;
+  return {
+    server: round(
+      ((r.cpu.serverMainThread + r.cpu.serverOtherThreads) / r.requestsPerSecond) * 1e6,
+      0,
+    ),
+    loadGenerator: round((r.cpu.loadGenerator / r.requestsPerSecond) * 1e6, 0),
+  };
+}
+
 /** Requests per second per core the server used (all its processes and threads). */
 export function perCore(r: Measured | undefined): number | undefined {
   if (r === undefined) return undefined;
@@ -219,19 +231,20 @@ export function renderReport(r: Report): string {
   const table = (model: string) => {
     const rows = bestOfRounds(r.runs).filter((x) => x.model === model);
     return [
-      '| server | payload | conc. | req/s | p50 ms | p95 ms | p99 ms | failed | CPU cores: server main thread(s) / other threads / load gen / others | req/s per server core | load avg |',
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
+      '| server | payload | conc. | req/s | p50 ms | p95 ms | p99 ms | failed | CPU cores: server main thread(s) / other threads / load gen / others | req/s per server core | CPU µs per request: server / load gen | load avg |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: |',
       ...rows.map(
         (x) =>
-          `| ${x.server} | ${x.payload} (${(x.payloadBytes / 1000).toFixed(1)} KB) | ${x.connections} | ${fmt(x.requestsPerSecond, 0)} | ${fmt(x.latencyMs.p50, 2)} | ${fmt(x.latencyMs.p95, 2)} | ${fmt(x.latencyMs.p99, 2)} | ${x.errors + x.non2xx} | ${fmt(x.cpu.serverMainThread, 2)} / ${fmt(x.cpu.serverOtherThreads, 2)} / ${fmt(x.cpu.loadGenerator, 2)} / ${fmt(x.cpu.others, 2)} | ${fmt(perCore(x), 0)} | ${fmt(x.loadAverage1, 1)} |`,
+          `| ${x.server} | ${x.payload} (${(x.payloadBytes / 1000).toFixed(1)} KB) | ${x.connections} | ${fmt(x.requestsPerSecond, 0)} | ${fmt(x.latencyMs.p50, 2)} | ${fmt(x.latencyMs.p95, 2)} | ${fmt(x.latencyMs.p99, 2)} | ${x.errors + x.non2xx} | ${fmt(x.cpu.serverMainThread, 2)} / ${fmt(x.cpu.serverOtherThreads, 2)} / ${fmt(x.cpu.loadGenerator, 2)} / ${fmt(x.cpu.others, 2)} | ${fmt(perCore(x), 0)} | ${fmt(cpuPerRequest(x)?.server, 0)} / ${fmt(cpuPerRequest(x)?.loadGenerator, 0)} | ${fmt(x.loadAverage1, 1)} |`,
       ),
     ].join('\n');
   };
   const ceilingTable = [
-    '| model | engine | layout | batch | rows/s |',
-    '| --- | --- | --- | ---: | ---: |',
+    '| model | engine | layout | batch | rows/s | CPU µs per row |',
+    '| --- | --- | --- | ---: | ---: | ---: |',
     ...r.ceilings.map(
-      (c) => `| ${c.model} | ${c.engine} | ${c.layout} | ${c.batch} | ${fmt(c.rowsPerSecond, 0)} |`,
+      (c) =>
+        `| ${c.model} | ${c.engine} | ${c.layout} | ${c.batch} | ${fmt(c.rowsPerSecond, 0)} | ${fmt(c.cpuMicrosPerRow, 0)} |`,
     ),
   ].join('\n');
   const ratios = Object.entries(r.summary.ratios)
