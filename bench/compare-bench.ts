@@ -31,7 +31,10 @@
  * in the JSON), BENCH_CEILING_SECONDS (default 5), BENCH_RESNET (0 = skip 3.),
  * BENCH_KSERVE (0 = skip KServe), BENCH_OUT (default bench/results/compare.json; .md beside),
  * BENCH_ONLY=binary (only the ONNX Runtime ceiling and the mscr ONNX configurations with
- * binary tensors: issue 14's ceiling ratio, in a few minutes; no KServe, no ResNet).
+ * binary tensors: issue 14's ceiling ratio, in a few minutes; no KServe, no ResNet),
+ * BENCH_BASELINE=DIR (another checkout of mscr, e.g. `git archive <commit> | tar -x -C DIR`
+ * with node_modules linked: its `mscr serve` runs beside this one's, same configurations
+ * with binary tensors, named "baseline ...": before/after a change in ONE run).
  */
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -86,6 +89,7 @@ const ONLY_BINARY = env.BENCH_ONLY === 'binary';
 if (env.BENCH_ONLY !== undefined && !ONLY_BINARY) {
   throw new Error(`BENCH_ONLY must be binary or unset, got ${JSON.stringify(env.BENCH_ONLY)}`);
 }
+const BASELINE = env.BENCH_BASELINE ? path.resolve(env.BENCH_BASELINE) : undefined;
 const RESNET_ON = env.BENCH_RESNET !== '0' && !ONLY_BINARY;
 const KSERVE_ON = env.BENCH_KSERVE !== '0' && !ONLY_BINARY;
 // ResNet-50 is ~4 GFLOP a row: batch 32 would take seconds per run on 2 cores.
@@ -111,18 +115,24 @@ async function freePort(): Promise<number> {
 
 interface Target {
   name: string;
-  kind: 'mscr' | 'kserve' | 'express-ort';
+  kind: 'mscr' | 'baseline' | 'kserve' | 'express-ort';
   model: string;
   server: Started;
   payloads: Payload[];
 }
 
-async function startMscr(name: string, args: string[], payloads: Payload[], model: string) {
+async function startMscr(
+  name: string,
+  args: string[],
+  payloads: Payload[],
+  model: string,
+  checkout?: string,
+) {
   const server = await startChild(
     name,
     process.execPath,
     [
-      'bin/mscr.js',
+      checkout === undefined ? 'bin/mscr.js' : path.join(checkout, 'bin/mscr.js'),
       'serve',
       '--store',
       storeDir,
@@ -142,7 +152,8 @@ async function startMscr(name: string, args: string[], payloads: Payload[], mode
     ],
     /mscr serving .* at (http:\/\/\S+)/,
   );
-  return { name, kind: 'mscr' as const, model, server, payloads };
+  const kind = checkout === undefined ? ('mscr' as const) : ('baseline' as const);
+  return { name, kind, model, server, payloads };
 }
 
 async function startKserve(
@@ -395,6 +406,29 @@ try {
           ),
         ]),
     ...(KSERVE_ON ? [startKserve(python, CNN, ['--tfjs', cnnTfjs], [json])] : []),
+    ...(BASELINE === undefined
+      ? []
+      : [
+          [`1 worker x ${cores} threads`, '--workers', '1', '--onnx-threads', String(cores)],
+          [`${cores} workers x 1 thread`, '--workers', String(cores), '--onnx-threads', '1'],
+          [
+            `${cores} HTTP processes x 1 worker x 1 thread`,
+            '--http-processes',
+            String(cores),
+            '--workers',
+            '1',
+            '--onnx-threads',
+            '1',
+          ],
+        ].map(([label = '', ...args]) =>
+          startMscr(
+            `baseline onnx, ${label}`,
+            ['--engine', 'onnx', ...args, '--max-batch-size', '32', '--max-queue-delay', '0'],
+            [binary],
+            CNN,
+            BASELINE,
+          ),
+        )),
   ]);
   targets.push(...started);
   log(`started ${started.map((t) => t.name).join('; ')}; checking their answers ...`);
@@ -491,6 +525,7 @@ const result = {
     RESNET_ON,
     KSERVE_ON,
     ONLY: ONLY_BINARY ? 'binary' : null,
+    BASELINE: BASELINE ?? null,
   },
   image: imageSource,
   kserve: KSERVE_ON

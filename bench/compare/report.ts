@@ -4,7 +4,7 @@ import type { CeilingRow } from './ceilings.ts';
 
 export interface Measured extends LoadResult {
   server: string;
-  kind: 'mscr' | 'kserve' | 'express-ort';
+  kind: 'mscr' | 'baseline' | 'kserve' | 'express-ort';
   model: string;
   payload: string;
   payloadBytes: number;
@@ -139,6 +139,7 @@ export function summarise(
   const mscrBinaryPeak = best(mscr.filter((r) => !json(r)));
   const mscrPeak = best(mscr);
   const kservePeak = best(rows.filter((r) => r.kind === 'kserve'));
+  const baselineBinaryPeak = best(rows.filter((r) => r.kind === 'baseline' && !json(r)));
   const ortCeiling = ceilings
     .filter((c) => c.model === 'cifar10-cnn' && c.engine.startsWith('onnxruntime'))
     .reduce<CeilingRow | undefined>(
@@ -162,6 +163,7 @@ export function summarise(
     cores,
     mscrPeakJson: brief(mscrJsonPeak),
     mscrPeakBinary: brief(mscrBinaryPeak),
+    baselinePeakBinary: brief(baselineBinaryPeak),
     kservePeak: brief(kservePeak),
     expressOrtPeak: brief(best(rows.filter((r) => r.kind === 'express-ort'))),
     onnxCeiling: ortCeiling ?? null,
@@ -181,6 +183,14 @@ export function summarise(
       'mscr binary peak / ONNX Runtime in-process ceiling (target >= 0.4)': ratio(
         mscrBinaryPeak?.requestsPerSecond,
         ortCeiling?.rowsPerSecond,
+      ),
+      'baseline binary peak / ONNX Runtime in-process ceiling (BENCH_BASELINE)': ratio(
+        baselineBinaryPeak?.requestsPerSecond,
+        ortCeiling?.rowsPerSecond,
+      ),
+      'mscr binary peak / baseline binary peak (BENCH_BASELINE)': ratio(
+        mscrBinaryPeak?.requestsPerSecond,
+        baselineBinaryPeak?.requestsPerSecond,
       ),
       'mscr JSON peak / ONNX Runtime in-process ceiling': ratio(
         mscrJsonPeak?.requestsPerSecond,
