@@ -140,6 +140,10 @@ export function summarise(
   const mscrPeak = best(mscr);
   const kservePeak = best(rows.filter((r) => r.kind === 'kserve'));
   const baselineBinaryPeak = best(rows.filter((r) => r.kind === 'baseline' && !json(r)));
+  const cpuRows = ceilings.flatMap((c) =>
+    c.model === 'cifar10-cnn' && c.cpuMicrosPerRow !== undefined ? [c.cpuMicrosPerRow] : [],
+  );
+  const ceilingCpu = cpuRows.length > 0 ? Math.min(...cpuRows) : undefined;
   const ortCeiling = ceilings
     .filter((c) => c.model === 'cifar10-cnn' && c.engine.startsWith('onnxruntime'))
     .reduce<CeilingRow | undefined>(
@@ -184,6 +188,16 @@ export function summarise(
         mscrBinaryPeak?.requestsPerSecond,
         ortCeiling?.rowsPerSecond,
       ),
+      // Robust to other load: what share of the ceiling the CPU a request costs allows, if the
+      // server and its load generator had the cores to themselves.
+      'ceiling CPU per row / (mscr server + load generator CPU per request) at the binary peak':
+        ratio(
+          ceilingCpu,
+          mscrBinaryPeak === undefined
+            ? undefined
+            : (cpuPerRequest(mscrBinaryPeak)?.server ?? NaN) +
+                (cpuPerRequest(mscrBinaryPeak)?.loadGenerator ?? NaN),
+        ),
       'baseline binary peak / ONNX Runtime in-process ceiling (BENCH_BASELINE)': ratio(
         baselineBinaryPeak?.requestsPerSecond,
         ortCeiling?.rowsPerSecond,
