@@ -18,7 +18,9 @@
  *      - Express + onnxruntime-node per request (bench/reference-ort-server.ts);
  *      - `mscr serve --engine onnx` with one worker of `cores` ONNX threads, and with `cores`
  *        workers of one thread; with `--http-processes <cores>` (several HTTP processes
- *        sharing the port, so JSON parsing is not on one main thread); and `--engine tfjs`;
+ *        sharing the port, so JSON parsing is not on one main thread); each of the one-
+ *        and several-process layouts also with `--onnx-placement main` (the sessions on the
+ *        service thread, no hop to a worker); and `--engine tfjs`;
  *   3. the ResNet-50: ONNX Runtime and TensorFlow ceilings at batch 1 and 8 (a row is ~4
  *      GFLOP), then mscr (ONNX, 1 worker x `cores` threads), KServe (Keras ResNet50: the same
  *      architecture, its own random weights) and Express + onnxruntime-node at concurrency 1
@@ -27,7 +29,12 @@
  * Options (environment): BENCH_CONCURRENCY (default 1,8,32,64), BENCH_DURATION (s, default
  * 8), BENCH_WARMUP (s, default 2), BENCH_ROUNDS (default 1; best round per cell, every round
  * in the JSON), BENCH_CEILING_SECONDS (default 5), BENCH_RESNET (0 = skip 3.),
- * BENCH_KSERVE (0 = skip KServe), BENCH_OUT (default bench/results/compare.json; .md beside).
+ * BENCH_KSERVE (0 = skip KServe), BENCH_OUT (default bench/results/compare.json; .md beside),
+ * BENCH_ONLY=binary (only the ONNX Runtime ceiling and the mscr ONNX configurations with
+ * binary tensors: issue 14's ceiling ratio, in a few minutes; no KServe, no ResNet),
+ * BENCH_BASELINE=DIR (another checkout of mscr, e.g. `git archive <commit> | tar -x -C DIR`
+ * with node_modules linked: its `mscr serve` runs beside this one's, same configurations
+ * with binary tensors, named "baseline ...": before/after a change in ONE run).
  */
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -78,8 +85,13 @@ const DURATION = Number(env.BENCH_DURATION ?? 8);
 const WARMUP = Number(env.BENCH_WARMUP ?? 2);
 const ROUNDS = Math.max(1, Number(env.BENCH_ROUNDS ?? 1));
 const CEILING_SECONDS = Number(env.BENCH_CEILING_SECONDS ?? 5);
-const RESNET_ON = env.BENCH_RESNET !== '0';
-const KSERVE_ON = env.BENCH_KSERVE !== '0';
+const ONLY_BINARY = env.BENCH_ONLY === 'binary';
+if (env.BENCH_ONLY !== undefined && !ONLY_BINARY) {
+  throw new Error(`BENCH_ONLY must be binary or unset, got ${JSON.stringify(env.BENCH_ONLY)}`);
+}
+const BASELINE = env.BENCH_BASELINE ? path.resolve(env.BENCH_BASELINE) : undefined;
+const RESNET_ON = env.BENCH_RESNET !== '0' && !ONLY_BINARY;
+const KSERVE_ON = env.BENCH_KSERVE !== '0' && !ONLY_BINARY;
 // ResNet-50 is ~4 GFLOP a row: batch 32 would take seconds per run on 2 cores.
 const RESNET_BATCHES = [1, 8];
 const OUT = path.resolve(env.BENCH_OUT ?? path.join(root, 'bench/results/compare.json'));
@@ -103,18 +115,24 @@ async function freePort(): Promise<number> {
 
 interface Target {
   name: string;
-  kind: 'mscr' | 'kserve' | 'express-ort';
+  kind: 'mscr' | 'baseline' | 'kserve' | 'express-ort';
   model: string;
   server: Started;
   payloads: Payload[];
 }
 
-async function startMscr(name: string, args: string[], payloads: Payload[], model: string) {
+async function startMscr(
+  name: string,
+  args: string[],
+  payloads: Payload[],
+  model: string,
+  checkout?: string,
+) {
   const server = await startChild(
     name,
     process.execPath,
     [
-      'bin/mscr.js',
+      checkout === undefined ? 'bin/mscr.js' : path.join(checkout, 'bin/mscr.js'),
       'serve',
       '--store',
       storeDir,
@@ -134,7 +152,8 @@ async function startMscr(name: string, args: string[], payloads: Payload[], mode
     ],
     /mscr serving .* at (http:\/\/\S+)/,
   );
-  return { name, kind: 'mscr' as const, model, server, payloads };
+  const kind = checkout === undefined ? ('mscr' as const) : ('baseline' as const);
+  return { name, kind, model, server, payloads };
 }
 
 async function startKserve(
@@ -247,6 +266,7 @@ async function measure(target: Target, payload: Payload, connections: number, ro
   const serverMain = ticksToSeconds(a.main - b.main) / seconds;
   const serverOther = ticksToSeconds(a.other - b.other) / seconds;
   const run: Measured = {
+    loadAverage1: round(os.loadavg()[0] ?? NaN, 2),
     server: target.name,
     kind: target.kind,
     model: target.model,
@@ -309,85 +329,106 @@ try {
       CEILING_SECONDS,
       cores,
     )),
-    ...(await tfjsCeiling(CNN, files, [32, 32, 3], [1, 32], CEILING_SECONDS, cores)),
+    ...(ONLY_BINARY
+      ? []
+      : await tfjsCeiling(CNN, files, [32, 32, 3], [1, 32], CEILING_SECONDS, cores)),
   );
   if (KSERVE_ON) {
     ceilings.push(...tensorflowCeiling(python, CNN, ['--tfjs', cnnTfjs], [1, 32], CEILING_SECONDS));
   }
 
   log('starting the servers ...');
-  const both = [json, binary];
+  const both = ONLY_BINARY ? [binary] : [json, binary];
+  const onnxServer = (name: string, args: string[]) =>
+    startMscr(
+      name,
+      ['--engine', 'onnx', ...args, '--max-batch-size', '32', '--max-queue-delay', '0'],
+      both,
+      CNN,
+    );
   const started = await Promise.all([
-    startExpressOrt(CNN, [json]),
-    startMscr(
-      `mscr onnx, 1 worker x ${cores} threads`,
-      [
-        '--engine',
-        'onnx',
-        '--workers',
-        '1',
-        '--onnx-threads',
-        String(cores),
-        '--max-batch-size',
-        '32',
-        '--max-queue-delay',
-        '0',
-      ],
-      both,
-      CNN,
-    ),
-    startMscr(
-      `mscr onnx, ${cores} workers x 1 thread`,
-      [
-        '--engine',
-        'onnx',
-        '--workers',
-        String(cores),
-        '--onnx-threads',
-        '1',
-        '--max-batch-size',
-        '32',
-        '--max-queue-delay',
-        '0',
-      ],
-      both,
-      CNN,
-    ),
-    startMscr(
-      `mscr onnx, ${cores} HTTP processes x 1 worker x 1 thread`,
-      [
-        '--engine',
-        'onnx',
-        '--http-processes',
-        String(cores),
-        '--workers',
-        '1',
-        '--onnx-threads',
-        '1',
-        '--max-batch-size',
-        '32',
-        '--max-queue-delay',
-        '0',
-      ],
-      both,
-      CNN,
-    ),
-    startMscr(
-      `mscr tfjs, ${cores} workers`,
-      [
-        '--engine',
-        'tfjs',
-        '--workers',
-        String(cores),
-        '--max-batch-size',
-        '32',
-        '--max-queue-delay',
-        '2',
-      ],
-      [json],
-      CNN,
-    ),
+    ...(ONLY_BINARY ? [] : [startExpressOrt(CNN, [json])]),
+    onnxServer(`mscr onnx, 1 worker x ${cores} threads`, [
+      '--workers',
+      '1',
+      '--onnx-threads',
+      String(cores),
+    ]),
+    onnxServer(`mscr onnx, ${cores} workers x 1 thread`, [
+      '--workers',
+      String(cores),
+      '--onnx-threads',
+      '1',
+    ]),
+    onnxServer(`mscr onnx, 1 session x ${cores} threads on the main thread`, [
+      '--workers',
+      '1',
+      '--onnx-threads',
+      String(cores),
+      '--onnx-placement',
+      'main',
+    ]),
+    onnxServer(`mscr onnx, ${cores} HTTP processes x 1 worker x 1 thread`, [
+      '--http-processes',
+      String(cores),
+      '--workers',
+      '1',
+      '--onnx-threads',
+      '1',
+    ]),
+    onnxServer(`mscr onnx, ${cores} HTTP processes x 1 thread on the main thread`, [
+      '--http-processes',
+      String(cores),
+      '--workers',
+      '1',
+      '--onnx-threads',
+      '1',
+      '--onnx-placement',
+      'main',
+    ]),
+    ...(ONLY_BINARY
+      ? []
+      : [
+          startMscr(
+            `mscr tfjs, ${cores} workers`,
+            [
+              '--engine',
+              'tfjs',
+              '--workers',
+              String(cores),
+              '--max-batch-size',
+              '32',
+              '--max-queue-delay',
+              '2',
+            ],
+            [json],
+            CNN,
+          ),
+        ]),
     ...(KSERVE_ON ? [startKserve(python, CNN, ['--tfjs', cnnTfjs], [json])] : []),
+    ...(BASELINE === undefined
+      ? []
+      : [
+          [`1 worker x ${cores} threads`, '--workers', '1', '--onnx-threads', String(cores)],
+          [`${cores} workers x 1 thread`, '--workers', String(cores), '--onnx-threads', '1'],
+          [
+            `${cores} HTTP processes x 1 worker x 1 thread`,
+            '--http-processes',
+            String(cores),
+            '--workers',
+            '1',
+            '--onnx-threads',
+            '1',
+          ],
+        ].map(([label = '', ...args]) =>
+          startMscr(
+            `baseline onnx, ${label}`,
+            ['--engine', 'onnx', ...args, '--max-batch-size', '32', '--max-queue-delay', '0'],
+            [binary],
+            CNN,
+            BASELINE,
+          ),
+        )),
   ]);
   targets.push(...started);
   log(`started ${started.map((t) => t.name).join('; ')}; checking their answers ...`);
@@ -399,7 +440,7 @@ try {
   log('ONNX Runtime ceiling again, servers stopped:');
   ceilings.push(
     ...(
-      await onnxCeiling(CNN, onnxBytes, image.input, [32, 32, 3], [32], CEILING_SECONDS, cores)
+      await onnxCeiling(CNN, onnxBytes, image.input, [32, 32, 3], [1, 32], CEILING_SECONDS, cores)
     ).map((c) => ({ ...c, layout: `${c.layout}, again after the servers` })),
   );
 
@@ -475,7 +516,17 @@ const result = {
     loadAverageStart,
     loadAverageEnd: os.loadavg().map((l) => round(l, 2)),
   },
-  options: { CONCURRENCY, DURATION, WARMUP, ROUNDS, CEILING_SECONDS, RESNET_ON, KSERVE_ON },
+  options: {
+    CONCURRENCY,
+    DURATION,
+    WARMUP,
+    ROUNDS,
+    CEILING_SECONDS,
+    RESNET_ON,
+    KSERVE_ON,
+    ONLY: ONLY_BINARY ? 'binary' : null,
+    BASELINE: BASELINE ?? null,
+  },
   image: imageSource,
   kserve: KSERVE_ON
     ? { python, packages: 'kserve==0.21.0 tensorflow-cpu==2.21.0', installSeconds }

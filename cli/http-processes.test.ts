@@ -205,3 +205,14 @@ test('a bad --http-processes exits non-zero with a message, before starting anyt
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /--http-processes must be an integer from 1 to 64/);
 });
+
+test('a bad --onnx-placement exits non-zero with a message, before starting anything', async () => {
+  for (const args of [
+    ['--onnx-placement', 'gpu'],
+    ['--http-processes', '2', '--onnx-placement', 'Main'],
+  ]) {
+    const r = await runMscr(['serve', '--store', 'file:///nonexistent', ...args]);
+    assert.notEqual(r.code, 0, args.join(' '));
+    assert.match(r.stderr, /onnx placement must be workers or main/, args.join(' '));
+  }
+});

@@ -38,6 +38,7 @@ interface ServeFlags {
   workers?: string;
   engine?: string;
   onnxThreads?: string;
+  onnxPlacement?: string;
   maxBatchSize?: string;
   maxQueueDelay?: string;
   maxBodyBytes?: string;
@@ -70,6 +71,7 @@ export function configFromFlags(flags: ServeFlags): ServiceConfig {
     ...(flags.workers ? { workers: flags.workers } : {}),
     ...(flags.engine ? { engine: flags.engine } : {}),
     ...(flags.onnxThreads ? { onnxThreads: flags.onnxThreads } : {}),
+    ...(flags.onnxPlacement ? { onnxPlacement: flags.onnxPlacement } : {}),
     ...(flags.maxBatchSize ? { maxBatchSize: flags.maxBatchSize } : {}),
     ...(flags.maxQueueDelay ? { maxQueueDelayMs: flags.maxQueueDelay } : {}),
     ...(flags.maxBodyBytes ? { maxBodyBytes: flags.maxBodyBytes } : {}),
@@ -183,6 +185,10 @@ export function registerServeCommand(program: Command): void {
     .option(
       '--onnx-threads <n>',
       'ONNX Runtime threads per session in each worker; keep workers x threads <= cores [env MSCR_ONNX_THREADS] (default: cores / workers, at least 1)',
+    )
+    .option(
+      '--onnx-placement <where>',
+      'where ONNX Runtime sessions run: workers (one per worker thread) or main (one per model on the service thread, no hop to a worker; for small models with --http-processes) [env MSCR_ONNX_PLACEMENT] (default workers)',
     )
     .option(
       '--max-batch-size <n>',

@@ -93,3 +93,17 @@ test('engine and ONNX threads: defaults fit the cores, env and flags override', 
   assert.throws(() => resolveConfig({ engine: 'torch' }), /engine must be auto, tfjs or onnx/);
   assert.throws(() => resolveConfig({ onnxThreads: '0' }), /ONNX threads per worker must be/);
 });
+
+test('ONNX placement: workers by default, main from the env or a flag, nothing else', () => {
+  assert.equal(resolveConfig().onnxPlacement, 'workers');
+  const env = configTextFromEnv({ MSCR_ONNX_PLACEMENT: 'main' });
+  assert.equal(resolveConfig(env).onnxPlacement, 'main');
+  assert.equal(resolveConfig(env, { onnxPlacement: 'workers' }).onnxPlacement, 'workers');
+  for (const bad of ['', 'Main', 'thread', 'main ', '../main']) {
+    assert.throws(
+      () => resolveConfig({ onnxPlacement: bad }),
+      /onnx placement must be workers or main/,
+      JSON.stringify(bad),
+    );
+  }
+});

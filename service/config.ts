@@ -73,6 +73,12 @@ export interface ServiceConfig {
    * favour single-request latency on big models; more workers favour many small requests.
    */
   onnxThreads: number;
+  /**
+   * Where ONNX Runtime sessions run: `workers` (a session per worker thread, the default) or
+   * `main` (one session per model on the service's own thread, no hop to a worker; suits
+   * small models behind `--http-processes`; see service/engine/in-process.ts).
+   */
+  onnxPlacement: 'workers' | 'main';
   batching: { maxBatchSize: number; maxQueueDelayMs: number };
   limits: {
     /** Largest request body, JSON or image. */
@@ -165,6 +171,7 @@ export const DEFAULTS: ServiceConfig = {
   engine: 'auto',
   // max(1, floor(cores / workers)): 1 with the default one worker per core.
   onnxThreads: 1,
+  onnxPlacement: 'workers',
   adminToken: '',
   predictionLog: { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 },
   brokers: {
@@ -210,6 +217,7 @@ export interface ConfigText {
   workers?: string;
   engine?: string;
   onnxThreads?: string;
+  onnxPlacement?: string;
   maxBatchSize?: string;
   maxQueueDelayMs?: string;
   maxBodyBytes?: string;
@@ -267,6 +275,7 @@ export const ENV_VARS: Record<keyof ConfigText, string> = {
   workers: 'MSCR_WORKERS',
   engine: 'MSCR_ENGINE',
   onnxThreads: 'MSCR_ONNX_THREADS',
+  onnxPlacement: 'MSCR_ONNX_PLACEMENT',
   maxBatchSize: 'MSCR_MAX_BATCH_SIZE',
   maxQueueDelayMs: 'MSCR_MAX_QUEUE_DELAY_MS',
   maxBodyBytes: 'MSCR_MAX_BODY_BYTES',
@@ -380,6 +389,14 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
     throw new MscrError(
       'config',
       `engine must be auto, tfjs or onnx, got ${JSON.stringify(text.engine)}`,
+    );
+  }
+  const onnxPlacement = (text.onnxPlacement ??
+    DEFAULTS.onnxPlacement) as ServiceConfig['onnxPlacement'];
+  if (!['workers', 'main'].includes(onnxPlacement)) {
+    throw new MscrError(
+      'config',
+      `onnx placement must be workers or main, got ${JSON.stringify(text.onnxPlacement)}`,
     );
   }
   const workers = number(text.workers, DEFAULTS.workers, 'workers', {
@@ -508,6 +525,7 @@ export function resolveConfig(...layers: ConfigText[]): ServiceConfig {
       'ONNX threads per worker',
       { min: 1, max: 256, integer: true },
     ),
+    onnxPlacement,
     batching: {
       maxBatchSize: number(text.maxBatchSize, DEFAULTS.batching.maxBatchSize, 'max batch size', {
         min: 1,

@@ -117,6 +117,7 @@ export async function createService(
     workers: config.workers,
     backend: config.backend,
     onnxThreads: config.onnxThreads,
+    onnxInProcess: config.onnxPlacement === 'main',
     batching: {
       maxBatchSize: config.batching.maxBatchSize,
       maxQueueDelayMs: config.batching.maxQueueDelayMs,

@@ -4,16 +4,30 @@ import type { CeilingRow } from './ceilings.ts';
 
 export interface Measured extends LoadResult {
   server: string;
-  kind: 'mscr' | 'kserve' | 'express-ort';
+  kind: 'mscr' | 'baseline' | 'kserve' | 'express-ort';
   model: string;
   payload: string;
   payloadBytes: number;
   round: number;
+  /** The machine's 1-minute load average when the cell ended. */
+  loadAverage1?: number;
   cpu: {
     loadGenerator: number;
     serverMainThread: number;
     serverOtherThreads: number;
     others: number;
+  };
+}
+
+/** CPU microseconds per answered request: the server's (all its threads) and the load generator's. */
+export function cpuPerRequest(r: Measured): { server: number; loadGenerator: number } | undefined {
+  if (!(r.requestsPerSecond > 0)) return undefined;
+  return {
+    server: round(
+      ((r.cpu.serverMainThread + r.cpu.serverOtherThreads) / r.requestsPerSecond) * 1e6,
+      0,
+    ),
+    loadGenerator: round((r.cpu.loadGenerator / r.requestsPerSecond) * 1e6, 0),
   };
 }
 
@@ -87,6 +101,32 @@ function mainThreadBeforeAfter(mscr: readonly Measured[]) {
   });
 }
 
+/** mscr configurations whose ONNX Runtime sessions run on the service thread. */
+export const onMain = (r: Measured) => r.server.includes('main thread');
+
+/**
+ * Where the sessions run, before (worker threads) and after (`--onnx-placement main`), per
+ * payload and process count, each at its peak: the hop to a worker and back, measured.
+ */
+function placementBeforeAfter(mscr: readonly Measured[]) {
+  const onnx = mscr.filter((r) => r.server.startsWith('mscr onnx'));
+  const multi = (r: Measured) => r.server.includes('HTTP processes');
+  return ['V2 JSON', 'V2 binary'].flatMap((payload) =>
+    [false, true].map((processes) => {
+      const same = onnx.filter((r) => r.payload === payload && multi(r) === processes);
+      const workers = best(same.filter((r) => !onMain(r)));
+      const main = best(same.filter(onMain));
+      return {
+        payload,
+        httpProcesses: processes,
+        workers: brief(workers),
+        main: brief(main),
+        mainOverWorkers: ratio(main?.requestsPerSecond, workers?.requestsPerSecond),
+      };
+    }),
+  );
+}
+
 export function summarise(
   measured: readonly Measured[],
   ceilings: readonly CeilingRow[],
@@ -99,6 +139,11 @@ export function summarise(
   const mscrBinaryPeak = best(mscr.filter((r) => !json(r)));
   const mscrPeak = best(mscr);
   const kservePeak = best(rows.filter((r) => r.kind === 'kserve'));
+  const baselineBinaryPeak = best(rows.filter((r) => r.kind === 'baseline' && !json(r)));
+  const cpuRows = ceilings.flatMap((c) =>
+    c.model === 'cifar10-cnn' && c.cpuMicrosPerRow !== undefined ? [c.cpuMicrosPerRow] : [],
+  );
+  const ceilingCpu = cpuRows.length > 0 ? Math.min(...cpuRows) : undefined;
   const ortCeiling = ceilings
     .filter((c) => c.model === 'cifar10-cnn' && c.engine.startsWith('onnxruntime'))
     .reduce<CeilingRow | undefined>(
@@ -122,6 +167,7 @@ export function summarise(
     cores,
     mscrPeakJson: brief(mscrJsonPeak),
     mscrPeakBinary: brief(mscrBinaryPeak),
+    baselinePeakBinary: brief(baselineBinaryPeak),
     kservePeak: brief(kservePeak),
     expressOrtPeak: brief(best(rows.filter((r) => r.kind === 'express-ort'))),
     onnxCeiling: ortCeiling ?? null,
@@ -141,6 +187,24 @@ export function summarise(
       'mscr binary peak / ONNX Runtime in-process ceiling (target >= 0.4)': ratio(
         mscrBinaryPeak?.requestsPerSecond,
         ortCeiling?.rowsPerSecond,
+      ),
+      // Robust to other load: what share of the ceiling the CPU a request costs allows, if the
+      // server and its load generator had the cores to themselves.
+      'ceiling CPU per row / (mscr server + load generator CPU per request) at the binary peak':
+        ratio(
+          ceilingCpu,
+          mscrBinaryPeak === undefined
+            ? undefined
+            : (cpuPerRequest(mscrBinaryPeak)?.server ?? NaN) +
+                (cpuPerRequest(mscrBinaryPeak)?.loadGenerator ?? NaN),
+        ),
+      'baseline binary peak / ONNX Runtime in-process ceiling (BENCH_BASELINE)': ratio(
+        baselineBinaryPeak?.requestsPerSecond,
+        ortCeiling?.rowsPerSecond,
+      ),
+      'mscr binary peak / baseline binary peak (BENCH_BASELINE)': ratio(
+        mscrBinaryPeak?.requestsPerSecond,
+        baselineBinaryPeak?.requestsPerSecond,
       ),
       'mscr JSON peak / ONNX Runtime in-process ceiling': ratio(
         mscrJsonPeak?.requestsPerSecond,
@@ -165,6 +229,7 @@ export function summarise(
     },
     singleRequest: { mscr: brief(mscrSingle), expressOrt: brief(ortSingle) },
     mainThread: mainThreadBeforeAfter(mscr),
+    placement: placementBeforeAfter(mscr),
   };
 }
 
@@ -190,19 +255,20 @@ export function renderReport(r: Report): string {
   const table = (model: string) => {
     const rows = bestOfRounds(r.runs).filter((x) => x.model === model);
     return [
-      '| server | payload | conc. | req/s | p50 ms | p95 ms | p99 ms | failed | CPU cores: server main thread(s) / other threads / load gen / others | req/s per server core |',
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
+      '| server | payload | conc. | req/s | p50 ms | p95 ms | p99 ms | failed | CPU cores: server main thread(s) / other threads / load gen / others | req/s per server core | CPU µs per request: server / load gen | load avg |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: |',
       ...rows.map(
         (x) =>
-          `| ${x.server} | ${x.payload} (${(x.payloadBytes / 1000).toFixed(1)} KB) | ${x.connections} | ${fmt(x.requestsPerSecond, 0)} | ${fmt(x.latencyMs.p50, 2)} | ${fmt(x.latencyMs.p95, 2)} | ${fmt(x.latencyMs.p99, 2)} | ${x.errors + x.non2xx} | ${fmt(x.cpu.serverMainThread, 2)} / ${fmt(x.cpu.serverOtherThreads, 2)} / ${fmt(x.cpu.loadGenerator, 2)} / ${fmt(x.cpu.others, 2)} | ${fmt(perCore(x), 0)} |`,
+          `| ${x.server} | ${x.payload} (${(x.payloadBytes / 1000).toFixed(1)} KB) | ${x.connections} | ${fmt(x.requestsPerSecond, 0)} | ${fmt(x.latencyMs.p50, 2)} | ${fmt(x.latencyMs.p95, 2)} | ${fmt(x.latencyMs.p99, 2)} | ${x.errors + x.non2xx} | ${fmt(x.cpu.serverMainThread, 2)} / ${fmt(x.cpu.serverOtherThreads, 2)} / ${fmt(x.cpu.loadGenerator, 2)} / ${fmt(x.cpu.others, 2)} | ${fmt(perCore(x), 0)} | ${fmt(cpuPerRequest(x)?.server, 0)} / ${fmt(cpuPerRequest(x)?.loadGenerator, 0)} | ${fmt(x.loadAverage1, 1)} |`,
       ),
     ].join('\n');
   };
   const ceilingTable = [
-    '| model | engine | layout | batch | rows/s |',
-    '| --- | --- | --- | ---: | ---: |',
+    '| model | engine | layout | batch | rows/s | CPU µs per row |',
+    '| --- | --- | --- | ---: | ---: | ---: |',
     ...r.ceilings.map(
-      (c) => `| ${c.model} | ${c.engine} | ${c.layout} | ${c.batch} | ${fmt(c.rowsPerSecond, 0)} |`,
+      (c) =>
+        `| ${c.model} | ${c.engine} | ${c.layout} | ${c.batch} | ${fmt(c.rowsPerSecond, 0)} | ${fmt(c.cpuMicrosPerRow, 0)} |`,
     ),
   ].join('\n');
   const ratios = Object.entries(r.summary.ratios)
@@ -232,6 +298,20 @@ export function renderReport(r: Report): string {
           : `${v.server}, c=${v.concurrency}, ${fmt(v.requestsPerSecond, 0)}, ${fmt(v.p99Ms, 1)}, ${fmt(v.mainThreadCores, 2)}`;
       return `| ${m.payload} | ${cell(m.oneProcess)} | ${cell(m.httpProcesses)} | ${fmt(m.afterOverBefore, 2)} |`;
     }),
+    '',
+    'Where ONNX Runtime runs, before (worker threads) and after (`--onnx-placement main`), each at its peak:',
+    '',
+    '| payload | HTTP processes | workers: config, conc., req/s, p50 / p95 / p99 ms | main: config, conc., req/s, p50 / p95 / p99 ms | main / workers |',
+    '| --- | --- | --- | --- | ---: |',
+    ...r.summary.placement
+      .filter((p) => p.workers !== null || p.main !== null)
+      .map((p) => {
+        const cell = (v: (typeof p)['workers']) =>
+          v === null
+            ? '-'
+            : `${v.server}, c=${v.concurrency}, ${fmt(v.requestsPerSecond, 0)}, ${fmt(v.p50Ms, 1)} / ${fmt(v.p95Ms, 1)} / ${fmt(v.p99Ms, 1)}`;
+        return `| ${p.payload} | ${p.httpProcesses ? 'several' : 'one'} | ${cell(p.workers)} | ${cell(p.main)} | ${fmt(p.mainOverWorkers, 2)} |`;
+      }),
     '',
     'CIFAR-10 CNN:',
     '',

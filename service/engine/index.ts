@@ -20,6 +20,8 @@ import {
   type BatchingOptions,
 } from './batcher.ts';
 import { WorkerPool, type ModelFiles, type PoolEvent, type WorkerStats } from './worker-pool.ts';
+import { InProcessModels, type InProcessStats } from './in-process.ts';
+import { defaultOnnxThreads } from './onnx-runtime.ts';
 import type { NamedTensor, RuntimeSpec } from './protocol.ts';
 
 export { Batcher, checkInput, DEFAULT_BATCHING } from './batcher.ts';
@@ -42,6 +44,8 @@ export type {
 } from './worker-pool.ts';
 export type { ModelSignature, NamedTensor, RuntimeSpec } from './protocol.ts';
 export { defaultOnnxThreads } from './onnx-runtime.ts';
+export { InProcessModels } from './in-process.ts';
+export type { InProcessStats } from './in-process.ts';
 
 export interface EngineOptions {
   /** Worker threads; default `os.availableParallelism()`. */
@@ -50,6 +54,12 @@ export interface EngineOptions {
   backend?: BackendPreference;
   /** ONNX Runtime threads per session per worker; default max(1, floor(cores / workers)). */
   onnxThreads?: number;
+  /**
+   * Run ONNX Runtime versions on this thread (in-process.ts) instead of in the workers; TF.js
+   * versions stay on the workers. Default false. Their sessions compute on `onnxThreads`
+   * threads (default: every core) including this one, one batch per model at a time.
+   */
+  onnxInProcess?: boolean;
   /**
    * Defaults for every model: maxBatchSize 32, maxQueueDelayMs 2, maxQueueRows 4096,
    * maxInFlightBatches = workers (one batch per worker at a time: the backlog waits in the
@@ -89,12 +99,21 @@ export interface EngineBatchStats extends BatchStats {
 
 export interface EngineStats {
   workers: WorkerStats[];
+  /** The ONNX Runtime sessions on the service's thread (`onnxInProcess`), if on. */
+  inProcess?: InProcessStats;
   models: Record<string, BatcherStats>;
+}
+
+/** Where a version runs: a session on every worker, or one on the service's thread. */
+interface Host {
+  predictTensors(key: string, inputs: NamedTensor[]): Promise<NamedTensor[]>;
+  unload(key: string): Promise<void>;
 }
 
 interface Entry {
   model: LoadedModel;
   batcher: Batcher;
+  host: Host;
 }
 
 /** The key of a model version: `name@version`. */
@@ -125,6 +144,7 @@ export function mergeShapes(
 export class InferenceEngine {
   readonly workers: number;
   private readonly pool: WorkerPool;
+  private readonly local: InProcessModels | undefined;
   private readonly batching: BatchingOptions;
   private readonly entries = new Map<string, Entry>();
   /** Keys being loaded or unloaded right now. */
@@ -132,8 +152,13 @@ export class InferenceEngine {
   private readonly listeners = new Set<(stats: EngineBatchStats) => void>();
   private closing: Promise<void> | undefined;
 
-  private constructor(pool: WorkerPool, batching: BatchingOptions) {
+  private constructor(
+    pool: WorkerPool,
+    batching: BatchingOptions,
+    local: InProcessModels | undefined,
+  ) {
     this.pool = pool;
+    this.local = local;
     this.workers = pool.size;
     this.batching = batching;
   }
@@ -148,6 +173,11 @@ export class InferenceEngine {
     };
     // Check the batching options now, not at the first load.
     new Batcher(() => Promise.reject(new Error('unused')), batching);
+    const local = options.onnxInProcess
+      ? new InProcessModels({
+          threads: options.onnxThreads ?? defaultOnnxThreads(1, availableParallelism()),
+        })
+      : undefined;
     const pool = await WorkerPool.start({
       size: workers,
       ...(options.backend === undefined ? {} : { backend: options.backend }),
@@ -156,7 +186,7 @@ export class InferenceEngine {
       ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
       ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
     });
-    return new InferenceEngine(pool, batching);
+    return new InferenceEngine(pool, batching, local);
   }
 
   /** Loads a model version into every worker and opens its batch queue. */
@@ -171,7 +201,9 @@ export class InferenceEngine {
     this.busy.add(key);
     try {
       const runtime = options.runtime ?? { engine: 'tfjs', file: 'model.json' };
-      const signature = await this.pool.load(key, files, runtime);
+      const local = runtime.engine === 'onnx' ? this.local : undefined;
+      const host: Host = local ?? this.pool;
+      const signature = await (local ?? this.pool).load(key, files, runtime);
       let inputs: { name: string; shape: number[] }[];
       try {
         const declared = options.inputShapes ?? [options.inputShape];
@@ -186,7 +218,7 @@ export class InferenceEngine {
           shape: mergeShapes(key, input.shape, declared[i]),
         }));
       } catch (error) {
-        await this.pool.unload(key).catch(() => undefined);
+        await host.unload(key).catch(() => undefined);
         throw error;
       }
       const inputShape = inputs[0]?.shape ?? [];
@@ -196,17 +228,28 @@ export class InferenceEngine {
         inputShape,
         outputShape: signature.outputShape,
       };
-      const batcher = new Batcher((input, shape) => this.pool.predict(key, input, shape), {
-        ...this.batching,
-        ...options.batching,
-        inputShape,
-        inputShapes: inputs.map((i) => i.shape),
-        runTensors: (tensors) => this.pool.predictTensors(key, tensors),
-      });
+      const runTensors = (tensors: NamedTensor[]) => host.predictTensors(key, tensors);
+      const batcher = new Batcher(
+        async (input, shape) => {
+          const [first] = await runTensors([{ name: '', data: input, shape }]);
+          if (first === undefined)
+            throw new MscrError('internal', `model ${key} returned no output`);
+          return { output: first.data, shape: first.shape };
+        },
+        {
+          ...this.batching,
+          // One session on this thread: one batch at a time (the backlog keeps batching).
+          ...(local === undefined ? {} : { maxInFlightBatches: 1 }),
+          ...options.batching,
+          inputShape,
+          inputShapes: inputs.map((i) => i.shape),
+          runTensors,
+        },
+      );
       batcher.onBatch((stats) => {
         for (const listener of this.listeners) listener({ key, ...stats });
       });
-      this.entries.set(key, { model, batcher });
+      this.entries.set(key, { model, batcher, host });
       return model;
     } finally {
       this.busy.delete(key);
@@ -224,7 +267,7 @@ export class InferenceEngine {
     this.busy.add(key);
     try {
       await entry.batcher.close();
-      await this.pool.unload(key);
+      await entry.host.unload(key);
     } finally {
       this.busy.delete(key);
     }
@@ -279,7 +322,11 @@ export class InferenceEngine {
   stats(): EngineStats {
     const models: Record<string, BatcherStats> = {};
     for (const [key, entry] of this.entries) models[key] = entry.batcher.stats();
-    return { workers: this.pool.stats(), models };
+    return {
+      workers: this.pool.stats(),
+      ...(this.local === undefined ? {} : { inProcess: this.local.stats() }),
+      models,
+    };
   }
 
   /** The worker pool, for readiness checks and chaos drills (`killWorker`). */
@@ -294,7 +341,7 @@ export class InferenceEngine {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.all([...this.entries.values()].map((e) => e.batcher.close()));
-      await this.pool.close();
+      await Promise.all([this.pool.close(), this.local?.close()]);
     })();
     return this.closing;
   }

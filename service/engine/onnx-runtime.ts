@@ -100,6 +100,12 @@ export function createOnnxRuntime(options: { threads: number }): ModelRuntime {
           executionMode: 'sequential',
           graphOptimizationLevel: 'all',
           logSeverityLevel: 3,
+          // Idle intra-op threads sleep instead of spinning for the next parallel section: a
+          // service shares its cores with HTTP work and other sessions, and a spinning thread
+          // takes the core the thread it waits for needs. Measured on the CIFAR-10 CNN, 2
+          // threads, on 2 busy cores: 1.5-4x the rows/s and 30-50 % less CPU per row
+          // (bench/compare/ceilings.ts measures both). No effect with one thread.
+          extra: { session: { intra_op: { allow_spinning: '0' } } },
         });
       } catch (error) {
         throw new MscrError(
