@@ -34,19 +34,20 @@ function convBnLeaky(
 }
 
 /**
- * mscr's own single-shot detector: a small Darknet-style backbone (three conv + max-pool
- * stages to stride 8, then two more 3x3 convs on the grid for a ~54-pixel receptive field)
+ * mscr's own single-shot detector: a small Darknet-style backbone (three stride-2 3x3 conv
+ * stages to stride 8 with a stride-1 conv between the second and third, then one more 3x3
+ * conv on the grid: a ~40-pixel receptive field, above the largest generated object)
  * and a 1x1 conv head with 5 + classes linear channels per cell, read as the MS contract's
  * grid layout (connectors/ms/detection/grid.ts). Each cell predicts the one object whose
  * centre falls in it, as YOLOv1 and centre-point detectors do: no anchors to tune, one box
- * per cell, enough for scenes of a few well-separated objects. ~80k parameters, small
+ * per cell, enough for scenes of a few well-separated objects. ~71k parameters, small
  * enough to train on a 2-core CPU in a minute or two on 64x64 images.
  */
 export const gridDetector: Architecture = {
   name: 'grid-detector',
   description: `Single-shot object detector: conv backbone to a 1/${GRID_STRIDE} grid, one box + class per cell`,
   task: 'object-detection',
-  defaults: { epochs: 30, batchSize: 32, learningRate: 0.003 },
+  defaults: { epochs: 10, batchSize: 16, learningRate: 0.01 },
   build(input) {
     const { height, width, channels, classes } = requireInput(
       input,
