@@ -211,10 +211,10 @@ describe('a real training run', () => {
           .join(', ')}`,
       );
       assert.equal(report.images, 80);
-      // Measured 0.80 (mAP@0.5) and 0.33 (mAP@0.5:0.95) here; weights start unseeded, so
-      // with margin. A detector that guessed boxes would score near 0.
-      assert.ok(report.map50 > 0.6, `mAP@0.5 ${report.map50}`);
-      assert.ok(report.map > 0.2, `mAP@0.5:0.95 ${report.map}`);
+      // Measured mAP@0.5 0.80 and 0.74, mAP@0.5:0.95 0.33 and 0.27 in two runs here (weights
+      // start unseeded): asserted with margin. A detector that guessed would score near 0.
+      assert.ok(report.map50 > 0.55, `mAP@0.5 ${report.map50}`);
+      assert.ok(report.map > 0.15, `mAP@0.5:0.95 ${report.map}`);
       for (const [label, c] of Object.entries(report.classes)) {
         assert.ok(c.ap50 > 0.4, `${label}: AP@0.5 ${c.ap50}`);
       }
@@ -222,4 +222,47 @@ describe('a real training run', () => {
       trained.dispose();
     }
   });
+});
+
+test('held-out images expressed for a version with another input size: resized, boxes scaled', async () => {
+  const prepared = await objectDetection.prepare({ sources: [small], testFraction: 0.2, seed: 42 });
+  tf.dispose([prepared.xTrain, prepared.yTrain]);
+  try {
+    const manifest = validateManifest(
+      JSON.parse(await readFile(join(dir, 'models/objects/1/manifest.json'), 'utf8')),
+    );
+    const smaller = {
+      ...manifest,
+      preprocessing: {
+        ...manifest.preprocessing,
+        height: 32,
+        width: 32,
+      } as typeof manifest.preprocessing,
+    };
+    const same = objectDetection.expressHeldOut(prepared.heldOut, manifest);
+    const half = objectDetection.expressHeldOut(prepared.heldOut, smaller);
+    try {
+      assert.deepEqual(half.x.shape, [6, 32, 32, 3]);
+      const [full, scaled] = [
+        same.y.arraySync() as number[][][],
+        half.y.arraySync() as number[][][],
+      ];
+      full.forEach((image, i) =>
+        image.forEach((row, j) => {
+          const other = scaled[i]?.[j] as number[];
+          assert.equal(other[0], row[0], 'same class');
+          if ((row[0] as number) >= 0)
+            row
+              .slice(1)
+              .forEach((v, k) => assert.ok(Math.abs((other[k + 1] as number) - v / 2) < 1e-4));
+        }),
+      );
+      const mean = (t: tf.Tensor) => t.mean().dataSync()[0] as number;
+      assert.ok(Math.abs(mean(same.x) - mean(half.x)) < 0.02, 'the same pictures, smaller');
+    } finally {
+      tf.dispose([same.x, same.y, half.x, half.y]);
+    }
+  } finally {
+    tf.dispose([prepared.xTest, prepared.yTest]);
+  }
 });

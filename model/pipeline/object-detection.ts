@@ -139,18 +139,18 @@ function expressSet(set: DecodedSet, manifest: ModelManifest): { x: tf.Tensor; y
   const spec = imageSpec(manifest);
   let pixels = set.pixels;
   if (spec.height !== set.height || spec.width !== set.width) {
-    pixels = tf
-      .tidy(() =>
-        tf.image
-          .resizeBilinear(
-            tf.tensor4d(set.pixels, [set.count, set.height, set.width, 3], 'float32'),
-            [spec.height, spec.width],
-          )
-          .round()
-          .clipByValue(0, 255),
-      )
-      .dataSync() as unknown as Uint8Array;
-    pixels = Uint8Array.from(pixels);
+    // Another version's input size: resize the decoded held-out images (boxes scale below).
+    const resized = tf.tidy(() =>
+      tf.image
+        .resizeBilinear(tf.tensor4d(set.pixels, [set.count, set.height, set.width, 3], 'float32'), [
+          spec.height,
+          spec.width,
+        ])
+        .round()
+        .clipByValue(0, 255),
+    );
+    pixels = Uint8Array.from(resized.dataSync());
+    resized.dispose();
   }
   const x = tf.tensor4d(imagePixelsToInput(pixels, spec), [set.count, spec.height, spec.width, 3]);
   const y = truthTensor(
