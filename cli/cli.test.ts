@@ -316,15 +316,20 @@ describe('bad input gets a clear message and a non-zero exit', () => {
 
 test('quickstart (npm start) trains the demo models on generated data, serves them and prints curl lines', async () => {
   const cwd = await mkdtemp(join(tmpdir(), 'mscr-quickstart-'));
-  const child = spawn(process.execPath, [MSCR_BIN, 'quickstart', '--port', '0', '--epochs', '2'], {
-    cwd,
-    env: { ...process.env, MSCR_BACKEND: 'wasm', MSCR_STORE: '', MSCR_LOG_LEVEL: 'warn' },
-  });
+  const child = spawn(
+    process.execPath,
+    [MSCR_BIN, 'quickstart', '--port', '0', '--epochs', '2', '--detector-epochs', '1'],
+    {
+      cwd,
+      env: { ...process.env, MSCR_BACKEND: 'wasm', MSCR_STORE: '', MSCR_LOG_LEVEL: 'warn' },
+    },
+  );
   let stdout = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.resume();
   try {
-    const deadline = Date.now() + 180_000;
+    // Three demo models train first (the detector 1 epoch): generous on a busy 2-core machine.
+    const deadline = Date.now() + 300_000;
     while (!/Try:/.test(stdout)) {
       if (Date.now() > deadline || child.exitCode !== null)
         assert.fail(`quickstart did not start serving:\n${stdout}`);
@@ -333,6 +338,11 @@ test('quickstart (npm start) trains the demo models on generated data, serves th
     const url = /at (http:\/\/\S+) /.exec(stdout)?.[1] as string;
     assert.match(stdout, /published shapes version 1/);
     assert.match(stdout, /published prices version 1/);
+    assert.match(stdout, /published objects version 1/);
+    assert.match(
+      stdout,
+      /curl --data-binary @\S+000001\.png '\S+\/mscr\/models\/objects\/detect\?threshold=0\.5'/,
+    );
     assert.match(stdout, /curl --data-binary @\S+\.png \S+\/mscr\/models\/shapes\/classify/);
     let ready = 0;
     while (ready !== 200 && Date.now() < deadline) {

@@ -15,6 +15,7 @@ import { registerRetrainCommands } from './retrain.ts';
 import { registerClientCommands } from './client-commands.ts';
 import { registerSimulateCommand } from './simulate.ts';
 import { registerRolloutCommand } from './rollout.ts';
+import { registerDataCommands } from './data.ts';
 
 /** The version in package.json: one folder up from the sources, two up from dist/. */
 function packageVersion(): string {
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerClientCommands(program);
   registerSimulateCommand(program);
   registerRolloutCommand(program);
+  registerDataCommands(program);
   return program;
 }
 

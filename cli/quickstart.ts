@@ -1,7 +1,7 @@
 /**
  * `mscr quickstart` (what `npm start` runs): the embedded default on one machine. With an
- * empty local store it generates small data, trains an image classifier and a forecaster
- * through the real pipeline (files written and loaded back by the real loaders) and
+ * empty local store it generates small data, trains an image classifier, a forecaster and
+ * an object detector through the real pipeline (files written and loaded back by the real loaders) and
  * publishes them; then it serves the store and prints curl lines to try.
  */
 import { mkdir, readFile } from 'node:fs/promises';
@@ -16,6 +16,8 @@ import {
   writeImageFolder,
   writeNumericCsv,
 } from '../model/data/index.ts';
+import { COCO_FILE } from '../model/data/detection-synthetic.ts';
+import { generateData } from './data.ts';
 import type { BackendPreference } from '../runtime/backend/index.ts';
 import { configFromFlags, curlExamples, serveUntilSignal, webRootOption } from './serve.ts';
 import { createService } from '../service/server.ts';
@@ -26,6 +28,7 @@ interface QuickstartFlags {
   store: string;
   dataDir: string;
   epochs: number;
+  detectorEpochs: number;
   retrain?: boolean;
   serve: boolean;
   port: string;
@@ -35,11 +38,12 @@ export function registerQuickstartCommand(program: Command): void {
   program
     .command('quickstart')
     .description(
-      'train and publish two small demo models on generated data into a local store (what `npm start` runs)',
+      'train and publish three small demo models on generated data into a local store (what `npm start` runs)',
     )
     .option('--store <uri>', 'model store URI', process.env.MSCR_STORE || DEFAULT_STORE)
     .option('--data-dir <path>', 'where the generated data is written', 'data/generated')
     .option('--epochs <n>', 'training epochs for the image classifier', positiveInt, 4)
+    .option('--detector-epochs <n>', 'training epochs for the object detector', positiveInt, 8)
     .option('--retrain', 'train new versions even if the store already has the demo models')
     .option('--port <n>', 'port to serve on', process.env.MSCR_PORT || process.env.PORT || '8080')
     .option('--no-serve', 'train and publish only; do not start the server')
@@ -53,6 +57,7 @@ export function registerQuickstartCommand(program: Command): void {
       const backend = (process.env.MSCR_BACKEND as BackendPreference | undefined) || 'auto';
       const imagesDir = resolve(flags.dataDir, 'shapes');
       const pricesCsv = resolve(flags.dataDir, 'prices.csv');
+      const objectsDir = resolve(flags.dataDir, 'objects');
       await mkdir(resolve(flags.dataDir), { recursive: true });
       if (!existsSync(join(imagesDir, 'labels.csv'))) {
         await writeImageFolder(
@@ -65,6 +70,12 @@ export function registerQuickstartCommand(program: Command): void {
         await writeNumericCsv(pricesCsv, syntheticPrices({ days: 500, seed: 7 }));
         console.log(`generated 500 days of prices in ${pricesCsv}`);
       }
+      if (!existsSync(join(objectsDir, COCO_FILE))) {
+        // 400 images keep the detector's share of a first start to about a minute on 2 cores.
+        console.log(
+          await generateData('detection', { out: objectsDir, count: 400, seed: 7, force: true }),
+        );
+      }
       const demos = [
         {
           model: 'shapes',
@@ -74,6 +85,13 @@ export function registerQuickstartCommand(program: Command): void {
           epochs: flags.epochs,
         },
         { model: 'prices', arch: 'stock-lstm', kind: 'forecaster', data: pricesCsv, epochs: 20 },
+        {
+          model: 'objects',
+          arch: 'grid-detector',
+          kind: 'object detector',
+          data: objectsDir,
+          epochs: flags.detectorEpochs,
+        },
       ];
       for (const demo of demos) {
         if (!flags.retrain && existing.includes(demo.model)) continue;
@@ -112,6 +130,11 @@ export function registerQuickstartCommand(program: Command): void {
             sample: join(flags.dataDir, 'shapes', firstImage ?? ''),
           },
           { name: 'prices', task: 'series-forecast', sample: join(flags.dataDir, 'prices.csv') },
+          {
+            name: 'objects',
+            task: 'object-detection',
+            sample: join(flags.dataDir, 'objects', 'images', '000001.png'),
+          },
         ])) {
           console.log(`  ${line}`);
         }

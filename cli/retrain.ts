@@ -125,7 +125,7 @@ function addJobOptions(command: Command): Command {
     .option('--feedback-since <time>', 'only feedback received since this time', isoTime)
     .option(
       '--metric <name>',
-      'gate metric (default: accuracy for classifiers, rmse for forecasters)',
+      'gate metric (default: accuracy for classifiers, rmse for forecasters, map for detectors)',
     )
     .option(
       '--tolerance <x>',

@@ -126,6 +126,10 @@ export function curlExamples(
       lines.push(
         `tail -n 7 ${sample ?? 'prices.csv'} | curl --data-binary @- -H 'Content-Type: text/csv' ${url}/mscr/models/${name}/forecast`,
       );
+    } else if (task === 'object-detection') {
+      lines.push(
+        `curl --data-binary @${sample ?? 'street.jpg'} '${url}/mscr/models/${name}/detect?threshold=0.5'`,
+      );
     }
   }
   lines.push(`curl ${url}/metrics`);

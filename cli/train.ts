@@ -1,7 +1,8 @@
 /** `mscr train` and `mscr evaluate`: the Model layer's pipeline from the command line. */
 import type { Command } from 'commander';
 import { openStore } from '../connectors/store/index.ts';
-import { listArchitectures } from '../model/architectures/index.ts';
+import type { ModelTask } from '../connectors/ms/manifest.ts';
+import { DEFAULT_ARCHITECTURE, listArchitectures } from '../model/architectures/index.ts';
 import { evaluateModel, trainModel, type TaskScore } from '../model/pipeline/index.ts';
 import type { BackendPreference } from '../runtime/backend/index.ts';
 import {
@@ -19,10 +20,12 @@ import { formatTable, percent, printJson } from './output.ts';
 import { progressReporter } from './progress.ts';
 
 const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+const TRAINABLE_TASKS = Object.keys(DEFAULT_ARCHITECTURE) as ModelTask[];
 
 export interface TrainFlags {
   model: string;
   arch?: string;
+  task?: ModelTask;
   data: string[];
   store: string;
   epochs?: number;
@@ -66,6 +69,22 @@ export function formatScore(score: TaskScore): string {
       `the model's RMSE is ${Math.abs(gain).toFixed(1)} % ${gain >= 0 ? 'below' : 'above'} the naive forecast's`,
     ].join('\n');
   }
+  if (report.kind === 'detection') {
+    return [
+      `mAP@0.5:0.95 ${report.map.toFixed(3)}, mAP@0.5 ${report.map50.toFixed(3)} on ${report.images} held-out images (${report.objects} objects; COCO evaluation)`,
+      '',
+      formatTable(
+        ['CLASS', 'AP@0.5', 'AP@0.5:0.95', 'OBJECTS', 'DETECTIONS'],
+        Object.entries(report.classes).map(([label, c]) => [
+          label,
+          c.ap50.toFixed(3),
+          c.ap.toFixed(3),
+          String(c.truths),
+          String(c.detections),
+        ]),
+      ),
+    ].join('\n');
+  }
   const short = (label: string) => label.slice(0, 6);
   return [
     `accuracy ${percent(report.accuracy)} on ${report.samples} samples (chance: ${percent(1 / report.labels.length)}), macro F1 ${report.macroF1.toFixed(3)}`,
@@ -95,6 +114,7 @@ export async function runTrain(flags: TrainFlags) {
   const result = await trainModel({
     model: flags.model,
     ...(flags.arch ? { architecture: flags.arch } : {}),
+    ...(flags.task ? { task: flags.task } : {}),
     data: data.paths,
     store,
     ...(flags.epochs ? { epochs: flags.epochs } : {}),
@@ -143,9 +163,14 @@ export function registerTrainCommands(program: Command): void {
       'model name to publish under; also the architecture unless --arch is given',
     )
     .option('--arch <architecture>', 'model builder (see below)')
+    .option(
+      '--task <task>',
+      `what the model does, with its default builder unless --arch is given: ${TRAINABLE_TASKS.map((t) => `${t} (${DEFAULT_ARCHITECTURE[t]})`).join(', ')}`,
+      oneOf(TRAINABLE_TASKS),
+    )
     .requiredOption(
       '--data <path...>',
-      'training data: an image folder with labels.csv, CIFAR-10 .bin batches, or a numeric CSV (comma-separated or repeated)',
+      'training data: an image folder with labels.csv, CIFAR-10 .bin batches, a numeric CSV, or a detection set (COCO JSON or YOLO txt folder) (comma-separated or repeated)',
       collectList,
     )
     .option(
@@ -187,7 +212,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--quiet', 'no progress output')
     .addHelpText(
       'after',
-      `\nArchitectures:\n${architectures}\n\nExample:\n  mscr train --model cifar10-cnn --data ../shared/data/cifar10/train --store file://./models --epochs 5`,
+      `\nArchitectures:\n${architectures}\n\nExamples:\n  mscr train --model cifar10-cnn --data ../shared/data/cifar10/train --store file://./models --epochs 5\n  mscr data generate detection --out data/objects && mscr train --model objects --task object-detection --data data/objects`,
     )
     .action(async (flags: TrainFlags) => {
       await runTrain(flags);

@@ -6,7 +6,6 @@
  */
 import type { ManifestDraft, ModelManifest, ModelTask } from '../ms/manifest.ts';
 
-/** A labelled example that did not come from the data files: feedback from production. */
 /** A detector's labelled example from production feedback: the image and all its boxes. */
 export interface ExtraDetection {
   /** The image file as posted (JPEG, PNG, ...). */
@@ -17,6 +16,7 @@ export interface ExtraDetection {
   source: string;
 }
 
+/** A labelled example that did not come from the data files: feedback from production. */
 export interface ExtraImage {
   /** The image file as posted (JPEG, PNG, ...). */
   bytes: Uint8Array;
@@ -50,7 +50,10 @@ export interface CandidateRequest {
   data: string[];
   /** Image classifiers: labelled feedback images, added to the data before the split. */
   extraImages?: ExtraImage[];
-  /** Detectors: images with their true boxes from feedback, added before the split. */
+  /**
+   * Detectors: images with their true boxes from feedback, added to the training split only
+   * (the held-out images the gate judges on come from `data` alone, as for classifiers).
+   */
   extraDetections?: ExtraDetection[];
   /** Forecasters: fed-back days, added to the training windows (never to the held-out tail). */
   extraWindows?: ExtraWindow[];

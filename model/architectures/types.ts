@@ -18,7 +18,15 @@ export type ArchitectureInput =
       channels: number;
       classes: number;
     }
-  | { task: 'series-forecast'; window: number; features: number };
+  | { task: 'series-forecast'; window: number; features: number }
+  | {
+      task: 'object-detection';
+      height: number;
+      width: number;
+      channels: number;
+      /** Object classes (the head has 5 + classes channels per grid cell). */
+      classes: number;
+    };
 
 /**
  * A model builder: cheap to describe, does its work in `build()`. The registry maps the
@@ -39,7 +47,12 @@ export function requireInput<T extends ArchitectureInput['task']>(
   architecture: string,
 ): Extract<ArchitectureInput, { task: T }> {
   if (input.task !== task) {
-    const does = task === 'image-classification' ? 'classifies images' : 'forecasts series';
+    const does =
+      task === 'image-classification'
+        ? 'classifies images'
+        : task === 'object-detection'
+          ? 'detects objects'
+          : 'forecasts series';
     throw new MscrError(
       'config',
       `${architecture} ${does}; it cannot be trained on ${input.task} data`,

@@ -36,3 +36,22 @@ export { writeImageFolder, writeNumericCsv } from './writers.ts';
 export { fingerprintImages, fingerprintTable } from './fingerprint.ts';
 export { splitStratified, splitChronological, subsetImages, type Split } from './split.ts';
 export { createRandom, shuffleInPlace, type Random } from './random.ts';
+export {
+  countObjects,
+  fingerprintDetections,
+  type DetectionDataset,
+  type DetectionImage,
+  type DetectionObject,
+  type PixelBox,
+} from './detection-types.ts';
+export { loadCoco } from './coco.ts';
+export { loadYoloFolder, parseYamlNames } from './yolo-txt.ts';
+export { loadDetections, loadDetectionSource } from './detection-folder.ts';
+export {
+  cocoJson,
+  syntheticDetections,
+  writeCocoDetection,
+  COCO_FILE,
+  DETECTION_SHAPES,
+  type SyntheticDetectionOptions,
+} from './detection-synthetic.ts';

@@ -8,14 +8,14 @@ import { MscrError } from '../../connectors/errors.ts';
 import type { Candidate, CandidateTrainer } from '../../connectors/mr/index.ts';
 import { modelFromFiles, modelToFiles } from '../../connectors/ms/artifacts.ts';
 import { verifiedOnnxForm } from '../export/onnx/index.ts';
-import type { ManifestDraft, ModelManifest } from '../../connectors/ms/manifest.ts';
+import type { ManifestDraft, ModelManifest, ModelTask } from '../../connectors/ms/manifest.ts';
 import { validateModelName } from '../../connectors/ms/manifest.ts';
 import {
   initBackend,
   type BackendInfo,
   type BackendPreference,
 } from '../../runtime/backend/index.ts';
-import { getArchitecture } from '../architectures/index.ts';
+import { architectureFor } from '../architectures/index.ts';
 import { createRandom } from '../data/random.ts';
 import {
   fitModel,
@@ -29,6 +29,8 @@ import { taskFor } from './tasks.ts';
 export interface CandidateOptions extends Partial<Omit<DataOptions, 'sources'>> {
   model: string;
   architecture?: string;
+  /** The kind of model; without `architecture`, its default builder (e.g. grid-detector). */
+  task?: ModelTask;
   data: string[];
   epochs?: number;
   batchSize?: number;
@@ -107,9 +109,11 @@ async function initialModel(
 
 export async function trainCandidate(options: CandidateOptions): Promise<TrainedCandidate> {
   const name = validateModelName(options.model);
-  const architecture = getArchitecture(
-    options.architecture ?? options.startFrom?.manifest.architecture ?? name,
-  );
+  const architecture = architectureFor({
+    name: options.architecture ?? options.startFrom?.manifest.architecture,
+    task: options.task,
+    model: name,
+  });
   const task = taskFor(architecture.task);
   const epochs = options.epochs ?? architecture.defaults.epochs;
   const batchSize = options.batchSize ?? architecture.defaults.batchSize;
@@ -162,6 +166,7 @@ export async function trainCandidate(options: CandidateOptions): Promise<Trained
         inputs: prepared.inputs,
         outputs: prepared.outputs,
         ...(prepared.labels ? { labels: prepared.labels } : {}),
+        ...(prepared.detection ? { detection: prepared.detection } : {}),
         preprocessing: prepared.preprocessing,
         metrics: score.metrics,
         reference: score.reference,
@@ -227,6 +232,7 @@ export function createCandidateTrainer(): CandidateTrainer {
         ...(request.architecture ? { architecture: request.architecture } : {}),
         ...(request.extraImages ? { extraImages: request.extraImages } : {}),
         ...(request.extraWindows ? { extraWindows: request.extraWindows } : {}),
+        ...(request.extraDetections ? { extraDetections: request.extraDetections } : {}),
         ...(request.epochs ? { epochs: request.epochs } : {}),
         ...(request.batchSize ? { batchSize: request.batchSize } : {}),
         ...(request.learningRate ? { learningRate: request.learningRate } : {}),

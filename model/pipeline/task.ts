@@ -11,7 +11,8 @@ import type {
   PreprocessingSpec,
   TensorSpec,
 } from '../../connectors/ms/manifest.ts';
-import type { ExtraImage, ExtraWindow } from '../../connectors/mr/index.ts';
+import type { ExtraDetection, ExtraImage, ExtraWindow } from '../../connectors/mr/index.ts';
+import type { DetectionSpec } from '../../connectors/ms/detection/index.ts';
 import type { ArchitectureInput } from '../architectures/index.ts';
 import type { BatchAugmentation } from '../training/index.ts';
 
@@ -34,6 +35,8 @@ export interface DataOptions {
   extraImages?: readonly ExtraImage[];
   /** Forecasters: fed-back days, added to the training windows only (see feedback-windows.ts). */
   extraWindows?: readonly ExtraWindow[];
+  /** Detectors: feedback images with their true boxes, added to the training split only. */
+  extraDetections?: readonly ExtraDetection[];
 }
 
 /** Tensors ready for training plus everything the manifest records about them. */
@@ -47,6 +50,8 @@ export interface PreparedData {
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   labels?: string[];
+  /** Detectors: how the output is read as boxes (the manifest's `detection`). */
+  detection?: DetectionSpec;
   augment?: BatchAugmentation;
   augmentation?: string[];
   fingerprint: string;
@@ -75,7 +80,7 @@ export interface TaskScore {
   metrics: Record<string, number>;
   reference: PredictionReference;
   /** The full report for people (confusion matrix, baseline, ...). */
-  report: ClassifierReport | ForecastReport;
+  report: ClassifierReport | ForecastReport | DetectorReport;
 }
 
 export interface ClassifierReport {
@@ -99,9 +104,27 @@ export interface ForecastReport {
   samples: number;
 }
 
+/** COCO-style detection metrics on held-out images (see model/evaluation/detection.ts). */
+export interface DetectorReport {
+  kind: 'detection';
+  /** mAP over IoU 0.5:0.95 (COCO's headline AP). */
+  map: number;
+  /** mAP at IoU 0.5. */
+  map50: number;
+  /** Per class: AP at 0.5, AP over 0.5:0.95, true boxes, detections scored. */
+  classes: Record<string, { ap50: number; ap: number; truths: number; detections: number }>;
+  images: number;
+  objects: number;
+  /** Boxes scoring below this were not counted (COCO evaluations keep nearly all boxes). */
+  scoreThreshold: number;
+}
+
+/** A loss by TF.js name, or a function of (targets, predictions) giving a loss per sample. */
+export type TaskLoss = string | ((yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor);
+
 export interface Task {
   task: ModelTask;
-  loss: string;
+  loss: TaskLoss;
   trainingMetrics: string[];
   prepare(options: DataOptions): Promise<PreparedData>;
   /** The raw held-out split, expressed with a (possibly other) version's preprocessing. */
@@ -115,6 +138,6 @@ export interface Task {
     model: tf.LayersModel,
     x: tf.Tensor,
     y: tf.Tensor,
-    manifest: Pick<ModelManifest, 'labels' | 'preprocessing'>,
+    manifest: Pick<ModelManifest, 'labels' | 'preprocessing' | 'detection'>,
   ): Promise<TaskScore>;
 }

@@ -8,6 +8,7 @@ import { MscrError, errorMessage, isMscrError } from '../../connectors/errors.ts
 import {
   PRIMARY_METRIC,
   type CandidateTrainer,
+  type ExtraDetection,
   type ExtraImage,
   type ExtraWindow,
 } from '../../connectors/mr/index.ts';
@@ -54,7 +55,7 @@ export interface RetrainOptions {
   };
   /** Start from the serving version's weights. */
   fromServing?: boolean;
-  /** Gate: default metric per task (accuracy / rmse), tolerance 0. */
+  /** Gate: default metric per task (accuracy / rmse / map), tolerance 0. */
   gate?: Partial<GatePolicy>;
   training?: {
     architecture?: string;
@@ -106,7 +107,8 @@ async function feedbackExamples<T>(
   const records = await feedback.list(model, since === undefined ? {} : { since });
   const examples: T[] = [];
   for (const record of records) {
-    if (record.label === undefined && record.actual === undefined) continue;
+    if (record.label === undefined && record.actual === undefined && record.boxes === undefined)
+      continue;
     const example = pick(record, await feedback.readInput(record));
     if (example !== undefined) examples.push(example);
   }
@@ -121,6 +123,20 @@ function feedbackImage(record: FeedbackRecord, input: FeedbackInput | undefined)
         label: record.label,
         source: `feedback ${record.id}`,
       } satisfies ExtraImage)
+    : undefined;
+}
+
+/**
+ * A detector's labelled feedback image: the stored image and its true boxes, in that image's
+ * pixels (an empty list says the image has no objects, and is a training example too).
+ */
+function feedbackDetection(record: FeedbackRecord, input: FeedbackInput | undefined) {
+  return record.boxes !== undefined && input?.kind === 'image'
+    ? ({
+        bytes: input.bytes,
+        boxes: record.boxes.map(({ box, label }) => ({ box: [...box], label })),
+        source: `feedback ${record.id}`,
+      } satisfies ExtraDetection)
     : undefined;
 }
 
@@ -194,11 +210,13 @@ export async function runRetrain(options: RetrainOptions): Promise<RetrainRun> {
     );
 
     const forecaster = serving?.manifest.task === 'series-forecast';
-    const extra: { images: ExtraImage[]; windows: ExtraWindow[]; records: number } = {
-      images: [],
-      windows: [],
-      records: 0,
-    };
+    const detector = serving?.manifest.task === 'object-detection';
+    const extra: {
+      images: ExtraImage[];
+      windows: ExtraWindow[];
+      detections: ExtraDetection[];
+      records: number;
+    } = { images: [], windows: [], detections: [], records: 0 };
     if (options.feedback) {
       const store = options.feedback;
       const since = options.feedbackSince;
@@ -207,6 +225,10 @@ export async function runRetrain(options: RetrainOptions): Promise<RetrainRun> {
           const found = await feedbackExamples(store, model, since, feedbackWindow);
           Object.assign(extra, { windows: found.examples, records: found.records });
           say(`feedback: ${found.records} records, ${found.examples.length} fed-back days`);
+        } else if (detector) {
+          const found = await feedbackExamples(store, model, since, feedbackDetection);
+          Object.assign(extra, { detections: found.examples, records: found.records });
+          say(`feedback: ${found.records} records, ${found.examples.length} images with boxes`);
         } else {
           const found = await feedbackExamples(store, model, since, feedbackImage);
           Object.assign(extra, { images: found.examples, records: found.records });
@@ -225,6 +247,7 @@ export async function runRetrain(options: RetrainOptions): Promise<RetrainRun> {
           : {}),
         ...(extra.images.length > 0 ? { extraImages: extra.images } : {}),
         ...(extra.windows.length > 0 ? { extraWindows: extra.windows } : {}),
+        ...(extra.detections.length > 0 ? { extraDetections: extra.detections } : {}),
         ...(options.fromServing && serving ? { startFrom: serving } : {}),
         onProgress: say,
       }),
