@@ -18,6 +18,14 @@ import { createClient } from '../client/index.ts';
 import type { RetrainRun, TriggerKind } from '../connectors/sr/index.ts';
 import { createFeedbackStore } from '../connectors/sr/feedback-store.ts';
 import { createRunStore, newRunId } from '../connectors/sr/run-store.ts';
+import {
+  checkSearchMode,
+  checkTrials,
+  MAX_TRIALS,
+  parseSearchFlag,
+  type SearchParameter,
+  type SearchSpec,
+} from '../connectors/sr/train.ts';
 import { createKubernetesTrigger } from '../k8s/index.ts';
 import { createModelStore, openObjectStore } from '../connectors/store/index.ts';
 import { createRolloutStore } from '../connectors/store/rollout.ts';
@@ -70,6 +78,11 @@ interface JobFlags {
   seed?: number;
   testFraction?: number;
   backend: (typeof BACKENDS)[number];
+  candidates?: number;
+  search?: Partial<Record<SearchParameter, number[]>>;
+  searchMode?: 'grid' | 'random';
+  searchSeed?: number;
+  runData?: string[];
   trigger: TriggerKind;
   reason?: string;
   runId?: string;
@@ -144,7 +157,61 @@ function addJobOptions(command: Command): Command {
     .option('--limit <n>', 'use at most n samples of the base data', positiveInt)
     .option('--seed <n>', 'seed for splits and shuffles', positiveInt)
     .option('--test-fraction <x>', 'held-out fraction for the gate (default 0.2)', fraction)
-    .option('--backend <name>', 'TensorFlow.js backend', oneOf(BACKENDS), 'auto');
+    .option('--backend <name>', 'TensorFlow.js backend', oneOf(BACKENDS), 'auto')
+    .option(
+      '--candidates <n>',
+      `train n candidates (the trial budget, at most ${MAX_TRIALS}) over the --search space and gate only the best`,
+      cliArg(checkTrials),
+    )
+    .option(
+      '--search <name=values>',
+      'a hyperparameter and its values, e.g. lr=0.001,0.003 or batchSize=16,32 (repeat per parameter: lr, batchSize, epochs)',
+      (value: string, previous: Partial<Record<SearchParameter, number[]>> | undefined) =>
+        cliArg((text: string) => parseSearchFlag(text, previous ?? {}))(value),
+    )
+    .option(
+      '--search-mode <mode>',
+      'grid (the combinations in order) or random (a seeded sample of them); default grid',
+      cliArg(checkSearchMode),
+    )
+    .option('--search-seed <n>', 'seed of a random search (default: --seed, else 42)', positiveInt)
+    .option(
+      '--run-data <uri...>',
+      "this run's training data, replacing --data (what a launcher passes for POST /mscr/train)",
+      collectList,
+    );
+}
+
+/** A validator of connectors/ as a commander argument parser (its message, as a usage error). */
+function cliArg<T>(check: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return check(value);
+    } catch (error) {
+      throw new InvalidArgumentError(errorMessage(error));
+    }
+  };
+}
+
+/** `--candidates`, `--search`, `--search-mode`: the run's search, or none. */
+export function searchOf(flags: JobFlags): SearchSpec | undefined {
+  if (flags.search === undefined) {
+    if (flags.candidates !== undefined || flags.searchMode !== undefined) {
+      throw new MscrError(
+        'config',
+        '--candidates and --search-mode need a search space: --search lr=0.001,0.003 [--search batchSize=16,32]',
+      );
+    }
+    return undefined;
+  }
+  const size = Object.values(flags.search).reduce((n, values) => n * values.length, 1);
+  const seed = flags.searchSeed ?? flags.seed;
+  return {
+    mode: flags.searchMode ?? 'grid',
+    space: flags.search,
+    trials: flags.candidates ?? Math.min(size, MAX_TRIALS),
+    ...(seed !== undefined ? { seed } : {}),
+  };
 }
 
 /** `--canary` / `--shadow`: the run ends in a rollout instead of moving an alias. */
@@ -175,9 +242,11 @@ function jobOptions(
   trigger: RetrainRun['trigger'],
   say: (line: string) => void,
 ): RetrainOptions {
-  if (!flags.data || flags.data.length === 0) {
+  const data = flags.runData ?? flags.data;
+  if (!data || data.length === 0) {
     throw new MscrError('config', 'no training data: pass --data <uri>[,<uri>...]');
   }
+  const search = searchOf(flags);
   const objects = openObjectStore(flags.store);
   const training = {
     ...(flags.arch ? { architecture: flags.arch } : {}),
@@ -194,7 +263,8 @@ function jobOptions(
     store: createModelStore(objects),
     runs: createRunStore(objects),
     trainer: createCandidateTrainer(),
-    data: flags.data,
+    data,
+    ...(search ? { search } : {}),
     ...(flags.feedback ? { feedback: createFeedbackStore(objects) } : {}),
     ...(flags.feedbackSince ? { feedbackSince: flags.feedbackSince } : {}),
     trigger,
@@ -240,7 +310,11 @@ function formatRun(run: RetrainRun): string {
     `run ${run.id} of ${run.model}: ${run.outcome.toUpperCase()}`,
     `  trigger    ${run.trigger.kind}${run.trigger.reason ? ` (${run.trigger.reason})` : ''}`,
     `  data       ${run.inputs?.sources.join(', ') ?? '-'} (${run.inputs?.feedbackRecords ?? 0} feedback records)`,
-    `  candidate  ${metrics(run.candidate?.metrics)}`,
+    ...(run.trials ?? []).map(
+      (t) =>
+        `  trial ${String(t.trial).padEnd(4)} ${JSON.stringify(t.hyperparameters)} ${t.error ? `failed: ${t.error}` : metrics(t.metrics)} (${t.durationMs} ms)${t.best ? ' best' : ''}`,
+    ),
+    `  candidate  ${metrics(run.candidate?.metrics)}${run.candidate?.trial !== undefined ? ` (trial ${run.candidate.trial})` : ''}`,
     `  serving    ${run.baseline ? `version ${run.baseline.version}: ${metrics(run.baseline.metrics)}` : '-'}`,
     `  decision   ${run.message ?? '-'}`,
     ...(run.published
