@@ -18,14 +18,7 @@ import { createClient } from '../client/index.ts';
 import type { RetrainRun, TriggerKind } from '../connectors/sr/index.ts';
 import { createFeedbackStore } from '../connectors/sr/feedback-store.ts';
 import { createRunStore, newRunId } from '../connectors/sr/run-store.ts';
-import {
-  checkSearchMode,
-  checkTrials,
-  MAX_TRIALS,
-  parseSearchFlag,
-  type SearchParameter,
-  type SearchSpec,
-} from '../connectors/sr/train.ts';
+import type { SearchParameter } from '../connectors/sr/train.ts';
 import { createKubernetesTrigger } from '../k8s/index.ts';
 import { createModelStore, openObjectStore } from '../connectors/store/index.ts';
 import { createRolloutStore } from '../connectors/store/rollout.ts';
@@ -49,6 +42,7 @@ import {
   positiveNumber,
 } from './options.ts';
 import { localData } from './data-uris.ts';
+import { addSearchOptions, searchFromFlags, serviceUrl } from './train-remote.ts';
 import { formatTable, printJson } from './output.ts';
 
 const TRIGGERS: readonly TriggerKind[] = ['manual', 'cron', 'threshold', 'request', 'kubernetes'];
@@ -109,7 +103,7 @@ function isoTime(value: string): string {
 
 /** The job options every way of running a job shares. */
 function addJobOptions(command: Command): Command {
-  return command
+  return addSearchOptions(command)
     .option(
       '--store <uri>',
       'model store URI (file://, s3://, gs://)',
@@ -158,60 +152,12 @@ function addJobOptions(command: Command): Command {
     .option('--seed <n>', 'seed for splits and shuffles', positiveInt)
     .option('--test-fraction <x>', 'held-out fraction for the gate (default 0.2)', fraction)
     .option('--backend <name>', 'TensorFlow.js backend', oneOf(BACKENDS), 'auto')
-    .option(
-      '--candidates <n>',
-      `train n candidates (the trial budget, at most ${MAX_TRIALS}) over the --search space and gate only the best`,
-      cliArg(checkTrials),
-    )
-    .option(
-      '--search <name=values>',
-      'a hyperparameter and its values, e.g. lr=0.001,0.003 or batchSize=16,32 (repeat per parameter: lr, batchSize, epochs)',
-      (value: string, previous: Partial<Record<SearchParameter, number[]>> | undefined) =>
-        cliArg((text: string) => parseSearchFlag(text, previous ?? {}))(value),
-    )
-    .option(
-      '--search-mode <mode>',
-      'grid (the combinations in order) or random (a seeded sample of them); default grid',
-      cliArg(checkSearchMode),
-    )
     .option('--search-seed <n>', 'seed of a random search (default: --seed, else 42)', positiveInt)
     .option(
       '--run-data <uri...>',
       "this run's training data, replacing --data (what a launcher passes for POST /mscr/train)",
       collectList,
     );
-}
-
-/** A validator of connectors/ as a commander argument parser (its message, as a usage error). */
-function cliArg<T>(check: (value: string) => T): (value: string) => T {
-  return (value) => {
-    try {
-      return check(value);
-    } catch (error) {
-      throw new InvalidArgumentError(errorMessage(error));
-    }
-  };
-}
-
-/** `--candidates`, `--search`, `--search-mode`: the run's search, or none. */
-export function searchOf(flags: JobFlags): SearchSpec | undefined {
-  if (flags.search === undefined) {
-    if (flags.candidates !== undefined || flags.searchMode !== undefined) {
-      throw new MscrError(
-        'config',
-        '--candidates and --search-mode need a search space: --search lr=0.001,0.003 [--search batchSize=16,32]',
-      );
-    }
-    return undefined;
-  }
-  const size = Object.values(flags.search).reduce((n, values) => n * values.length, 1);
-  const seed = flags.searchSeed ?? flags.seed;
-  return {
-    mode: flags.searchMode ?? 'grid',
-    space: flags.search,
-    trials: flags.candidates ?? Math.min(size, MAX_TRIALS),
-    ...(seed !== undefined ? { seed } : {}),
-  };
 }
 
 /** `--canary` / `--shadow`: the run ends in a rollout instead of moving an alias. */
@@ -246,7 +192,7 @@ function jobOptions(
   if (!data || data.length === 0) {
     throw new MscrError('config', 'no training data: pass --data <uri>[,<uri>...]');
   }
-  const search = searchOf(flags);
+  const search = searchFromFlags(flags, flags.searchSeed ?? flags.seed);
   const objects = openObjectStore(flags.store);
   const training = {
     ...(flags.arch ? { architecture: flags.arch } : {}),
@@ -323,18 +269,6 @@ function formatRun(run: RetrainRun): string {
         ]
       : []),
   ].join('\n');
-}
-
-function serviceUrl(value: string): string {
-  try {
-    const url = new URL(value);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
-    return url.href.replace(/\/$/, '');
-  } catch {
-    throw new InvalidArgumentError(
-      `expected the service's base URL, e.g. http://localhost:8080, got ${JSON.stringify(value)}`,
-    );
-  }
 }
 
 export function registerRetrainCommands(program: Command): void {

@@ -22,6 +22,7 @@ import { listArchitectures } from '../model/architectures/index.ts';
 import { trainModel } from '../model/pipeline/index.ts';
 import type { Service } from '../service/server.ts';
 import { startService, waitUntil } from '../service/test-support.ts';
+import { runMscr } from './run-mscr.ts';
 import { sharedData } from './shared-data.ts';
 
 const TOKEN = 'train-service-test-token-0123456789';
@@ -512,5 +513,92 @@ describe('POST /mscr/models/{m}/evaluate', () => {
     });
     assert.equal(plain.status, 415);
     assert.equal((await fetch(`${url}/v2/health/ready`)).status, 200);
+  });
+});
+
+describe('the CLI on a remote Service', () => {
+  test('mscr train --remote --follow prints the progress and the report; train-status and evaluate --remote read the Service', async () => {
+    const trained = await runMscr(
+      [
+        'train',
+        '--remote',
+        url,
+        '--model',
+        MODEL,
+        '--arch',
+        'linear',
+        '--data',
+        csvUri,
+        '--epochs',
+        '1',
+        '--search',
+        'lr=0.001,0.01',
+        '--follow',
+      ],
+      { env: { MSCR_ADMIN_TOKEN: TOKEN } },
+    );
+    assert.equal(trained.code, 0, trained.stderr);
+    assert.match(trained.stdout, /^started training run goog-linear~\S+/m);
+    assert.match(trained.stdout, /^trial 1 epoch 1\/1: loss /m);
+    assert.match(trained.stdout, /^trial 2 \{"learningRate":0.01\}: rmse=/m);
+    assert.match(trained.stdout, /^run \S+ of goog-linear: (PUBLISHED|REJECTED)/m);
+    const id = /started training run (\S+);/.exec(trained.stdout)?.[1] as string;
+
+    const status = await runMscr(['train-status', id, '--remote', url, '--json', '--token', TOKEN]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.equal((JSON.parse(status.stdout) as RetrainRun).trials?.length, 2);
+
+    const evaluated = await runMscr(
+      ['evaluate', '--remote', url, '--model', MODEL, '--version', '1', '--data', csvUri, '--json'],
+      { env: { MSCR_ADMIN_TOKEN: TOKEN } },
+    );
+    assert.equal(evaluated.code, 0, evaluated.stderr);
+    assert.equal((JSON.parse(evaluated.stdout) as { version: number }).version, 1);
+  });
+
+  test('usage errors: search flags without --remote, no token, a bad URL; a refused request exits with its code', async () => {
+    const local = await runMscr([
+      'train',
+      '--model',
+      MODEL,
+      '--data',
+      csvUri,
+      '--search',
+      'lr=0.1',
+    ]);
+    assert.equal(local.code, 2);
+    assert.match(local.stderr, /--search needs --remote/);
+    const noToken = await runMscr(
+      ['train-status', `${MODEL}~20261203T000000Z-00000000`, '--remote', url],
+      {
+        env: { MSCR_ADMIN_TOKEN: '' },
+      },
+    );
+    assert.equal(noToken.code, 2);
+    assert.match(noToken.stderr, /no admin token/);
+    const badUrl = await runMscr(['train-status', 'x', '--remote', 'ftp://x']);
+    assert.equal(badUrl.code, 2);
+    const unknown = await runMscr([
+      'train-status',
+      `${MODEL}~20261203T000000Z-00000000`,
+      '--remote',
+      url,
+      '--token',
+      TOKEN,
+    ]);
+    assert.equal(unknown.code, 4, unknown.stderr);
+    const hostile = await runMscr([
+      'train',
+      '--remote',
+      url,
+      '--model',
+      MODEL,
+      '--data',
+      'file:///etc/passwd',
+      '--token',
+      TOKEN,
+    ]);
+    assert.equal(hostile.code, 2, hostile.stderr);
+    assert.match(hostile.stderr, /outside the folders/);
   });
 });

@@ -189,12 +189,12 @@ function checkNumber(
 
 /** A trial budget: 1 to `MAX_TRIALS`. */
 export function checkTrials(value: unknown, where = 'trials'): number {
-  if (typeof value === 'number' && Number.isInteger(value) && value > MAX_TRIALS) {
-    throw bad(
-      `${where}: ${value} trials is more than this service trains in one run (at most ${MAX_TRIALS})`,
-    );
+  const n = checkNumber(value, { integer: true, min: -Infinity, max: Infinity }, where);
+  if (n < 1) throw bad(`${where}: ${n} is out of range (1 to ${MAX_TRIALS})`);
+  if (n > MAX_TRIALS) {
+    throw bad(`${where}: ${n} trials is more than one run trains (at most ${MAX_TRIALS})`);
   }
-  return checkNumber(value, { integer: true, min: 1, max: MAX_TRIALS }, where);
+  return n;
 }
 
 export function checkSearchMode(value: unknown, where = 'search.mode'): SearchMode {
