@@ -360,6 +360,12 @@ describe('POST /mscr/train refuses hostile and malformed requests', () => {
       /outside the folders/,
     ],
     ['a relative file URI', { ...good(), data: 'file://etc/passwd' }, 400, /absolute path/],
+    [
+      'a second URI smuggled in with a comma',
+      { ...good(), data: `${csvUri},file:///etc/passwd` },
+      400,
+      /comma is not allowed/,
+    ],
     ['a NUL byte', { ...good(), data: `${csvUri}\u0000` }, 400, /control characters/],
     ['an s3 URI without a key', { ...good(), data: 's3://bucket' }, 400, /s3:\/\/<bucket>/],
     ['too many URIs', { ...good(), data: new Array(17).fill(csvUri) }, 400, /at most 16/],

@@ -65,6 +65,8 @@ describe('data URIs', () => {
     ['file:///data/train/../../etc/passwd', /'\.\.'/],
     ['file:///data/train/%2e%2e/x', /percent-encoded/],
     ['file:///data/train/x?y', /queries/],
+    ['s3://bucket/x,file:///etc/passwd', /comma/],
+    ['file:///data/train/a,file:///etc/passwd', /comma/],
     ['http://169.254.169.254/', /scheme file, s3 or gs/],
     ['S3://b', /s3:\/\/<bucket>/],
     ['/data/train/x.csv', /scheme file, s3 or gs/],

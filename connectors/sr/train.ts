@@ -286,6 +286,9 @@ export function checkDataUri(value: unknown, fileRoots: readonly string[], where
   if (/[\u0000-\u001f\u007f\\?#]/.test(value)) {
     throw bad(`${where}: control characters, backslashes, queries and fragments are not allowed`);
   }
+  // A comma separates URIs on the job's command line (--data a,b): one inside a URI would
+  // smuggle in a second, unchecked one.
+  if (value.includes(',')) throw bad(`${where}: a comma is not allowed in a URI`);
   if (/%2f|%5c|%2e|%00/i.test(value)) throw bad(`${where}: percent-encoded separators or dots`);
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
   if (scheme !== 'file' && scheme !== 's3' && scheme !== 'gs') {
