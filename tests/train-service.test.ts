@@ -89,6 +89,17 @@ function post(path: string, body: unknown, headers: Record<string, string> = aut
   });
 }
 
+/** The record of a run that is still running, with no job behind it. */
+function runningRecord(runId: string): RetrainRun {
+  return {
+    id: runId,
+    model: MODEL,
+    trigger: { kind: 'request' },
+    startedAt: new Date().toISOString(),
+    outcome: 'running',
+  };
+}
+
 /** Forecasts until `done` resolves; returns how many were answered 200 and how many not. */
 async function forecastsUntil(done: Promise<unknown>): Promise<{ ok: number; failed: number }> {
   let finished = false;
@@ -281,11 +292,7 @@ describe('POST /mscr/train: several candidates, progress as SSE, the best gated'
     const runs = createRunStore(openObjectStore(store));
     const runId = newRunId();
     const running: RetrainRun = {
-      id: runId,
-      model: MODEL,
-      trigger: { kind: 'request' },
-      startedAt: new Date().toISOString(),
-      outcome: 'running',
+      ...runningRecord(runId),
       progress: [{ seq: 1, at: new Date().toISOString(), type: 'state', message: 'starting' }],
     };
     await runs.save(running);
@@ -321,6 +328,31 @@ describe('POST /mscr/train: several candidates, progress as SSE, the best gated'
     await runs.save({ ...running, outcome: 'failed', message: 'ended by the test' });
     assert.match(await follower, /event: report\ndata: .*ended by the test/);
   });
+});
+
+test('a draining Service ends its progress streams, so its stop does not wait for them', async () => {
+  const second = await startService(
+    store,
+    { adminToken: TOKEN },
+    {
+      retrain: createLocalLauncher({ store, data: [], extraArgs: [], logDir: join(dir, 'logs') }),
+      train: { fileRoots: [dataDir], pollMs: 100, heartbeatMs: 100 },
+    },
+  );
+  const runs = createRunStore(openObjectStore(store));
+  const runId = newRunId();
+  const running = runningRecord(runId);
+  await runs.save(running);
+  const response = await fetch(`${second.url}/mscr/train/${MODEL}~${runId}`, {
+    headers: { ...auth, accept: 'text/event-stream' },
+  });
+  assert.equal(response.status, 200);
+  const text = response.text();
+  await second.service.stop();
+  const body = await text;
+  assert.match(body, /^retry: /);
+  assert.doesNotMatch(body, /event: report/, 'no report: the client resumes on another replica');
+  await runs.save({ ...running, outcome: 'failed', message: 'ended by the test' });
 });
 
 describe('POST /mscr/train refuses hostile and malformed requests', () => {
