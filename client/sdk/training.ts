@@ -147,7 +147,10 @@ export function createTrainingCalls(deps: {
           if (options.signal?.aborted) {
             throw new MscrClientError('aborted', `GET ${url} was cancelled`, { url, cause: error });
           }
-          if (reconnects-- > 0) continue;
+          if (reconnects-- > 0) {
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+            continue;
+          }
           throw new MscrClientError('network', `GET ${url} failed: ${String(error)}`, {
             method: 'GET',
             url,
@@ -187,12 +190,14 @@ export function createTrainingCalls(deps: {
         } catch (error) {
           if (error instanceof MscrClientError || options.signal?.aborted) throw error;
         }
-        // The stream ended before the report (a drain, a dropped connection): resume.
+        // The stream ended before the report (a drain, a dropped connection): resume after
+        // a pause (the server's `retry:` hint is 3 s; a second is enough to reach a replica).
         if (reconnects-- <= 0) {
           throw new MscrClientError('network', `the progress stream of ${id} kept breaking`, {
             url,
           });
         }
+        await new Promise((resolve) => setTimeout(resolve, 1000));
       }
     },
 

@@ -685,7 +685,10 @@ function createTrainingCalls(deps) {
           if (options.signal?.aborted) {
             throw new MscrClientError("aborted", `GET ${url} was cancelled`, { url, cause: error });
           }
-          if (reconnects-- > 0) continue;
+          if (reconnects-- > 0) {
+            await new Promise((resolve) => setTimeout(resolve, 1e3));
+            continue;
+          }
           throw new MscrClientError("network", `GET ${url} failed: ${String(error)}`, {
             method: "GET",
             url,
@@ -730,6 +733,7 @@ function createTrainingCalls(deps) {
             url
           });
         }
+        await new Promise((resolve) => setTimeout(resolve, 1e3));
       }
     },
     /** `POST /mscr/models/{m}/evaluate`: a version's metrics on data. */
