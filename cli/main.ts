@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { errorMessage } from '../connectors/errors.ts';
 import { exitCodeFor, EXIT } from './exit-codes.ts';
 import { registerTrainCommands } from './train.ts';
+import { registerTrainRemoteCommands } from './train-remote.ts';
 import { registerModelsCommand } from './models.ts';
 import { registerQuickstartCommand } from './quickstart.ts';
 import { registerServeCommand } from './serve.ts';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerTrainCommands(program);
+  registerTrainRemoteCommands(program);
   registerModelsCommand(program);
   registerQuickstartCommand(program);
   registerServeCommand(program);

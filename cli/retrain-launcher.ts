@@ -10,10 +10,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RetrainLauncher, RetrainRun } from '../connectors/sr/index.ts';
 import { createRunStore, newRunId } from '../connectors/sr/run-store.ts';
+import { planArgs } from '../connectors/sr/train.ts';
 import { openObjectStore } from '../connectors/store/index.ts';
 import { createKubernetesTrigger } from '../k8s/index.ts';
 import { MscrError } from '../connectors/errors.ts';
-import { createProcessLauncher, settleDeadRun } from '../retraining/launcher.ts';
+import { createProcessLauncher, settleDeadRun, startingRecord } from '../retraining/launcher.ts';
+import { createProcessEvaluator } from '../retraining/evaluator.ts';
+import type { ModelEvaluator } from '../connectors/sr/train.ts';
 
 export interface LauncherSettings {
   store: string;
@@ -39,7 +42,7 @@ export function createLocalLauncher(settings: LauncherSettings): RetrainLauncher
   return createProcessLauncher({
     runs: createRunStore(openObjectStore(settings.store)),
     logDir: settings.logDir ?? path.join(tmpdir(), 'mscr-retrain-logs'),
-    command: (model, runId, trigger) => ({
+    command: (model, runId, trigger, plan) => ({
       file: process.execPath,
       args: [
         BIN,
@@ -48,14 +51,15 @@ export function createLocalLauncher(settings: LauncherSettings): RetrainLauncher
         model,
         '--store',
         settings.store,
-        '--data',
-        settings.data.join(','),
+        // A training request's own data (--run-data, in planArgs) replaces the base data.
+        ...(settings.data.length > 0 ? ['--data', settings.data.join(',')] : []),
         '--trigger',
         trigger.kind,
         '--run-id',
         runId,
         ...(trigger.reason ? ['--reason', trigger.reason] : []),
         ...settings.extraArgs,
+        ...planArgs(plan),
         '--quiet',
       ],
     }),
@@ -104,17 +108,62 @@ export function createKubernetesLauncher(settings: {
     );
   }
   return {
-    async start(model, trigger) {
+    async start(model, trigger, plan) {
       await reconcile(model, trigger);
       const runId = newRunId();
+      // A training request's plan rides on the Job's args after the CronJob's own (later
+      // flags win; --run-data replaces the template's --data).
+      const args = planArgs(plan);
       await kube.trigger({
         model,
         runId,
         trigger: trigger.kind,
         ...(trigger.reason ? { reason: trigger.reason } : {}),
+        ...(args.length > 0 ? { args } : {}),
       });
+      // A record at once (unless the Job's pod already wrote its own), so the run can be
+      // looked up before the pod is scheduled; `reconcile` fails it if the Job dies first.
+      if ((await runs.get(model, runId)) === undefined) {
+        await runs.save(startingRecord(model, runId, trigger, plan)).catch(() => undefined);
+      }
       return { runId };
     },
     runs: (model, options) => runs.list(model, options),
+    run: (model, runId) => runs.get(model, runId),
   };
+}
+
+/**
+ * The evaluator of `POST /mscr/models/{m}/evaluate`: each evaluation a child `mscr evaluate
+ * --json` on this machine (in a cluster too: it is bounded in time and count, and reads
+ * the version from the store like the serving pods do).
+ */
+export function createLocalEvaluator(settings: {
+  store: string;
+  timeoutMs?: number;
+  maxConcurrent?: number;
+  backend?: string;
+}): ModelEvaluator {
+  return createProcessEvaluator({
+    ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
+    ...(settings.maxConcurrent !== undefined ? { maxConcurrent: settings.maxConcurrent } : {}),
+    command: (model, request) => ({
+      file: process.execPath,
+      args: [
+        BIN,
+        'evaluate',
+        '--model',
+        model,
+        '--store',
+        settings.store,
+        '--version',
+        String(request.version ?? 'latest'),
+        '--data',
+        request.data.join(','),
+        ...(request.limit !== undefined ? ['--limit', String(request.limit)] : []),
+        ...(settings.backend ? ['--backend', settings.backend] : []),
+        '--json',
+      ],
+    }),
+  });
 }

@@ -18,6 +18,7 @@ import { createClient } from '../client/index.ts';
 import type { RetrainRun, TriggerKind } from '../connectors/sr/index.ts';
 import { createFeedbackStore } from '../connectors/sr/feedback-store.ts';
 import { createRunStore, newRunId } from '../connectors/sr/run-store.ts';
+import type { SearchParameter } from '../connectors/sr/train.ts';
 import { createKubernetesTrigger } from '../k8s/index.ts';
 import { createModelStore, openObjectStore } from '../connectors/store/index.ts';
 import { createRolloutStore } from '../connectors/store/rollout.ts';
@@ -41,6 +42,7 @@ import {
   positiveNumber,
 } from './options.ts';
 import { localData } from './data-uris.ts';
+import { addSearchOptions, searchFromFlags, serviceUrl } from './train-remote.ts';
 import { formatTable, printJson } from './output.ts';
 
 const TRIGGERS: readonly TriggerKind[] = ['manual', 'cron', 'threshold', 'request', 'kubernetes'];
@@ -70,6 +72,11 @@ interface JobFlags {
   seed?: number;
   testFraction?: number;
   backend: (typeof BACKENDS)[number];
+  candidates?: number;
+  search?: Partial<Record<SearchParameter, number[]>>;
+  searchMode?: 'grid' | 'random';
+  searchSeed?: number;
+  runData?: string[];
   trigger: TriggerKind;
   reason?: string;
   runId?: string;
@@ -96,7 +103,7 @@ function isoTime(value: string): string {
 
 /** The job options every way of running a job shares. */
 function addJobOptions(command: Command): Command {
-  return command
+  return addSearchOptions(command)
     .option(
       '--store <uri>',
       'model store URI (file://, s3://, gs://)',
@@ -144,7 +151,13 @@ function addJobOptions(command: Command): Command {
     .option('--limit <n>', 'use at most n samples of the base data', positiveInt)
     .option('--seed <n>', 'seed for splits and shuffles', positiveInt)
     .option('--test-fraction <x>', 'held-out fraction for the gate (default 0.2)', fraction)
-    .option('--backend <name>', 'TensorFlow.js backend', oneOf(BACKENDS), 'auto');
+    .option('--backend <name>', 'TensorFlow.js backend', oneOf(BACKENDS), 'auto')
+    .option('--search-seed <n>', 'seed of a random search (default: --seed, else 42)', positiveInt)
+    .option(
+      '--run-data <uri...>',
+      "this run's training data, replacing --data (what a launcher passes for POST /mscr/train)",
+      collectList,
+    );
 }
 
 /** `--canary` / `--shadow`: the run ends in a rollout instead of moving an alias. */
@@ -175,9 +188,11 @@ function jobOptions(
   trigger: RetrainRun['trigger'],
   say: (line: string) => void,
 ): RetrainOptions {
-  if (!flags.data || flags.data.length === 0) {
+  const data = flags.runData ?? flags.data;
+  if (!data || data.length === 0) {
     throw new MscrError('config', 'no training data: pass --data <uri>[,<uri>...]');
   }
+  const search = searchFromFlags(flags, flags.searchSeed ?? flags.seed);
   const objects = openObjectStore(flags.store);
   const training = {
     ...(flags.arch ? { architecture: flags.arch } : {}),
@@ -194,7 +209,8 @@ function jobOptions(
     store: createModelStore(objects),
     runs: createRunStore(objects),
     trainer: createCandidateTrainer(),
-    data: flags.data,
+    data,
+    ...(search ? { search } : {}),
     ...(flags.feedback ? { feedback: createFeedbackStore(objects) } : {}),
     ...(flags.feedbackSince ? { feedbackSince: flags.feedbackSince } : {}),
     trigger,
@@ -240,7 +256,11 @@ function formatRun(run: RetrainRun): string {
     `run ${run.id} of ${run.model}: ${run.outcome.toUpperCase()}`,
     `  trigger    ${run.trigger.kind}${run.trigger.reason ? ` (${run.trigger.reason})` : ''}`,
     `  data       ${run.inputs?.sources.join(', ') ?? '-'} (${run.inputs?.feedbackRecords ?? 0} feedback records)`,
-    `  candidate  ${metrics(run.candidate?.metrics)}`,
+    ...(run.trials ?? []).map(
+      (t) =>
+        `  trial ${String(t.trial).padEnd(4)} ${JSON.stringify(t.hyperparameters)} ${t.error ? `failed: ${t.error}` : metrics(t.metrics)} (${t.durationMs} ms)${t.best ? ' best' : ''}`,
+    ),
+    `  candidate  ${metrics(run.candidate?.metrics)}${run.candidate?.trial !== undefined ? ` (trial ${run.candidate.trial})` : ''}`,
     `  serving    ${run.baseline ? `version ${run.baseline.version}: ${metrics(run.baseline.metrics)}` : '-'}`,
     `  decision   ${run.message ?? '-'}`,
     ...(run.published
@@ -249,18 +269,6 @@ function formatRun(run: RetrainRun): string {
         ]
       : []),
   ].join('\n');
-}
-
-function serviceUrl(value: string): string {
-  try {
-    const url = new URL(value);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
-    return url.href.replace(/\/$/, '');
-  } catch {
-    throw new InvalidArgumentError(
-      `expected the service's base URL, e.g. http://localhost:8080, got ${JSON.stringify(value)}`,
-    );
-  }
 }
 
 export function registerRetrainCommands(program: Command): void {

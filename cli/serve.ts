@@ -18,7 +18,13 @@ import {
   superviseHttpProcesses,
 } from './http-processes.ts';
 import { collectList } from './options.ts';
-import { createKubernetesLauncher, createLocalLauncher, splitArgs } from './retrain-launcher.ts';
+import {
+  createKubernetesLauncher,
+  createLocalEvaluator,
+  createLocalLauncher,
+  splitArgs,
+} from './retrain-launcher.ts';
+import { listArchitectures } from '../model/architectures/index.ts';
 
 const splitList = (text: string | undefined): string[] => (text ? collectList(text) : []);
 
@@ -255,46 +261,65 @@ export function registerServeCommand(program: Command): void {
       'enable POST /mscr/models/{m}/retrain here: each run is a child process of `mscr retrain` on this data [env MSCR_RETRAIN_DATA, comma-separated; more arguments in MSCR_RETRAIN_ARGS]',
       collectList,
     )
+    .option(
+      '--train-data-root <dir...>',
+      'enable POST /mscr/train (and file:// data for it and for POST /mscr/models/{m}/evaluate) with data under these folders only; s3:// and gs:// data need no root [env MSCR_TRAIN_DATA_ROOTS, comma-separated]',
+      collectList,
+    )
     .addHelpText(
       'after',
       '\nExample:\n  mscr serve --store file://./models --port 8080 --poll-interval 5\n  curl localhost:8080/v2/health/ready',
     )
-    .action(async (flags: ServeFlags & { retrainData?: string[]; httpProcesses?: string }) => {
-      const processes = httpProcessCount(flags.httpProcesses ?? process.env.MSCR_HTTP_PROCESSES);
-      // Checked once here, so a bad flag is one message, not one per process.
-      const checked = configFromFlags(flags);
-      if (isSupervisor(processes)) {
-        await superviseHttpProcesses(processes);
-        return;
-      }
-      const config = configForProcess(checked);
-      const retrainData = flags.retrainData ?? splitList(process.env.MSCR_RETRAIN_DATA);
-      const cronJob = process.env.MSCR_RETRAIN_CRONJOB;
-      // In a cluster the chart sets MSCR_RETRAIN_CRONJOB: runs are Jobs from that CronJob.
-      const launcher = cronJob
-        ? createKubernetesLauncher({
-            store: config.store,
-            cronJobName: cronJob,
-            ...(process.env.MSCR_RETRAIN_NAMESPACE
-              ? { namespace: process.env.MSCR_RETRAIN_NAMESPACE }
-              : {}),
-          })
-        : retrainData.length > 0
-          ? createLocalLauncher({
+    .action(
+      async (
+        flags: ServeFlags & {
+          retrainData?: string[];
+          trainDataRoot?: string[];
+          httpProcesses?: string;
+        },
+      ) => {
+        const processes = httpProcessCount(flags.httpProcesses ?? process.env.MSCR_HTTP_PROCESSES);
+        // Checked once here, so a bad flag is one message, not one per process.
+        const checked = configFromFlags(flags);
+        if (isSupervisor(processes)) {
+          await superviseHttpProcesses(processes);
+          return;
+        }
+        const config = configForProcess(checked);
+        const retrainData = flags.retrainData ?? splitList(process.env.MSCR_RETRAIN_DATA);
+        const trainRoots = flags.trainDataRoot ?? splitList(process.env.MSCR_TRAIN_DATA_ROOTS);
+        const cronJob = process.env.MSCR_RETRAIN_CRONJOB;
+        // In a cluster the chart sets MSCR_RETRAIN_CRONJOB: runs are Jobs from that CronJob.
+        const launcher = cronJob
+          ? createKubernetesLauncher({
               store: config.store,
-              data: retrainData,
-              extraArgs: splitArgs(process.env.MSCR_RETRAIN_ARGS),
+              cronJobName: cronJob,
+              ...(process.env.MSCR_RETRAIN_NAMESPACE
+                ? { namespace: process.env.MSCR_RETRAIN_NAMESPACE }
+                : {}),
             })
-          : undefined;
-      const service = await createService(config, {
-        ...webRootOption(),
-        ...(launcher ? { retrain: launcher } : {}),
-      });
-      await serveUntilSignal(service, (url, grpcPort) =>
-        process.stderr.write(
-          `mscr serving ${config.store} at ${url}${grpcPort !== undefined ? ` and gRPC on port ${grpcPort}` : ''}\n`,
-        ),
-      );
-      leaveCluster();
-    });
+          : retrainData.length > 0 || trainRoots.length > 0
+            ? createLocalLauncher({
+                store: config.store,
+                data: retrainData,
+                extraArgs: splitArgs(process.env.MSCR_RETRAIN_ARGS),
+              })
+            : undefined;
+        const service = await createService(config, {
+          ...webRootOption(),
+          ...(launcher ? { retrain: launcher } : {}),
+          train: {
+            fileRoots: trainRoots,
+            architectures: listArchitectures().map((a) => a.name),
+            evaluator: createLocalEvaluator({ store: config.store }),
+          },
+        });
+        await serveUntilSignal(service, (url, grpcPort) =>
+          process.stderr.write(
+            `mscr serving ${config.store} at ${url}${grpcPort !== undefined ? ` and gRPC on port ${grpcPort}` : ''}\n`,
+          ),
+        );
+        leaveCluster();
+      },
+    );
 }

@@ -18,6 +18,14 @@ import {
 import { localData } from './data-uris.ts';
 import { formatTable, percent, printJson } from './output.ts';
 import { progressReporter } from './progress.ts';
+import {
+  addRemoteTrainOptions,
+  evaluateRemote,
+  serviceUrl,
+  trainRemote,
+  type RemoteTrainFlags,
+} from './train-remote.ts';
+import { MscrError } from '../connectors/errors.ts';
 
 const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 const TRAINABLE_TASKS = Object.keys(DEFAULT_ARCHITECTURE) as ModelTask[];
@@ -153,8 +161,7 @@ export function registerTrainCommands(program: Command): void {
   const architectures = listArchitectures()
     .map((a) => `  ${a.name.padEnd(12)} ${a.description}`)
     .join('\n');
-  program
-    .command('train')
+  addRemoteTrainOptions(program.command('train'))
     .description(
       'train a model on data, evaluate it on a held-out split, and publish it as the next version',
     )
@@ -214,7 +221,17 @@ export function registerTrainCommands(program: Command): void {
       'after',
       `\nArchitectures:\n${architectures}\n\nExamples:\n  mscr train --model cifar10-cnn --data ../shared/data/cifar10/train --store file://./models --epochs 5\n  mscr data generate detection --out data/objects && mscr train --model objects --task object-detection --data data/objects`,
     )
-    .action(async (flags: TrainFlags) => {
+    .action(async (flags: TrainFlags & RemoteTrainFlags) => {
+      if (flags.remote !== undefined) return trainRemote(flags);
+      const remoteOnly = (['token', 'follow', 'candidates', 'search', 'searchMode'] as const).find(
+        (key) => flags[key] !== undefined,
+      );
+      if (remoteOnly !== undefined) {
+        throw new MscrError(
+          'config',
+          `--${remoteOnly.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --remote <service-url> (several candidates here: mscr retrain --candidates)`,
+        );
+      }
       await runTrain(flags);
     });
 
@@ -233,9 +250,15 @@ export function registerTrainCommands(program: Command): void {
       (process.env.MSCR_BACKEND as BackendPreference | undefined) || 'auto',
     )
     .option('--json', 'print JSON')
+    .option(
+      '--remote <url>',
+      'score on this running Service (POST /mscr/models/{m}/evaluate) instead of here; --data as file://, s3:// or gs:// URIs',
+      serviceUrl,
+    )
+    .option('--token <token>', 'with --remote: the admin token [env MSCR_ADMIN_TOKEN]')
     .addHelpText(
       'after',
-      '\nExample:\n  mscr evaluate --store file://./models --model cifar10-cnn --data ../shared/data/cifar10',
+      '\nExamples:\n  mscr evaluate --store file://./models --model cifar10-cnn --data ../shared/data/cifar10\n  mscr evaluate --remote http://localhost:8080 --model goog --version 2 --data s3://data/goog.csv',
     )
     .action(
       async (flags: {
@@ -246,7 +269,11 @@ export function registerTrainCommands(program: Command): void {
         limit?: number;
         backend: BackendPreference;
         json?: boolean;
+        remote?: string;
+        token?: string;
       }) => {
+        if (flags.remote !== undefined) return evaluateRemote({ ...flags, remote: flags.remote });
+        if (flags.token !== undefined) throw new MscrError('config', '--token needs --remote');
         const data = await localData(flags.data);
         const result = await evaluateModel({
           store: openStore(flags.store),

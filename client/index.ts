@@ -21,6 +21,8 @@ export type {
   VersionOption,
   VersionRef,
 } from './sdk/client.ts';
+export { parseEventStream } from './sdk/training.ts';
+export type { AdminOptions, TrainEvent, TrainEventsOptions } from './sdk/training.ts';
 export { MscrClientError, errorCodeOfStatus, isMscrClientError } from './sdk/errors.ts';
 export type { ClientErrorKind } from './sdk/errors.ts';
 export type { CallOptions, FetchLike } from './sdk/transport.ts';

@@ -11,14 +11,19 @@ import path from 'node:path';
 import { MscrError } from '../connectors/errors.ts';
 import type { RetrainLauncher, RetrainRun } from '../connectors/sr/index.ts';
 import { newRunId, type RunStore } from '../connectors/sr/run-store.ts';
+import type { RunPlan } from '../connectors/sr/train.ts';
 
 export interface ProcessLauncherOptions {
   runs: RunStore;
-  /** The command of one run: executable and arguments, given the model, run id and trigger. */
+  /**
+   * The command of one run: executable and arguments, given the model, run id, trigger and
+   * (for `POST /mscr/train`) the run's plan: data, architecture, hyperparameters, search.
+   */
   command: (
     model: string,
     runId: string,
     trigger: RetrainRun['trigger'],
+    plan?: RunPlan,
   ) => { file: string; args: string[] };
   /** Where each run's output goes (`<logDir>/<model>-<runId>.log`). */
   logDir: string;
@@ -49,6 +54,24 @@ export async function settleDeadRun(
   }
   const lease = await runs.current(model);
   if (lease?.runId === runId) await runs.release(lease);
+}
+
+/** The record a launcher writes when it starts a run, before the job writes its own. */
+export function startingRecord(
+  model: string,
+  runId: string,
+  trigger: RetrainRun['trigger'],
+  plan: RunPlan | undefined,
+): RetrainRun {
+  return {
+    id: runId,
+    model,
+    trigger,
+    startedAt: new Date().toISOString(),
+    outcome: 'running',
+    message: 'starting',
+    ...(plan ? { parameters: { plan } } : {}),
+  };
 }
 
 export function createProcessLauncher(
@@ -83,7 +106,7 @@ export function createProcessLauncher(
   const starting = new Set<string>();
   return {
     running: () => children.size,
-    async start(model, trigger) {
+    async start(model, trigger, plan) {
       // Claimed before the first await: two requests at once must not both pass the lease
       // check below and spawn two jobs (the second would lose the lease and leave a failed run).
       if (starting.has(model)) {
@@ -91,17 +114,19 @@ export function createProcessLauncher(
       }
       starting.add(model);
       try {
-        return await spawnJob(model, trigger);
+        return await spawnJob(model, trigger, plan);
       } finally {
         starting.delete(model);
       }
     },
     runs: (model, opts) => options.runs.list(model, opts),
+    run: (model, runId) => options.runs.get(model, runId),
   };
 
   async function spawnJob(
     model: string,
     trigger: RetrainRun['trigger'],
+    plan: RunPlan | undefined,
   ): Promise<{ runId: string }> {
     // Answer 409 now when the lease is held; the job itself re-checks it atomically.
     const lease = await options.runs.current(model);
@@ -116,7 +141,10 @@ export function createProcessLauncher(
       throw new MscrError('conflict', `a retraining run for ${model} is already starting`);
     }
     const runId = newRunId();
-    const { file, args } = options.command(model, runId, trigger);
+    // A record at once, so the run can be looked up (GET /mscr/train/{id}) before the job
+    // has started and written its own; the job replaces it, and `settle` fails it if the job dies.
+    await options.runs.save(startingRecord(model, runId, trigger, plan));
+    const { file, args } = options.command(model, runId, trigger, plan);
     await mkdir(options.logDir, { recursive: true });
     const log = createWriteStream(path.join(options.logDir, `${model}-${runId}.log`));
     const child = spawn(file, args, {

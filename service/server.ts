@@ -15,7 +15,7 @@ import type { ServiceConfig } from './config.ts';
 import { createEngineLoader, DataPlane, type ServedVersion } from './dataplane/index.ts';
 import { InferenceEngine } from './engine/index.ts';
 import { createGrpcServer, type GrpcServer } from './grpc/index.ts';
-import { createApp } from './http/app.ts';
+import { createApp, type AppOptions } from './http/app.ts';
 import { trackConnections, type HttpDrain } from './http/drain.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { Monitoring } from './monitoring/index.ts';
@@ -69,6 +69,11 @@ export interface ServiceOptions {
   retrain?: RetrainLauncher;
   /** A folder of static files to serve at `/` (the web page). */
   webRoot?: string;
+  /**
+   * Training and evaluation as a service (`POST /mscr/train`, `POST /mscr/models/{m}/evaluate`):
+   * the folders `file://` data may name, the known architectures, the evaluator.
+   */
+  train?: AppOptions['train'];
   /** Where feedback goes. Default: the model store, beside the models. */
   feedbackStore?: FeedbackStore;
 }
@@ -272,6 +277,7 @@ export async function createService(
     feedback: config.feedback,
     ...(options.retrain !== undefined ? { retrain: options.retrain } : {}),
     ...(options.webRoot !== undefined ? { webRoot: options.webRoot } : {}),
+    ...(options.train !== undefined ? { train: options.train } : {}),
     rolloutRoutes: rolloutAdminRoutes({
       store,
       rollouts,

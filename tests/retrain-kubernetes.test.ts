@@ -112,8 +112,45 @@ describe('retraining runs as Kubernetes Jobs', { skip: cluster.skip }, () => {
     const args = created.spec?.template.spec?.containers[0]?.args ?? [];
     assert.ok(args.includes('--run-id') && args.includes(runId), args.join(' '));
     await assert.rejects(launcher.start('prices', { kind: 'request' }), { code: 'conflict' });
-    // Nothing ran yet (no nodes), so there is no run record.
-    assert.deepEqual(await launcher.runs('prices'), []);
+    // Nothing ran yet (no nodes): the only record is the launcher's own "starting" one, so
+    // GET /mscr/train/{id} finds the run before its pod does; the conflict left none.
+    const records = await launcher.runs('prices');
+    assert.deepEqual(
+      records.map((r) => [r.id, r.outcome, r.message]),
+      [[runId, 'running', 'starting']],
+    );
+    assert.equal((await launcher.run?.('prices', runId))?.id, runId);
+
+    // POST /mscr/train: the run's plan rides on the Job's args (--run-data replaces --data).
+    const trained = await launcher.start(
+      'prices-search',
+      { kind: 'request', reason: 'POST /mscr/train' },
+      {
+        data: ['s3://data/goog.csv'],
+        architecture: 'linear',
+        hyperparameters: { epochs: 2 },
+        search: { mode: 'grid', space: { learningRate: [0.001, 0.01] }, trials: 2 },
+      },
+    );
+    const planned = (await batch.listNamespacedJob({ namespace: NS })).items.find(
+      (j) => j.metadata?.annotations?.[RUN_ID_ANNOTATION] === trained.runId,
+    );
+    const plannedArgs = planned?.spec?.template.spec?.containers[0]?.args ?? [];
+    const tail = plannedArgs.slice(plannedArgs.indexOf('--run-data'));
+    assert.deepEqual(tail, [
+      '--run-data',
+      's3://data/goog.csv',
+      '--arch',
+      'linear',
+      '--epochs',
+      '2',
+      '--candidates',
+      '2',
+      '--search-mode',
+      'grid',
+      '--search',
+      'learningRate=0.001,0.01',
+    ]);
   });
 
   test('a Job that failed while its run held the lease is reconciled: run failed, lease released, the next run starts', async () => {

@@ -52,6 +52,7 @@ import {
 import { trimTrailing } from '../../connectors/text.ts';
 import { MscrClientError, isMscrClientError } from './errors.ts';
 import { INFERENCE_HEADER, decodeInferResponse, encodeBinaryInferRequest } from './binary.ts';
+import { createTrainingCalls } from './training.ts';
 import {
   columnValues,
   mapLimit,
@@ -240,7 +241,17 @@ export interface MscrClient {
   retrain(model: string, options: RetrainOptions): Promise<RetrainResponse>;
   /** `GET /mscr/models/{m}/runs`: retraining runs, newest first. */
   runs(model: string, options?: RunsOptions): Promise<RetrainRun[]>;
+  /** `POST /mscr/train` with the admin token: starts a training run (202). */
+  train: TrainingCalls['train'];
+  /** `GET /mscr/train/{id}`: the training run's record. */
+  trainStatus: TrainingCalls['trainStatus'];
+  /** `GET /mscr/train/{id}` as Server-Sent Events: progress, then the report. */
+  trainEvents: TrainingCalls['trainEvents'];
+  /** `POST /mscr/models/{m}/evaluate` with the admin token: a version's metrics on data. */
+  evaluate: TrainingCalls['evaluate'];
 }
+
+type TrainingCalls = ReturnType<typeof createTrainingCalls>;
 
 /** A `VersionRef` as the path builders take it: numbers (and numeric strings) are versions. */
 export function selectorOf(version: VersionRef | undefined): VersionSelector | undefined {
@@ -380,9 +391,21 @@ export function createClient(options: ClientOptions): MscrClient {
       opts,
     );
   }
+  const training = createTrainingCalls({
+    baseUrl: settings.baseUrl,
+    fetch: fetchFn,
+    headers: settings.headers,
+    getJson: (urlPath, callOptions) => getJson(urlPath, callOptions),
+    postJson: (urlPath, body, idempotent, callOptions, extra) =>
+      postJson(urlPath, body, idempotent, callOptions, extra),
+  });
 
   const client: MscrClient = {
     baseUrl: settings.baseUrl,
+    train: training.train,
+    trainStatus: training.trainStatus,
+    trainEvents: training.trainEvents,
+    evaluate: training.evaluate,
 
     async live(callOptions) {
       const body = await getJson<ServerLiveResponse>(V2_LIVE_PATH, callOptions, [503]);

@@ -68,6 +68,13 @@ export interface CandidateRequest {
   backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
   /** Progress for people: one line per stage or epoch. */
   onProgress?: (line: string) => void;
+  /** Progress for programs: each finished epoch's training loss and metrics. */
+  onEpoch?: (epoch: {
+    epoch: number;
+    epochs: number;
+    loss: number;
+    metrics: Record<string, number>;
+  }) => void;
 }
 
 /** A trained, not yet published model, with its held-out split kept for comparisons. */

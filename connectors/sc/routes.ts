@@ -21,6 +21,9 @@
  *     GET  /mscr/models/{m}/signals                                what observers read (SR)
  *     POST /mscr/models/{m}/retrain                                start a retraining run (admin token)
  *     GET  /mscr/models/{m}/runs                                   retraining runs, newest first
+ *     POST /mscr/models/{m}/evaluate                               score a version on a data URI (admin token)
+ *     POST /mscr/train                                             start a training run (admin token)
+ *     GET  /mscr/train/{id}                                        its record, or its progress as SSE (admin token)
  *
  * A V2 or mscr version segment that is not a number names an alias (`/versions/stable`): the
  * spec leaves version strings to the server. V1 keeps TF Serving's `/labels/{label}`.
@@ -51,7 +54,9 @@ export type Route =
       kind: 'classify' | 'detect' | 'forecast' | 'tabular';
       method: 'POST';
     } & ModelRoute)
-  | { api: 'mscr'; kind: 'feedback' | 'retrain'; method: 'POST'; model: string }
+  | { api: 'mscr'; kind: 'feedback' | 'retrain' | 'evaluate'; method: 'POST'; model: string }
+  | { api: 'mscr'; kind: 'train'; method: 'POST' }
+  | { api: 'mscr'; kind: 'train-status'; method: 'GET'; id: string }
   | { api: 'mscr'; kind: 'signals' | 'runs'; method: 'GET'; model: string };
 
 export type RouteKind = Route['kind'];
@@ -177,6 +182,19 @@ export function mscrRunsPath(model: string): string {
   return `${modelBase(MSCR_MODELS_PATH, model)}/runs`;
 }
 
+/** `/mscr/models/{m}/evaluate`: score a published version on data. */
+export function mscrEvaluatePath(model: string): string {
+  return `${modelBase(MSCR_MODELS_PATH, model)}/evaluate`;
+}
+
+/** `/mscr/train`: start a training run. */
+export const MSCR_TRAIN_PATH = '/mscr/train';
+
+/** `/mscr/train/{id}`: a training run's record or progress. */
+export function mscrTrainRunPath(id: string): string {
+  return `${MSCR_TRAIN_PATH}/${encodeURIComponent(id)}`;
+}
+
 function decodeSegment(raw: string): string {
   try {
     return decodeURIComponent(raw);
@@ -215,7 +233,16 @@ function numericVersion(text: string): VersionSelector {
 }
 
 const V1_VERBS = ['predict', 'classify', 'regress'];
-const POST_TAILS = ['infer', 'classify', 'detect', 'forecast', 'predict', 'feedback', 'retrain'];
+const POST_TAILS = [
+  'infer',
+  'classify',
+  'detect',
+  'forecast',
+  'predict',
+  'feedback',
+  'retrain',
+  'evaluate',
+];
 
 /**
  * The method a path of a known shape takes, judged from its shape alone (the verb or last
@@ -238,6 +265,7 @@ export function methodOfPath(pathname: string): 'GET' | 'POST' | undefined {
     return POST_TAILS.includes(last) && raw.length >= 4 ? 'POST' : 'GET';
   }
   if (api === 'v2') return 'GET';
+  if (api === 'mscr' && second === 'train') return raw.length === 2 ? 'POST' : 'GET';
   return undefined;
 }
 
@@ -315,7 +343,18 @@ export function matchRoute(pathname: string): Route | undefined {
     if (tail === 'retrain') return { api: 'mscr', kind: 'retrain', method: 'POST', model };
     if (tail === 'signals') return { api: 'mscr', kind: 'signals', method: 'GET', model };
     if (tail === 'runs') return { api: 'mscr', kind: 'runs', method: 'GET', model };
+    if (tail === 'evaluate') return { api: 'mscr', kind: 'evaluate', method: 'POST', model };
     return undefined;
+  }
+  if (api === 'mscr' && second === 'train') {
+    if (raw.length === 2) return { api: 'mscr', kind: 'train', method: 'POST' };
+    if (raw.length !== 3 || raw[2] === '') return undefined;
+    return {
+      api: 'mscr',
+      kind: 'train-status',
+      method: 'GET',
+      id: decodeSegment(raw[2] as string),
+    };
   }
   return undefined;
 }

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { isMscrError } from '../errors.ts';
 import { TENSOR_DTYPES } from '../ms/manifest.ts';
 import {
+  mscrEvaluatePath,
+  mscrTrainRunPath,
   matchRoute,
   methodOfPath,
   mscrClassifyPath,
@@ -301,6 +303,33 @@ describe('routes', () => {
     assert.equal(methodOfPath('/mscr/models/..%2F/classify'), 'POST');
     assert.equal(methodOfPath('/v1/models/m:explain'), undefined);
     assert.equal(methodOfPath('/elsewhere'), undefined);
+  });
+
+  test('training routes: POST /mscr/train, GET /mscr/train/{id}, POST /mscr/models/{m}/evaluate', () => {
+    assert.deepEqual(matchRoute('/mscr/train'), { api: 'mscr', kind: 'train', method: 'POST' });
+    assert.deepEqual(matchRoute('/mscr/train/goog~20261203T181500Z-0a1b2c3d'), {
+      api: 'mscr',
+      kind: 'train-status',
+      method: 'GET',
+      id: 'goog~20261203T181500Z-0a1b2c3d',
+    });
+    assert.deepEqual(matchRoute('/mscr/models/goog/evaluate'), {
+      api: 'mscr',
+      kind: 'evaluate',
+      method: 'POST',
+      model: 'goog',
+    });
+    assert.equal(matchRoute('/mscr/train/a/b'), undefined);
+    assert.equal(matchRoute('/mscr/models/goog/versions/2/evaluate'), undefined);
+    assert.equal(methodOfPath('/mscr/train'), 'POST');
+    assert.equal(methodOfPath('/mscr/train/x'), 'GET');
+    assert.equal(methodOfPath('/mscr/models/Bad Name/evaluate'), 'POST');
+    assert.equal(
+      mscrTrainRunPath('goog~20261203T181500Z-0a1b2c3d'),
+      '/mscr/train/goog~20261203T181500Z-0a1b2c3d',
+    );
+    assert.equal(mscrEvaluatePath('goog'), '/mscr/models/goog/evaluate');
+    assert.throws(() => matchRoute('/mscr/train/%E0%A4%A'), badRequest(/percent-encoding/));
   });
 
   test('builders refuse what no route could carry', () => {

@@ -13,6 +13,7 @@
  *   shown by `mscr retrain history` and `GET /mscr/models/{m}/runs`.
  */
 import type { PredictionReference } from '../ms/manifest.ts';
+import type { ProgressEntry, RunPlan, TrialRecord } from './train.ts';
 
 /** Bins of the top-class confidence histogram: [0, 0.1), [0.1, 0.2), ... [0.9, 1.0]. */
 export const CONFIDENCE_BINS = 10;
@@ -183,7 +184,13 @@ export interface RetrainRun {
   parameters?: Record<string, unknown>;
   /** The serving version and the candidate, measured on the same held-out data. */
   baseline?: { version: number; metrics: Record<string, number> };
-  candidate?: { metrics: Record<string, number> };
+  candidate?: { metrics: Record<string, number>; trial?: number };
+  /** Several candidates (`--candidates N --search ...`): each one's record; the best was gated. */
+  trials?: TrialRecord[];
+  /** What the job reported while it ran (bounded: `MAX_PROGRESS`), for `GET /mscr/train/{id}`. */
+  progress?: ProgressEntry[];
+  /** How many progress entries were dropped to keep the record small. */
+  progressDropped?: number;
   /** The version published, if the gate passed. */
   published?: { version: number; alias?: string };
   /** The rollout the run ended in (instead of moving an alias), if it started. */
@@ -242,7 +249,9 @@ export interface FeedbackStore {
  */
 export interface RetrainLauncher {
   /** Starts a run; rejects with `MscrError('conflict')` when one is running for the model. */
-  start(model: string, trigger: RetrainRun['trigger']): Promise<{ runId: string }>;
+  start(model: string, trigger: RetrainRun['trigger'], plan?: RunPlan): Promise<{ runId: string }>;
   /** The model's runs, newest first. */
   runs(model: string, options?: { limit?: number }): Promise<RetrainRun[]>;
+  /** One run's record, or undefined when it has none (yet); absent: found in `runs`. */
+  run?(model: string, runId: string): Promise<RetrainRun | undefined>;
 }

@@ -31,6 +31,8 @@ export interface RunStore {
   save(run: RetrainRun): Promise<void>;
   /** A model's runs, newest first. */
   list(model: string, options?: { limit?: number }): Promise<RetrainRun[]>;
+  /** One run's record, or undefined when there is none. */
+  get(model: string, runId: string): Promise<RetrainRun | undefined>;
   /** Takes the model's lease for `ttlMs`; `conflict` naming the holder when it is taken. */
   acquire(model: string, runId: string, ttlMs: number): Promise<Lease>;
   /** Gives the lease back (only if it is still this run's). */
@@ -98,6 +100,17 @@ export function createRunStore(objects: ObjectStore): RunStore {
         ),
       );
       return runs;
+    },
+
+    async get(model, runId) {
+      if (!RUN_ID.test(runId)) return undefined;
+      const key = `${runsPrefix(model)}${runId}.json`;
+      try {
+        return decode<RetrainRun>(await objects.get(key), `${objects.uri}/${key}`);
+      } catch (error) {
+        if (isMscrError(error, 'not_found')) return undefined;
+        throw error;
+      }
     },
 
     async acquire(model, runId, ttlMs) {

@@ -241,15 +241,22 @@ export function createCandidateTrainer(): CandidateTrainer {
         ...(request.limit ? { limit: request.limit } : {}),
         ...(request.startFrom ? { startFrom: request.startFrom } : {}),
         ...(request.backend ? { backend: request.backend } : {}),
-        ...(request.onProgress
+        ...(request.onProgress || request.onEpoch
           ? {
               onEvent: (event) => {
                 if (event.type === 'state' && event.detail)
                   request.onProgress?.(`${event.state}: ${event.detail}`);
-                else if (event.type === 'epoch')
+                else if (event.type === 'epoch') {
                   request.onProgress?.(
                     `epoch ${event.epoch}/${event.epochs}: loss ${event.loss.toFixed(4)}`,
                   );
+                  request.onEpoch?.({
+                    epoch: event.epoch,
+                    epochs: event.epochs,
+                    loss: event.loss,
+                    metrics: event.metrics,
+                  });
+                }
               },
             }
           : {}),

@@ -24,6 +24,10 @@ import type { ModelStore } from '../../connectors/store/index.ts';
 import type { RolloutStore } from '../../connectors/store/rollout.ts';
 import { startRollout } from '../../connectors/store/rollout-actions.ts';
 import { decide, type GatePolicy } from '../gate/index.ts';
+import type { SearchSpec } from '../../connectors/sr/train.ts';
+import { trainCandidates } from './candidates.ts';
+import { createProgressRecorder } from './progress.ts';
+import { searchTrials } from './search.ts';
 
 export interface RetrainOptions {
   model: string;
@@ -67,6 +71,13 @@ export interface RetrainOptions {
     testFraction?: number;
     backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
   };
+  /**
+   * Several candidates: one per trial of this search (within its budget), the best by the
+   * task's primary metric gated; absent: one candidate.
+   */
+  search?: SearchSpec;
+  /** Least time between two progress writes of the run record; default 500 ms. */
+  progressIntervalMs?: number;
   /** Lease length: a crashed run blocks the model at most this long. Default 2 h. */
   leaseTtlMs?: number;
   /** A run id chosen by whoever launched the job (so it can answer before the job starts). */
@@ -195,19 +206,36 @@ export async function runRetrain(options: RetrainOptions): Promise<RetrainRun> {
       ...(options.servingAlias ? { servingAlias: options.servingAlias } : {}),
       fromServing: options.fromServing === true,
       gate: options.gate ?? {},
+      ...(options.search ? { search: options.search } : {}),
     },
     timings,
   };
+  const trials = options.search ? searchTrials(options.search) : undefined;
   const lease = await runs.acquire(model, id, options.leaseTtlMs ?? 2 * 3_600_000);
+  const recorder = createProgressRecorder(run, runs, {
+    ...(options.progressIntervalMs !== undefined
+      ? { minIntervalMs: options.progressIntervalMs }
+      : {}),
+    onError: (message) => say(`could not save the run record: ${message}`),
+  });
+  const tell = (line: string) => {
+    say(line);
+    recorder.add({ type: 'state', message: line });
+  };
   try {
     await runs.save(run);
     const version = await servingVersion(store, model, options.servingAlias);
     const serving = version === undefined ? undefined : await store.readVersion(model, version);
-    say(
+    tell(
       serving
         ? `serving: ${model} version ${serving.manifest.version}`
         : `no version of ${model} is serving yet`,
     );
+    if (trials !== undefined && options.search !== undefined) {
+      tell(
+        `search: ${options.search.mode}, ${trials.length} of ${options.search.trials} trials budgeted`,
+      );
+    }
 
     const forecaster = serving?.manifest.task === 'series-forecast';
     const detector = serving?.manifest.task === 'object-detection';
@@ -237,28 +265,39 @@ export async function runRetrain(options: RetrainOptions): Promise<RetrainRun> {
       });
     }
 
-    const candidate = await timed('training', () =>
-      trainer.train({
-        model,
-        data: options.data,
-        ...options.training,
-        ...(options.training?.architecture === undefined && serving
-          ? { architecture: serving.manifest.architecture }
-          : {}),
-        ...(extra.images.length > 0 ? { extraImages: extra.images } : {}),
-        ...(extra.windows.length > 0 ? { extraWindows: extra.windows } : {}),
-        ...(extra.detections.length > 0 ? { extraDetections: extra.detections } : {}),
-        ...(options.fromServing && serving ? { startFrom: serving } : {}),
-        onProgress: say,
+    const trained = await timed('training', () =>
+      trainCandidates({
+        trainer,
+        request: {
+          model,
+          data: options.data,
+          ...options.training,
+          ...(options.training?.architecture === undefined && serving
+            ? { architecture: serving.manifest.architecture }
+            : {}),
+          ...(extra.images.length > 0 ? { extraImages: extra.images } : {}),
+          ...(extra.windows.length > 0 ? { extraWindows: extra.windows } : {}),
+          ...(extra.detections.length > 0 ? { extraDetections: extra.detections } : {}),
+          ...(options.fromServing && serving ? { startFrom: serving } : {}),
+          onProgress: say,
+        },
+        trials,
+        recorder,
+        say,
       }),
     );
+    const candidate = trained.best;
+    if (trained.trials) run.trials = trained.trials;
     try {
       run.inputs = {
         sources: candidate.draft.data.sources,
         fingerprint: candidate.fingerprint,
         feedbackRecords: extra.records,
       };
-      run.candidate = { metrics: candidate.metrics };
+      run.candidate = {
+        metrics: candidate.metrics,
+        ...(trained.trial !== undefined ? { trial: trained.trial } : {}),
+      };
       const primary = PRIMARY_METRIC[candidate.draft.task];
       const policy: GatePolicy = {
         metric: options.gate?.metric ?? primary.metric,
@@ -280,7 +319,7 @@ export async function runRetrain(options: RetrainOptions): Promise<RetrainRun> {
       }
       const heldOut = candidate.draft.training.testSamples;
       const decision = decide(candidate.metrics, baseline, policy, heldOut);
-      say(`gate: ${decision.reason}`);
+      tell(`gate: ${decision.reason}`);
       run.message = decision.reason;
       if (decision.pass) {
         const published: ModelManifest = await timed('publish', () =>
@@ -315,9 +354,8 @@ export async function runRetrain(options: RetrainOptions): Promise<RetrainRun> {
     run.finishedAt = new Date().toISOString();
     timings.totalMs = Date.now() - startedAt.getTime();
     // The record must survive a failing store write as little as the run did: report both.
-    await runs
-      .save(run)
-      .catch((error: unknown) => say(`could not save the run record: ${errorMessage(error)}`));
+    // Through the recorder, so no progress write still in flight can land after this one.
+    await recorder.flush();
     await runs.release(lease).catch(() => undefined);
   }
   return run;

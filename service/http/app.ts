@@ -70,6 +70,7 @@ import {
 import { imageFromBody, parseJsonBody } from './body.ts';
 import { CALLER_HEADER, callerKeyOf, withCaller } from '../rollout/context.ts';
 import { serveStatic } from './static.ts';
+import { createTrainRoutes, type TrainRoutesOptions } from './train.ts';
 
 export interface AppOptions {
   dataPlane: DataPlane;
@@ -92,6 +93,12 @@ export interface AppOptions {
   };
   /** Starts retraining runs and lists them; absent: those endpoints answer 501. */
   retrain?: RetrainLauncher;
+  /**
+   * Training and evaluation as a service (`POST /mscr/train`, `GET /mscr/train/{id}`,
+   * `POST /mscr/models/{m}/evaluate`): which `file://` folders requests may name, the known
+   * architectures, the evaluator. The admin token is `adminToken`. Absent: file:// refused.
+   */
+  train?: Omit<TrainRoutesOptions, 'adminToken'>;
   /** A folder of static files served at `/` (the web page); absent: none. */
   webRoot?: string;
   /** The rollout admin routes (`service/rollout/admin.ts`); absent: none. */
@@ -236,6 +243,18 @@ export function createApp(options: AppOptions): express.Express {
     maxBytesPerHour: 256 * 1024 * 1024,
   };
   const feedbackLimiter = new FeedbackLimiter(feedbackOptions);
+  const train = createTrainRoutes({
+    fileRoots: [],
+    ...options.train,
+    adminToken: options.adminToken,
+  });
+  const trainContext = (call: Call) => ({
+    ...call,
+    launcher: () => launcherOf(options.retrain),
+    draining: () => dataPlane.draining,
+    log: (message: string, fields: Record<string, unknown>) =>
+      logger.warn(message, { ...fields, error: String(fields.error) }),
+  });
   // The model label comes from the path: a model this service does not know is `unknown`,
   // and the known ones are capped too (a store can hold any number of models).
   const modelLabels = new LabelCap(MAX_MODEL_LABELS);
@@ -556,6 +575,15 @@ export function createApp(options: AppOptions): express.Express {
       dataPlane.status(model);
       const limit = parseLimit(req.query.limit);
       return await launcherOf(options.retrain).runs(model, { limit });
+    },
+
+    // Training and evaluation as a service (service/http/train.ts), behind the admin token.
+    train: (call) => train.train(trainContext(call)),
+    'train-status': (call) =>
+      train.status(trainContext(call), call.route.kind === 'train-status' ? call.route.id : ''),
+    evaluate: (call) => {
+      const model = modelOf(call.route);
+      return train.evaluate(trainContext(call), model);
     },
   };
 

@@ -167,6 +167,13 @@ function mscrRetrainPath(model) {
 function mscrRunsPath(model) {
   return `${modelBase(MSCR_MODELS_PATH, model)}/runs`;
 }
+function mscrEvaluatePath(model) {
+  return `${modelBase(MSCR_MODELS_PATH, model)}/evaluate`;
+}
+var MSCR_TRAIN_PATH = "/mscr/train";
+function mscrTrainRunPath(id) {
+  return `${MSCR_TRAIN_PATH}/${encodeURIComponent(id)}`;
+}
 
 // connectors/text.ts
 function trimTrailing(text, chars) {
@@ -338,218 +345,6 @@ function decodeInferResponse(body, headerLength) {
     return { ...rest, data, ...Object.keys(parameters).length > 0 ? { parameters } : {} };
   });
   return { ...response, outputs };
-}
-
-// connectors/csv/number.ts
-function isDigit(code) {
-  return code >= 48 && code <= 57;
-}
-function skipDigits(text, from) {
-  let i = from;
-  while (i < text.length && isDigit(text.charCodeAt(i))) i++;
-  return i;
-}
-function isDecimal(text) {
-  let i = 0;
-  const sign = text.charCodeAt(0);
-  if (sign === 43 || sign === 45) i++;
-  const integerEnd = skipDigits(text, i);
-  let hasDigits = integerEnd > i;
-  i = integerEnd;
-  if (text.charCodeAt(i) === 46) {
-    const fractionEnd = skipDigits(text, i + 1);
-    hasDigits ||= fractionEnd > i + 1;
-    i = fractionEnd;
-  }
-  if (!hasDigits) return false;
-  const e = text.charCodeAt(i);
-  if (e === 101 || e === 69) {
-    i++;
-    const expSign = text.charCodeAt(i);
-    if (expSign === 43 || expSign === 45) i++;
-    const exponentEnd = skipDigits(text, i);
-    if (exponentEnd === i) return false;
-    i = exponentEnd;
-  }
-  return i === text.length;
-}
-
-// connectors/csv/lines.ts
-var REQUEST_CSV_LIMITS = { maxLineLength: 64 * 1024, maxLines: 1e5 };
-var FILE_CSV_LIMITS = {
-  maxLineLength: 4 * 1024 * 1024,
-  maxLines: 5e7
-};
-var CsvLimitExceeded = class extends Error {
-  constructor(message) {
-    super(message);
-    this.name = "CsvLimitExceeded";
-  }
-};
-function csvLines(text, limits) {
-  const lines = [];
-  let start2 = text.charCodeAt(0) === 65279 ? 1 : 0;
-  while (start2 <= text.length) {
-    if (lines.length === limits.maxLines) {
-      throw new CsvLimitExceeded(
-        `the CSV has more than ${limits.maxLines} lines; send at most ${limits.maxLines}`
-      );
-    }
-    let end = text.indexOf("\n", start2);
-    if (end < 0) end = text.length;
-    const contentEnd = end > start2 && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
-    if (contentEnd - start2 > limits.maxLineLength) {
-      throw new CsvLimitExceeded(
-        `line ${lines.length + 1} is ${contentEnd - start2} characters long; the limit is ${limits.maxLineLength}`
-      );
-    }
-    lines.push(text.slice(start2, contentEnd));
-    start2 = end + 1;
-  }
-  return lines;
-}
-function csvCells(line) {
-  return line.split(",").map((cell) => {
-    const trimmed = cell.trim();
-    return trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"') ? trimmed.slice(1, -1).trim() : trimmed;
-  });
-}
-
-// client/sdk/series.ts
-function parseSeriesCsv(text, order = "oldest-first") {
-  let lines;
-  try {
-    lines = csvLines(text, FILE_CSV_LIMITS);
-  } catch (error) {
-    if (error instanceof CsvLimitExceeded) throw new MscrClientError("input", error.message);
-    throw error;
-  }
-  let columns;
-  let headerLine;
-  let commentHeader;
-  const rows = [];
-  const rowLines = [];
-  for (let i = 0; i < lines.length; i++) {
-    const trimmed = lines[i].trim();
-    if (trimmed === "") continue;
-    if (trimmed.startsWith("#")) {
-      if (rows.length === 0 && columns === void 0) {
-        const names = csvCells(trimmed.slice(1));
-        if (names.length > 1 && names.every((n) => n !== "" && !isDecimal(n)))
-          commentHeader = names;
-      }
-      continue;
-    }
-    const fields = csvCells(trimmed);
-    if (rows.length === 0 && columns === void 0 && fields.some((f) => !isDecimal(f))) {
-      columns = fields;
-      headerLine = i + 1;
-      continue;
-    }
-    if (rows.length > 0 && fields.length !== rows[0].length) {
-      throw new MscrClientError(
-        "input",
-        `line ${i + 1} has ${fields.length} fields; the lines before it have ${rows[0].length}`
-      );
-    }
-    rows.push(fields);
-    rowLines.push(i + 1);
-  }
-  if (rows.length === 0) {
-    throw new MscrClientError("input", "the CSV has no data rows");
-  }
-  const width = rows[0].length;
-  if (columns === void 0 && commentHeader?.length === width) columns = commentHeader;
-  if (columns !== void 0 && columns.length !== width) {
-    throw new MscrClientError(
-      "input",
-      `the header names ${columns.length} columns but the data rows have ${width} fields`
-    );
-  }
-  if (order === "newest-first") {
-    rows.reverse();
-    rowLines.reverse();
-  }
-  const where = { rows: rowLines, ...headerLine !== void 0 ? { header: headerLine } : {} };
-  return columns === void 0 ? { rows, lines: where } : { columns, rows, lines: where };
-}
-function targetColumnIndex(series, target) {
-  const width = (series.rows[0] ?? []).length;
-  if (typeof target === "number") {
-    if (!Number.isInteger(target) || target < 0 || target >= width)
-      throw new MscrClientError("input", `column ${target} is out of range (0-${width - 1})`);
-    return { index: target, guessed: false };
-  }
-  if (target !== void 0 && series.columns !== void 0) {
-    const index = series.columns.indexOf(target);
-    if (index >= 0) return { index, guessed: false };
-  }
-  return { index: width - 1, guessed: true };
-}
-function slidingWindows(series, size) {
-  if (!Number.isInteger(size) || size < 1) {
-    throw new MscrClientError("input", `window size must be a positive integer, got ${size}`);
-  }
-  if (series.rows.length < size) {
-    throw new MscrClientError(
-      "input",
-      `the CSV has ${series.rows.length} data rows; the model needs at least a window of ${size}`
-    );
-  }
-  const header = series.columns !== void 0 ? `${series.columns.join(",")}
-` : "";
-  const windows = [];
-  for (let end = size; end <= series.rows.length; end++) {
-    const body = series.rows.slice(end - size, end).map((row) => row.join(",")).join("\n");
-    const fileLines = [
-      ...header !== "" ? [series.lines?.header ?? 0] : [],
-      ...series.lines?.rows.slice(end - size, end) ?? []
-    ];
-    windows.push({ index: end, csv: `${header}${body}
-`, fileLines });
-  }
-  return windows;
-}
-function toFileLines(message, window) {
-  return message.replace(/\bline (\d+)\b/g, (text, n) => {
-    const line = window.fileLines[Number(n) - 1];
-    return line ? `line ${line} of the file` : text;
-  });
-}
-function columnValues(series, index) {
-  return series.rows.map((row) => {
-    const cell = row[index] ?? "";
-    return isDecimal(cell) ? Number(cell) : Number.NaN;
-  });
-}
-function rmse(pairs) {
-  let sum = 0;
-  let n = 0;
-  for (const { actual, predicted } of pairs) {
-    if (actual === void 0 || predicted === void 0) continue;
-    if (!Number.isFinite(actual) || !Number.isFinite(predicted)) continue;
-    sum += (actual - predicted) ** 2;
-    n++;
-  }
-  return n === 0 ? void 0 : Math.sqrt(sum / n);
-}
-async function mapLimit(items, limit, task) {
-  const results = new Array(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (next < items.length && !failed) {
-      const index = next++;
-      try {
-        results[index] = await task(items[index], index);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
 }
 
 // client/sdk/transport.ts
@@ -798,6 +593,381 @@ function parseJson(response, method) {
   }
 }
 
+// client/sdk/training.ts
+function bearer(token, what) {
+  if (typeof token !== "string" || token.trim() === "") {
+    throw new MscrClientError("input", `${what} needs the admin token`);
+  }
+  return `Bearer ${token.trim()}`;
+}
+async function* parseEventStream(body) {
+  const decoder = new TextDecoder();
+  let buffer = "";
+  let event = "";
+  let data = [];
+  let id;
+  const reader = body.getReader();
+  try {
+    for (; ; ) {
+      const { value, done: done2 } = await reader.read();
+      if (done2) break;
+      buffer += decoder.decode(value, { stream: true });
+      let end;
+      while ((end = buffer.search(/\r\n|\r|\n/)) >= 0) {
+        const line = buffer.slice(0, end);
+        buffer = buffer.slice(end + (buffer.startsWith("\r\n", end) ? 2 : 1));
+        if (line === "") {
+          if (data.length > 0) {
+            yield {
+              event: event || "message",
+              ...id !== void 0 ? { id } : {},
+              data: data.join("\n")
+            };
+          }
+          event = "";
+          data = [];
+          continue;
+        }
+        if (line.startsWith(":")) continue;
+        const colon = line.indexOf(":");
+        const field = colon < 0 ? line : line.slice(0, colon);
+        let value2 = colon < 0 ? "" : line.slice(colon + 1);
+        if (value2.startsWith(" ")) value2 = value2.slice(1);
+        if (field === "event") event = value2;
+        else if (field === "data") data.push(value2);
+        else if (field === "id" && !value2.includes("\0")) id = value2;
+      }
+    }
+  } finally {
+    reader.releaseLock();
+    await body.cancel().catch(() => void 0);
+  }
+}
+function createTrainingCalls(deps) {
+  return {
+    /** `POST /mscr/train`: starts a training run (202 with its id). */
+    async train(request, options) {
+      const { token, ...callOptions } = options;
+      const authorization = bearer(token, "training");
+      return deps.postJson(MSCR_TRAIN_PATH, request, false, callOptions, {
+        headers: { authorization }
+      });
+    },
+    /** `GET /mscr/train/{id}`: the run's record. */
+    async trainStatus(id, options) {
+      const { token, ...callOptions } = options;
+      return deps.getJson(mscrTrainRunPath(id), {
+        ...callOptions,
+        headers: { ...callOptions.headers, authorization: bearer(token, "training") }
+      });
+    },
+    /**
+     * `GET /mscr/train/{id}` as Server-Sent Events: the run's progress (state, epoch and
+     * trial events) and finally its `report`, after which the iteration ends. A broken
+     * stream is resumed with `Last-Event-ID`, so no event is seen twice.
+     */
+    async *trainEvents(id, options) {
+      const authorization = bearer(options.token, "training");
+      const url = `${deps.baseUrl}${mscrTrainRunPath(id)}`;
+      let lastId;
+      let reconnects = options.reconnects ?? 5;
+      for (; ; ) {
+        let response;
+        try {
+          response = await deps.fetch(url, {
+            headers: {
+              ...deps.headers,
+              ...options.headers,
+              accept: "text/event-stream",
+              authorization,
+              ...lastId !== void 0 ? { "last-event-id": lastId } : {}
+            },
+            ...options.signal ? { signal: options.signal } : {}
+          });
+        } catch (error) {
+          if (options.signal?.aborted) {
+            throw new MscrClientError("aborted", `GET ${url} was cancelled`, { url, cause: error });
+          }
+          if (reconnects-- > 0) {
+            await new Promise((resolve) => setTimeout(resolve, 1e3));
+            continue;
+          }
+          throw new MscrClientError("network", `GET ${url} failed: ${String(error)}`, {
+            method: "GET",
+            url,
+            cause: error
+          });
+        }
+        if (response.status === 204) return;
+        if (!response.ok || response.body === null) {
+          const text = serverErrorText(new Uint8Array(await response.arrayBuffer()));
+          throw new MscrClientError(
+            "http",
+            `GET ${url} answered ${response.status}${text ? `: ${text}` : ""}`,
+            {
+              httpStatus: response.status,
+              ...text ? { serverMessage: text } : {},
+              method: "GET",
+              url
+            }
+          );
+        }
+        try {
+          for await (const raw of parseEventStream(response.body)) {
+            if (raw.id !== void 0) lastId = raw.id;
+            let data;
+            try {
+              data = JSON.parse(raw.data);
+            } catch {
+              throw new MscrClientError("protocol", `an event of ${url} is not JSON`, { url });
+            }
+            yield {
+              event: raw.event,
+              ...raw.id !== void 0 ? { id: raw.id } : {},
+              data
+            };
+            if (raw.event === "report") return;
+          }
+        } catch (error) {
+          if (error instanceof MscrClientError || options.signal?.aborted) throw error;
+        }
+        if (reconnects-- <= 0) {
+          throw new MscrClientError("network", `the progress stream of ${id} kept breaking`, {
+            url
+          });
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1e3));
+      }
+    },
+    /** `POST /mscr/models/{m}/evaluate`: a version's metrics on data. */
+    async evaluate(model, request, options) {
+      const { token, ...callOptions } = options;
+      const authorization = bearer(token, "evaluation");
+      let urlPath;
+      try {
+        urlPath = mscrEvaluatePath(model);
+      } catch (error) {
+        throw new MscrClientError("input", error.message, { cause: error });
+      }
+      return deps.postJson(urlPath, request, true, callOptions, {
+        headers: { authorization }
+      });
+    }
+  };
+}
+
+// connectors/csv/number.ts
+function isDigit(code) {
+  return code >= 48 && code <= 57;
+}
+function skipDigits(text, from) {
+  let i = from;
+  while (i < text.length && isDigit(text.charCodeAt(i))) i++;
+  return i;
+}
+function isDecimal(text) {
+  let i = 0;
+  const sign = text.charCodeAt(0);
+  if (sign === 43 || sign === 45) i++;
+  const integerEnd = skipDigits(text, i);
+  let hasDigits = integerEnd > i;
+  i = integerEnd;
+  if (text.charCodeAt(i) === 46) {
+    const fractionEnd = skipDigits(text, i + 1);
+    hasDigits ||= fractionEnd > i + 1;
+    i = fractionEnd;
+  }
+  if (!hasDigits) return false;
+  const e = text.charCodeAt(i);
+  if (e === 101 || e === 69) {
+    i++;
+    const expSign = text.charCodeAt(i);
+    if (expSign === 43 || expSign === 45) i++;
+    const exponentEnd = skipDigits(text, i);
+    if (exponentEnd === i) return false;
+    i = exponentEnd;
+  }
+  return i === text.length;
+}
+
+// connectors/csv/lines.ts
+var REQUEST_CSV_LIMITS = { maxLineLength: 64 * 1024, maxLines: 1e5 };
+var FILE_CSV_LIMITS = {
+  maxLineLength: 4 * 1024 * 1024,
+  maxLines: 5e7
+};
+var CsvLimitExceeded = class extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "CsvLimitExceeded";
+  }
+};
+function csvLines(text, limits) {
+  const lines = [];
+  let start2 = text.charCodeAt(0) === 65279 ? 1 : 0;
+  while (start2 <= text.length) {
+    if (lines.length === limits.maxLines) {
+      throw new CsvLimitExceeded(
+        `the CSV has more than ${limits.maxLines} lines; send at most ${limits.maxLines}`
+      );
+    }
+    let end = text.indexOf("\n", start2);
+    if (end < 0) end = text.length;
+    const contentEnd = end > start2 && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
+    if (contentEnd - start2 > limits.maxLineLength) {
+      throw new CsvLimitExceeded(
+        `line ${lines.length + 1} is ${contentEnd - start2} characters long; the limit is ${limits.maxLineLength}`
+      );
+    }
+    lines.push(text.slice(start2, contentEnd));
+    start2 = end + 1;
+  }
+  return lines;
+}
+function csvCells(line) {
+  return line.split(",").map((cell) => {
+    const trimmed = cell.trim();
+    return trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"') ? trimmed.slice(1, -1).trim() : trimmed;
+  });
+}
+
+// client/sdk/series.ts
+function parseSeriesCsv(text, order = "oldest-first") {
+  let lines;
+  try {
+    lines = csvLines(text, FILE_CSV_LIMITS);
+  } catch (error) {
+    if (error instanceof CsvLimitExceeded) throw new MscrClientError("input", error.message);
+    throw error;
+  }
+  let columns;
+  let headerLine;
+  let commentHeader;
+  const rows = [];
+  const rowLines = [];
+  for (let i = 0; i < lines.length; i++) {
+    const trimmed = lines[i].trim();
+    if (trimmed === "") continue;
+    if (trimmed.startsWith("#")) {
+      if (rows.length === 0 && columns === void 0) {
+        const names = csvCells(trimmed.slice(1));
+        if (names.length > 1 && names.every((n) => n !== "" && !isDecimal(n)))
+          commentHeader = names;
+      }
+      continue;
+    }
+    const fields = csvCells(trimmed);
+    if (rows.length === 0 && columns === void 0 && fields.some((f) => !isDecimal(f))) {
+      columns = fields;
+      headerLine = i + 1;
+      continue;
+    }
+    if (rows.length > 0 && fields.length !== rows[0].length) {
+      throw new MscrClientError(
+        "input",
+        `line ${i + 1} has ${fields.length} fields; the lines before it have ${rows[0].length}`
+      );
+    }
+    rows.push(fields);
+    rowLines.push(i + 1);
+  }
+  if (rows.length === 0) {
+    throw new MscrClientError("input", "the CSV has no data rows");
+  }
+  const width = rows[0].length;
+  if (columns === void 0 && commentHeader?.length === width) columns = commentHeader;
+  if (columns !== void 0 && columns.length !== width) {
+    throw new MscrClientError(
+      "input",
+      `the header names ${columns.length} columns but the data rows have ${width} fields`
+    );
+  }
+  if (order === "newest-first") {
+    rows.reverse();
+    rowLines.reverse();
+  }
+  const where = { rows: rowLines, ...headerLine !== void 0 ? { header: headerLine } : {} };
+  return columns === void 0 ? { rows, lines: where } : { columns, rows, lines: where };
+}
+function targetColumnIndex(series, target) {
+  const width = (series.rows[0] ?? []).length;
+  if (typeof target === "number") {
+    if (!Number.isInteger(target) || target < 0 || target >= width)
+      throw new MscrClientError("input", `column ${target} is out of range (0-${width - 1})`);
+    return { index: target, guessed: false };
+  }
+  if (target !== void 0 && series.columns !== void 0) {
+    const index = series.columns.indexOf(target);
+    if (index >= 0) return { index, guessed: false };
+  }
+  return { index: width - 1, guessed: true };
+}
+function slidingWindows(series, size) {
+  if (!Number.isInteger(size) || size < 1) {
+    throw new MscrClientError("input", `window size must be a positive integer, got ${size}`);
+  }
+  if (series.rows.length < size) {
+    throw new MscrClientError(
+      "input",
+      `the CSV has ${series.rows.length} data rows; the model needs at least a window of ${size}`
+    );
+  }
+  const header = series.columns !== void 0 ? `${series.columns.join(",")}
+` : "";
+  const windows = [];
+  for (let end = size; end <= series.rows.length; end++) {
+    const body = series.rows.slice(end - size, end).map((row) => row.join(",")).join("\n");
+    const fileLines = [
+      ...header !== "" ? [series.lines?.header ?? 0] : [],
+      ...series.lines?.rows.slice(end - size, end) ?? []
+    ];
+    windows.push({ index: end, csv: `${header}${body}
+`, fileLines });
+  }
+  return windows;
+}
+function toFileLines(message, window) {
+  return message.replace(/\bline (\d+)\b/g, (text, n) => {
+    const line = window.fileLines[Number(n) - 1];
+    return line ? `line ${line} of the file` : text;
+  });
+}
+function columnValues(series, index) {
+  return series.rows.map((row) => {
+    const cell = row[index] ?? "";
+    return isDecimal(cell) ? Number(cell) : Number.NaN;
+  });
+}
+function rmse(pairs) {
+  let sum = 0;
+  let n = 0;
+  for (const { actual, predicted } of pairs) {
+    if (actual === void 0 || predicted === void 0) continue;
+    if (!Number.isFinite(actual) || !Number.isFinite(predicted)) continue;
+    sum += (actual - predicted) ** 2;
+    n++;
+  }
+  return n === 0 ? void 0 : Math.sqrt(sum / n);
+}
+async function mapLimit(items, limit, task) {
+  const results = new Array(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (next < items.length && !failed) {
+      const index = next++;
+      try {
+        results[index] = await task(items[index], index);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
+}
+
 // client/sdk/client.ts
 function looksLikeDetector(metadata) {
   const input = metadata.inputs[0]?.shape ?? [];
@@ -911,8 +1081,19 @@ function createClient(options) {
       opts
     );
   }
+  const training = createTrainingCalls({
+    baseUrl: settings.baseUrl,
+    fetch: fetchFn,
+    headers: settings.headers,
+    getJson: (urlPath, callOptions) => getJson(urlPath, callOptions),
+    postJson: (urlPath, body, idempotent, callOptions, extra) => postJson(urlPath, body, idempotent, callOptions, extra)
+  });
   const client = {
     baseUrl: settings.baseUrl,
+    train: training.train,
+    trainStatus: training.trainStatus,
+    trainEvents: training.trainEvents,
+    evaluate: training.evaluate,
     async live(callOptions) {
       const body = await getJson(V2_LIVE_PATH, callOptions, [503]);
       return body.live === true;
@@ -1195,13 +1376,23 @@ function lineChartSvg(points, options) {
   for (const segment2 of line("predicted"))
     parts.push(`<polyline class="series predicted" points="${segment2}"/>`);
   const legendY = 18;
-  parts.push(
-    `<line class="series actual" x1="${pad.left}" x2="${pad.left + 24}" y1="${legendY}" y2="${legendY}"/>`,
-    `<text x="${pad.left + 30}" y="${legendY}" dominant-baseline="middle">actual ${escapeXml(options.valueName)}</text>`,
-    `<line class="series predicted" x1="${pad.left + 170}" x2="${pad.left + 194}" y1="${legendY}" y2="${legendY}"/>`,
-    `<text x="${pad.left + 200}" y="${legendY}" dominant-baseline="middle">predicted ${escapeXml(options.valueName)}</text>`
-  );
-  const description = `${points.length} days from ${formatTick(xMin)} to ${formatTick(xMax)}; values from ${formatTick(Math.min(...values))} to ${formatTick(Math.max(...values))}`;
+  const [first, second] = options.legend ?? [
+    `actual ${options.valueName}`,
+    `predicted ${options.valueName}`
+  ];
+  if (first !== "") {
+    parts.push(
+      `<line class="series actual" x1="${pad.left}" x2="${pad.left + 24}" y1="${legendY}" y2="${legendY}"/>`,
+      `<text x="${pad.left + 30}" y="${legendY}" dominant-baseline="middle">${escapeXml(first)}</text>`
+    );
+  }
+  if (second !== "") {
+    parts.push(
+      `<line class="series predicted" x1="${pad.left + 170}" x2="${pad.left + 194}" y1="${legendY}" y2="${legendY}"/>`,
+      `<text x="${pad.left + 200}" y="${legendY}" dominant-baseline="middle">${escapeXml(second)}</text>`
+    );
+  }
+  const description = `${points.length} ${options.unit ?? "days"} from ${formatTick(xMin)} to ${formatTick(xMax)}; values from ${formatTick(Math.min(...values))} to ${formatTick(Math.max(...values))}`;
   return `<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 ${width} ${height}" role="img" aria-label="${title}. ${escapeXml(description)}"><title>${title}</title>${parts.join("")}</svg>`;
 }
 
@@ -1308,6 +1499,47 @@ function rolloutSummary(view) {
   const share = r.mode === "canary" ? ` at ${r.weight} %` : "";
   const now = view.live === null ? "" : ` Now: ${view.live.decision} (${view.live.reason}).`;
   return `${r.phase} ${r.mode}${share}: version ${r.candidate} against ${r.stable}${r.reason ? ` (${r.reason})` : ""}.${now}`;
+}
+
+// client/web/src/training.ts
+function lossCurve(entries) {
+  return entries.filter((e) => e.type === "epoch").map((e, i) => ({ x: i + 1, actual: e.loss }));
+}
+function progressLines(entries, report) {
+  const lines = entries.flatMap((e) => {
+    if (e.type !== "trial") return [];
+    const metrics = Object.entries(e.record.metrics ?? {}).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(", ");
+    return [
+      `trial ${e.record.trial} ${JSON.stringify(e.record.hyperparameters)}: ${e.record.error ?? metrics}`
+    ];
+  });
+  if (report !== void 0) {
+    lines.push(
+      `${report.outcome}${report.message ? `: ${report.message}` : ""}${report.published ? ` (version ${report.published.version})` : ""}`
+    );
+  }
+  return lines;
+}
+async function followTraining(client, id, token, figure, list, signal) {
+  const entries = [];
+  let report;
+  const draw = () => {
+    figure.hidden = false;
+    figure.innerHTML = lineChartSvg(lossCurve(entries), {
+      title: `Training loss of run ${id}`,
+      valueName: "loss",
+      xName: "epoch (all trials in order)",
+      legend: ["training loss", ""],
+      unit: "epochs"
+    });
+    list.innerHTML = progressLines(entries, report).map((line) => `<li>${escapeXml(line)}</li>`).join("");
+  };
+  draw();
+  for await (const event of client.trainEvents(id, { token, ...signal ? { signal } : {} })) {
+    if (event.event === "report") report = event.data;
+    else entries.push(event.data);
+    draw();
+  }
 }
 
 // client/web/src/main.ts
@@ -1814,6 +2046,19 @@ async function triggerRetraining(client) {
       reason: reason || "requested from the web page"
     });
     done(result, el("p", { class: "ok" }, `Run ${answer.runId} started for ${answer.model}.`));
+    await refreshModelDetails(client, model);
+    const list = byId("training-progress");
+    try {
+      await followTraining(
+        client,
+        `${answer.model}~${answer.runId}`,
+        token,
+        byId("training-chart"),
+        list
+      );
+    } catch (error) {
+      showError(list, "The progress stream stopped", error);
+    }
     await refreshModelDetails(client, model);
   } catch (error) {
     showError(result, "Retraining not started", error);

@@ -15,6 +15,10 @@ export interface ChartOptions {
   /** What the values are, e.g. `Close`. */
   valueName: string;
   xName?: string;
+  /** Legend of the two series (default `actual <valueName>`, `predicted <valueName>`); '' hides one. */
+  legend?: [string, string];
+  /** What the points are, in the description (default `days`). */
+  unit?: string;
   width?: number;
   height?: number;
 }
@@ -117,12 +121,22 @@ export function lineChartSvg(points: readonly ChartPoint[], options: ChartOption
   for (const segment of line('predicted'))
     parts.push(`<polyline class="series predicted" points="${segment}"/>`);
   const legendY = 18;
-  parts.push(
-    `<line class="series actual" x1="${pad.left}" x2="${pad.left + 24}" y1="${legendY}" y2="${legendY}"/>`,
-    `<text x="${pad.left + 30}" y="${legendY}" dominant-baseline="middle">actual ${escapeXml(options.valueName)}</text>`,
-    `<line class="series predicted" x1="${pad.left + 170}" x2="${pad.left + 194}" y1="${legendY}" y2="${legendY}"/>`,
-    `<text x="${pad.left + 200}" y="${legendY}" dominant-baseline="middle">predicted ${escapeXml(options.valueName)}</text>`,
-  );
-  const description = `${points.length} days from ${formatTick(xMin)} to ${formatTick(xMax)}; values from ${formatTick(Math.min(...values))} to ${formatTick(Math.max(...values))}`;
+  const [first, second] = options.legend ?? [
+    `actual ${options.valueName}`,
+    `predicted ${options.valueName}`,
+  ];
+  if (first !== '') {
+    parts.push(
+      `<line class="series actual" x1="${pad.left}" x2="${pad.left + 24}" y1="${legendY}" y2="${legendY}"/>`,
+      `<text x="${pad.left + 30}" y="${legendY}" dominant-baseline="middle">${escapeXml(first)}</text>`,
+    );
+  }
+  if (second !== '') {
+    parts.push(
+      `<line class="series predicted" x1="${pad.left + 170}" x2="${pad.left + 194}" y1="${legendY}" y2="${legendY}"/>`,
+      `<text x="${pad.left + 200}" y="${legendY}" dominant-baseline="middle">${escapeXml(second)}</text>`,
+    );
+  }
+  const description = `${points.length} ${options.unit ?? 'days'} from ${formatTick(xMin)} to ${formatTick(xMax)}; values from ${formatTick(Math.min(...values))} to ${formatTick(Math.max(...values))}`;
   return `<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 ${width} ${height}" role="img" aria-label="${title}. ${escapeXml(description)}"><title>${title}</title>${parts.join('')}</svg>`;
 }

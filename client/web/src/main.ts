@@ -19,6 +19,7 @@ import {
 import { lineChartSvg } from './chart.ts';
 import { boxesJson, detectionItems, drawDetections, parseBoxesText } from './detect.ts';
 import { fetchRollout, rolloutRows, rolloutSummary } from './rollout.ts';
+import { followTraining } from './training.ts';
 
 type Kind = 'image' | 'detector' | 'series' | 'other';
 
@@ -624,6 +625,20 @@ async function triggerRetraining(client: MscrClient): Promise<void> {
       reason: reason || 'requested from the web page',
     });
     done(result, el('p', { class: 'ok' }, `Run ${answer.runId} started for ${answer.model}.`));
+    await refreshModelDetails(client, model);
+    // Its progress curve, from the run's Server-Sent Events, until its report.
+    const list = byId('training-progress');
+    try {
+      await followTraining(
+        client,
+        `${answer.model}~${answer.runId}`,
+        token,
+        byId('training-chart'),
+        list,
+      );
+    } catch (error) {
+      showError(list, 'The progress stream stopped', error);
+    }
     await refreshModelDetails(client, model);
   } catch (error) {
     showError(result, 'Retraining not started', error);
