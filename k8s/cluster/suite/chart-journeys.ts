@@ -1,7 +1,7 @@
 /**
  * Journeys 3, 7 and 6: the HPA scaling the serving Deployment on real CPU metrics from
- * metrics-server under k6 load from a pod in the cluster and back when it stops; `helm uninstall` leaving nothing behind;
- * and GPU node pools: with the chart's GPU values the real scheduler places GPU serving and
+ * metrics-server under k6 load from a pod in the cluster and back when it stops; `helm
+ * uninstall` leaving nothing behind; and GPU node pools: with the chart's GPU values the real scheduler places GPU serving and
  * retraining pods only on the simulated (KWOK) GPU node and CPU pods never there, `helm test`
  * passes on the real pods, and uninstalling leaves only the store PVC its policy keeps.
  */
