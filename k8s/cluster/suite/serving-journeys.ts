@@ -70,7 +70,9 @@ async function watchEndpoint(fixture: Fixture, podIP: string, since: number) {
       labelSelector: `kubernetes.io/service-name=${fixture.serving.serviceName}`,
     });
     return slices.items.some((slice) =>
-      slice.endpoints.some((e) => e.addresses.includes(podIP) && e.conditions?.ready === true),
+      (slice.endpoints ?? []).some(
+        (e) => e.addresses.includes(podIP) && e.conditions?.ready === true,
+      ),
     );
   };
   const deadline = since + 240_000;
