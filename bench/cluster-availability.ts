@@ -1,7 +1,8 @@
 /**
  * `npm run loadtest:cluster`: the MSC/R thesis's Table 4.1 on the single-node cluster: the
  * share of failed requests by request interval while, during each run, a serving pod is
- * deleted and a new model version is published (and hot-reloaded by every replica). The
+ * deleted (CLUSTER_DISRUPTION=kill: its container SIGKILLed) and a new model version is
+ * published (and hot-reloaded by every replica). The
  * thesis sent a request every 15 s, 1 min and 5 min over hours and saw 2-13 % fail; here the
  * intervals are scaled down (CLUSTER_INTERVALS, default 0.25 s, 1 s, 5 s) so that a run lasts
  * about a minute and a half. Also recorded: the failover time (pod deleted -> replacement
@@ -9,8 +10,8 @@
  *
  * It starts the cluster (k8s/cluster; root, the images of scripts/build-images.mjs), deploys
  * MinIO and the chart with S3 values (as the end-to-end suite does), runs, writes
- * bench/results/cluster-availability.{json,md}, and tears the cluster down, also on failure.
- * Requests go only to the cluster's Service address, behind the cluster's guard.
+ * bench/results/cluster-availability{,-kill}.{json,md}, and tears the cluster down, also on
+ * failure. Requests go only to the cluster's Service address, behind the cluster's guard.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { startCluster } from '../k8s/cluster/index.ts';
+import { ctr } from '../k8s/cluster/containerd.ts';
 import type { Cluster } from '../k8s/cluster/index.ts';
 import { builtImages, deployMinio, runCommand, s3Env, s3Values } from '../k8s/cluster/journeys.ts';
 import type { Minio } from '../k8s/cluster/journeys.ts';
@@ -31,6 +33,17 @@ const NS = 'mscr';
 const intervals = (process.env.CLUSTER_INTERVALS ?? '0.25,1,5').split(',').map(Number);
 /** Seconds of load after the reload before a run ends. */
 const TAIL_S = Number(process.env.CLUSTER_TAIL_S ?? 20);
+/**
+ * How the serving pod fails: `delete` (the pod is deleted: preStop, drain, a new pod) or
+ * `kill` (its container's main process gets SIGKILL on the node's containerd: no drain,
+ * kubelet restarts the container in the same pod).
+ */
+const DISRUPTION = process.env.CLUSTER_DISRUPTION ?? 'delete';
+if (DISRUPTION !== 'delete' && DISRUPTION !== 'kill') {
+  throw new Error(`CLUSTER_DISRUPTION is delete or kill, not ${DISRUPTION}`);
+}
+/** bench/results/<name>.{json,md}: the kill runs beside the delete runs. */
+const RESULTS_NAME = DISRUPTION === 'kill' ? 'cluster-availability-kill' : 'cluster-availability';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -177,14 +190,28 @@ async function main(): Promise<void> {
         }
       })();
       await sleep(5000);
-      // A serving pod deleted, and a new version published, during the run.
-      const victim = (await servingPods()).find(ready)!.metadata!.name!;
+      // A serving pod deleted (or its container killed), and a new version published, during
+      // the run.
+      const victimPod = (await servingPods()).find(ready)!;
+      const victim = victimPod.metadata!.name!;
+      const container = victimPod.status!.containerStatuses![0]!;
       const deletedAt = Date.now();
-      await core.deleteNamespacedPod({ name: victim, namespace: NS });
+      if (DISRUPTION === 'kill') {
+        const id = container.containerID!.replace(/^containerd:\/\//, '');
+        ctr(cluster.layout, ['tasks', 'kill', '--signal', 'SIGKILL', id]);
+      } else {
+        await core.deleteNamespacedPod({ name: victim, namespace: NS });
+      }
       const publishStarted = Date.now();
       const publish = mscr(minio, trainArgs);
       await until('replacement Ready', async () => {
-        const pods = (await servingPods()).filter((p) => p.metadata?.name !== victim && ready(p));
+        const pods = (await servingPods()).filter((p) =>
+          DISRUPTION === 'kill'
+            ? ready(p) &&
+              (p.metadata?.name !== victim ||
+                (p.status?.containerStatuses?.[0]?.restartCount ?? 0) > container.restartCount)
+            : p.metadata?.name !== victim && ready(p),
+        );
         return pods.length >= 2 ? true : undefined;
       });
       const failoverSeconds = (Date.now() - deletedAt) / 1000;
@@ -236,14 +263,14 @@ async function writeResults(rows: Row[]): Promise<void> {
   await mkdir(dir, { recursive: true });
   const when = new Date().toISOString();
   await writeFile(
-    join(dir, 'cluster-availability.json'),
-    `${JSON.stringify({ when, model: MODEL, replicas: 2, rows }, null, 2)}\n`,
+    join(dir, `${RESULTS_NAME}.json`),
+    `${JSON.stringify({ when, model: MODEL, replicas: 2, disruption: DISRUPTION, rows }, null, 2)}\n`,
   );
   const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
   const table = [
     `# Failed requests by request interval (single-node cluster, ${when})`,
     '',
-    'Each run: one request per interval to the Service; 5 s in, a serving pod is deleted and a',
+    `Each run: one request per interval to the Service; 5 s in, a serving pod is ${DISRUPTION === 'kill' ? "SIGKILLed (its container's main process) " : 'deleted '}and a`,
     'new version is published (mscr train on the host into the in-cluster MinIO); the run ends',
     `${TAIL_S} s after every replica serves it. Thesis (Table 4.1): 2-13 % failed.`,
     '',
@@ -255,7 +282,7 @@ async function writeResults(rows: Row[]): Promise<void> {
     ),
     '',
   ].join('\n');
-  await writeFile(join(dir, 'cluster-availability.md'), table);
+  await writeFile(join(dir, `${RESULTS_NAME}.md`), table);
   console.log(table);
 }
 

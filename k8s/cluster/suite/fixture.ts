@@ -16,6 +16,7 @@ import {
   BatchV1Api,
   CoreV1Api,
   CustomObjectsApi,
+  DiscoveryV1Api,
   KubeConfig,
   NetworkingV1Api,
   PolicyV1Api,
@@ -49,6 +50,7 @@ export interface Clients {
   rbac: RbacAuthorizationV1Api;
   policy: PolicyV1Api;
   networking: NetworkingV1Api;
+  discovery: DiscoveryV1Api;
 }
 
 /** What the serving journeys leave for the ones after them (each needs the ones before). */
@@ -56,6 +58,10 @@ export interface ServingState {
   minio?: Minio;
   /** http://<ClusterIP of the release's Service>. */
   url: string;
+  /** The release's serving Service. */
+  serviceName: string;
+  /** http://<service>.<namespace>.svc.cluster.local: the Service as pods reach it. */
+  inClusterUrl: string;
   /** A V2 infer body of the right shape for the published model. */
   inferBody: string;
   /** The release's serving pods' label selector. */
@@ -140,9 +146,9 @@ export function podReady(pod: V1Pod): boolean {
  */
 export async function startFixture(): Promise<Fixture> {
   const layout = clusterLayout();
-  // The images of scripts/build-images.mjs (the journeys need mscr and minio).
+  // The images of scripts/build-images.mjs (the journeys need mscr, minio and k6).
   const images = builtImages();
-  const missingImages = ['mscr', 'minio'].filter((name) => !images[name]);
+  const missingImages = ['mscr', 'minio', 'k6'].filter((name) => !images[name]);
   let journeySkip: string | false = false;
   if (missingImages.length > 0) {
     journeySkip = `images ${missingImages.join(', ')} not built: run \`node scripts/build-images.mjs\``;
@@ -157,7 +163,7 @@ export async function startFixture(): Promise<Fixture> {
     skip: false,
     journeySkip,
     kube: undefined as unknown as Clients,
-    serving: { url: '', inferBody: '', selector: '' },
+    serving: { url: '', serviceName: '', inClusterUrl: '', inferBody: '', selector: '' },
   };
   const missing = missingPrerequisites(layout);
   let reason: string;
@@ -201,6 +207,7 @@ export async function connect(fixture: Fixture): Promise<void> {
     rbac: config.makeApiClient(RbacAuthorizationV1Api),
     policy: config.makeApiClient(PolicyV1Api),
     networking: config.makeApiClient(NetworkingV1Api),
+    discovery: config.makeApiClient(DiscoveryV1Api),
   };
   const { core } = fixture.kube;
   await core.createNamespace({ body: { metadata: { name: NS } } });

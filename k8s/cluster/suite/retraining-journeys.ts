@@ -3,8 +3,9 @@
  * which also turns the retraining CronJob and its HTTP trigger on; then retraining in the
  * cluster, started by `mscr retrain trigger --cronjob` and by the Service's retrain endpoint
  * with the admin token: the Job's pod (the mscr image) trains, gates and publishes a new
- * version to the in-cluster MinIO, and every serving replica hot-reloads it, with load
- * running throughout and no request failing.
+ * version to the in-cluster MinIO, and every serving replica hot-reloads it, with k6 running
+ * in the cluster throughout (loadtest/reload.ts in a pod, suite/k6.ts) and no request failing.
+ * The rolling upgrade keeps the host load (suite/load.ts says why).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +20,8 @@ import { until } from './fixture.ts';
 import type { Fixture } from './fixture.ts';
 import { assertNoFailures, startLoad } from './load.ts';
 import type { LoadResult } from './load.ts';
+import { assertK6NoFailures, startK6 } from './k6.ts';
+import type { K6Run, K6Summary } from './k6.ts';
 import {
   DATA_BUCKET,
   MODEL,
@@ -74,6 +77,41 @@ async function jobLog(fixture: Fixture, jobName: string): Promise<string> {
     }),
   );
   return `Job ${jobName}:\n${logs.join('\n')}`;
+}
+
+/**
+ * loadtest/reload.ts in a k6 pod against the Service's name: 20 requests/s of V1, V2 and
+ * forecast in turn, at most 4 in flight (like the host load's 4 clients: a slower service gets
+ * fewer requests, not a growing queue), until the test stops it. Its setup records the served
+ * version; every V2 and forecast answer names the version that answered.
+ */
+function reloadLoad(fixture: Fixture, name: string): Promise<K6Run> {
+  return startK6(fixture.kube.core, {
+    name,
+    script: 'reload',
+    baseUrl: fixture.serving.inClusterUrl,
+    image: fixture.images.k6!.ref,
+    env: {
+      MODEL,
+      RATE: '20',
+      PRE_VUS: '4',
+      MAX_VUS: '4',
+      DURATION: '30m',
+      TIMEOUT: '15s',
+    },
+  });
+}
+
+/** No failed request or check, and the answers switched from version `from` to `to`. */
+function assertReloaded(journey: string, summary: K6Summary, from: number, to: number): void {
+  const v = summary.version;
+  console.log(
+    `# ${journey}: k6 saw version ${v?.before} -> ${v?.after}, ${v?.responsesFromNewVersion} answers from the new one`,
+  );
+  assertK6NoFailures(journey, summary);
+  assert.equal(v?.before, from, JSON.stringify(v));
+  assert.equal(v?.after, to, JSON.stringify(v));
+  assert.ok((v?.responsesFromNewVersion ?? 0) > 0, JSON.stringify(v));
 }
 
 interface RunRecord {
@@ -197,8 +235,8 @@ export function retrainingJourneys(fixture: Fixture): void {
       fixture.images.mscr!.ref,
     );
     const before = await runs(state.url);
-    const load = startLoad({ url: state.url, model: MODEL, body: state.inferBody });
-    let result: LoadResult;
+    const load = await reloadLoad(fixture, 'k6-retrain-cli');
+    let summary: K6Summary;
     try {
       const started = Date.now();
       const trigger = await mscr(
@@ -234,9 +272,9 @@ export function retrainingJourneys(fixture: Fixture): void {
       );
       await sleep(3000);
     } finally {
-      result = await load.stop();
+      summary = await load.stop();
     }
-    assertNoFailures('retrain (CLI)', result);
+    assertReloaded('retrain (CLI)', summary, 1, 2);
     const after = await runs(state.url);
     const fresh = after.filter((r) => !before.some((b) => b.id === r.id));
     assert.equal(fresh.length, 1, JSON.stringify(after));
@@ -256,8 +294,8 @@ export function retrainingJourneys(fixture: Fixture): void {
       assert.ok(body.error);
     }
     const jobsBefore = await fixture.kube.batch.listNamespacedJob({ namespace: RELEASE_NS });
-    const load = startLoad({ url: state.url, model: MODEL, body: state.inferBody });
-    let result: LoadResult;
+    const load = await reloadLoad(fixture, 'k6-retrain-http');
+    let summary: K6Summary;
     let runId = '';
     try {
       const started = Date.now();
@@ -307,9 +345,9 @@ export function retrainingJourneys(fixture: Fixture): void {
       );
       await sleep(3000);
     } finally {
-      result = await load.stop();
+      summary = await load.stop();
     }
-    assertNoFailures('retrain (HTTP)', result);
+    assertReloaded('retrain (HTTP)', summary, 2, 3);
     const record = (await runs(state.url)).find((r) => r.id === runId);
     assert.equal(record?.outcome, 'published', JSON.stringify(record));
   });

@@ -1,16 +1,18 @@
 /**
  * Journeys 1 and 4: MinIO in the cluster, a model trained on the host published into it,
- * `helm install` with S3 values answering V2 and V1 through the Service, and failover when a
- * serving pod is deleted under load. They leave the release `mscr` (namespace `mscr`) serving
- * for the journeys after them.
+ * `helm install` with S3 values answering V2 and V1 through the Service, and failover under
+ * load when a serving pod is deleted and when its container's process is SIGKILLed. They leave
+ * the release `mscr` (namespace `mscr`) serving for the journeys after them.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { CreateBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import type { V1Pod } from '@kubernetes/client-node';
 import { deployMinio, runCommand, s3Env, s3Values } from '../journeys.ts';
 import type { Minio } from '../journeys.ts';
-import { repoRoot } from '../layout.ts';
+import { CLUSTER_DOMAIN, repoRoot } from '../layout.ts';
+import { ctr } from '../containerd.ts';
 import { installChart } from '../../testing/helm.ts';
 import { sharedData } from '../../../tests/shared-data.ts';
 import { sleep } from '../host.ts';
@@ -55,6 +57,35 @@ export async function readyServingPods(fixture: Fixture) {
     labelSelector: fixture.serving.selector,
   });
   return pods.items.filter(podReady);
+}
+
+/**
+ * Follows a pod's endpoint in the Service's EndpointSlices (every 200 ms) from `since`: the
+ * seconds until it is no longer ready (or gone), and until it is ready again.
+ */
+async function watchEndpoint(fixture: Fixture, podIP: string, since: number) {
+  const ready = async () => {
+    const slices = await fixture.kube.discovery.listNamespacedEndpointSlice({
+      namespace: RELEASE_NS,
+      labelSelector: `kubernetes.io/service-name=${fixture.serving.serviceName}`,
+    });
+    return slices.items.some((slice) =>
+      (slice.endpoints ?? []).some(
+        (e) => e.addresses.includes(podIP) && e.conditions?.ready === true,
+      ),
+    );
+  };
+  const deadline = since + 240_000;
+  const waitFor = async (want: boolean) => {
+    while ((await ready().catch(() => !want)) !== want) {
+      if (Date.now() > deadline) assert.fail(`the endpoint ${podIP} never became ready=${want}`);
+      await sleep(200);
+    }
+    return (Date.now() - since) / 1000;
+  };
+  const droppedAfter = await waitFor(false);
+  const backAfter = await waitFor(true);
+  return { droppedAfter, backAfter };
 }
 
 export function servingJourneys(fixture: Fixture): void {
@@ -142,6 +173,8 @@ export function servingJourneys(fixture: Fixture): void {
     assert.ok(service?.spec?.clusterIP, 'the serving Service has a ClusterIP');
     const url = `http://${service.spec.clusterIP}`;
     state.url = url;
+    state.serviceName = service.metadata!.name!;
+    state.inClusterUrl = `http://${state.serviceName}.${RELEASE_NS}.svc.${CLUSTER_DOMAIN}`;
     const meta = await until(
       'the model is loaded',
       async () => {
@@ -205,5 +238,73 @@ export function servingJourneys(fixture: Fixture): void {
       result = await load.stop();
     }
     assertNoFailures('failover', result);
+  });
+
+  // SIGKILL gives the process no chance to drain: the requests in flight on it break, and until
+  // kubelet sees the container die (its PLEG relists every second), marks the pod NotReady and
+  // kube-proxy drops the endpoint, new connections the Service sends there are refused. No
+  // server can answer those; a client can send them again, and the mscr client SDK does for
+  // inference (idempotent) on a refused or broken connection. So here the load retries such a
+  // request (after 0.2, 0.4, 0.8, 1.6, 3.2 s), and the test asserts that none fails after its
+  // retries and prints how many first attempts broke (what a client without retries loses).
+  test('a serving container SIGKILLed under load: kubelet restarts it in place, no request fails once retried', async () => {
+    const { core } = fixture.kube;
+    const load = startLoad({
+      url: state.url,
+      model: MODEL,
+      body: state.inferBody,
+      connectionRetries: 5,
+    });
+    let result;
+    let killedAtForLog = 0;
+    try {
+      await sleep(3000);
+      const victim = (await readyServingPods(fixture))[0]!;
+      const name = victim.metadata!.name!;
+      const container = victim.spec!.containers[0]!.name;
+      const statusOf = (pod: V1Pod) =>
+        pod.status?.containerStatuses?.find((c) => c.name === container);
+      const before = statusOf(victim)!;
+      const id = before.containerID!.replace(/^containerd:\/\//, '');
+      const podIP = victim.status!.podIP!;
+      const killedAt = Date.now();
+      ctr(fixture.layout, ['tasks', 'kill', '--signal', 'SIGKILL', id]);
+      const endpoint = watchEndpoint(fixture, podIP, killedAt);
+      endpoint.catch(() => {}); // awaited below; this keeps an early failure from going unhandled
+      let notReadyAfter: number | undefined;
+      const restarted = await until(
+        'the killed container is restarted and the pod Ready again',
+        async () => {
+          const pod = await core.readNamespacedPod({ name, namespace: RELEASE_NS });
+          if (!podReady(pod)) notReadyAfter ??= (Date.now() - killedAt) / 1000;
+          const status = statusOf(pod);
+          return (status?.restartCount ?? 0) > before.restartCount && podReady(pod)
+            ? status
+            : undefined;
+        },
+        240_000,
+      );
+      const readyAfter = (Date.now() - killedAt) / 1000;
+      const { droppedAfter, backAfter } = await endpoint;
+      // The same pod, its container restarted by kubelet (exit 137: killed by SIGKILL).
+      assert.equal(restarted!.lastState?.terminated?.exitCode, 137, JSON.stringify(restarted));
+      assert.notEqual(restarted!.containerID, before.containerID);
+      // A figure, not an assertion (the thesis: a new instance in under 40 s).
+      console.log(
+        `# kill: container restarted in place and the pod Ready again ${readyAfter.toFixed(1)} s after SIGKILL (NotReady seen after ${notReadyAfter?.toFixed(1) ?? '?'} s; its endpoint not ready in the EndpointSlice after ${droppedAfter.toFixed(1)} s, ready again after ${backAfter.toFixed(1)} s)`,
+      );
+      killedAtForLog = killedAt;
+      assert.ok((await readyServingPods(fixture)).length >= 2);
+      await sleep(3000);
+    } finally {
+      result = await load.stop();
+    }
+    if (result.brokenAt.length > 0) {
+      const since = (t: number) => ((t - killedAtForLog) / 1000).toFixed(1);
+      console.log(
+        `# kill: first attempts broke from ${since(Math.min(...result.brokenAt))} s to ${since(Math.max(...result.brokenAt))} s after SIGKILL`,
+      );
+    }
+    assertNoFailures('kill', result);
   });
 }
