@@ -48,7 +48,9 @@ before(async () => {
     const model = architecture.build(
       architecture.task === 'image-classification'
         ? { task: 'image-classification', height: 32, width: 32, channels: 3, classes: 10 }
-        : { task: 'series-forecast', window: 7, features: 5 },
+        : architecture.task === 'object-detection'
+          ? { task: 'object-detection', height: 64, width: 64, channels: 3, classes: 3 }
+          : { task: 'series-forecast', window: 7, features: 5 },
     );
     const path = join(dir, `${architecture.name}.onnx`);
     await writeFile(path, exportLayersModelToOnnx(model));
