@@ -42,6 +42,11 @@ export function isMscrError(error: unknown, code?: ErrorCode): error is MscrErro
   return error instanceof MscrError && (code === undefined || error.code === code);
 }
 
+/** Anything thrown as an `MscrError`: itself, or an `internal` one carrying its message. */
+export function asMscrError(error: unknown): MscrError {
+  return isMscrError(error) ? error : new MscrError('internal', errorMessage(error));
+}
+
 /** A readable message from anything thrown. */
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

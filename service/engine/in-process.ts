@@ -17,7 +17,7 @@
  * engine's (index.ts) and the loader's, as for the workers: only where the session lives
  * differs. One session per model, so at most one batch of a model runs at a time.
  */
-import { MscrError, errorMessage, isMscrError } from '../../connectors/errors.ts';
+import { MscrError, asMscrError } from '../../connectors/errors.ts';
 import { checkInput } from './batcher.ts';
 import { createOnnxRuntime } from './onnx-runtime.ts';
 import type { ModelSignature, NamedTensor, RuntimeSpec } from './protocol.ts';
@@ -33,11 +33,6 @@ export interface InProcessStats {
 export interface InProcessOptions {
   /** ONNX Runtime intra-op threads per session (the calling thread is one of them). */
   threads: number;
-}
-
-/** Any error as the `MscrError` a worker would have answered with. */
-function asMscrError(error: unknown): MscrError {
-  return isMscrError(error) ? error : new MscrError('internal', errorMessage(error));
 }
 
 export class InProcessModels {
@@ -81,7 +76,11 @@ export class InProcessModels {
     }
     const previous = this.models.get(key);
     this.models.set(key, model);
-    await previous?.dispose();
+    if (previous !== undefined) {
+      // As in unload: batches already running on the replaced session finish first.
+      await Promise.allSettled([...this.running]);
+      await previous.dispose();
+    }
     return model.signature;
   }
 

@@ -27,7 +27,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { MscrError, errorMessage, isMscrError } from '../../connectors/errors.ts';
+import { MscrError, asMscrError, errorMessage, isMscrError } from '../../connectors/errors.ts';
 import { checkInput } from './batcher.ts';
 import type { BackendInfo, BackendPreference } from '../../runtime/backend/index.ts';
 import { defaultOnnxThreads } from './onnx-runtime.ts';
@@ -506,7 +506,7 @@ export class WorkerPool {
           await this.sendLoad(slot, key);
         } catch (error) {
           if (slot.state === 'exited') return;
-          const mscr = isMscrError(error) ? error : new MscrError('internal', errorMessage(error));
+          const mscr = asMscrError(error);
           this.emit({ type: 'reload_failed', worker: slot.index, key, error: mscr });
         }
       }),
@@ -674,7 +674,7 @@ export class WorkerPool {
         done = waiter.check();
       } catch (error) {
         this.settleWaiter(waiter);
-        waiter.reject(isMscrError(error) ? error : new MscrError('internal', errorMessage(error)));
+        waiter.reject(asMscrError(error));
         continue;
       }
       if (done) {
