@@ -15,7 +15,7 @@ import { gzipSync } from 'node:zlib';
 import { collectGarbage } from '../connectors/store/gc.ts';
 import { TEMP_PREFIX } from '../connectors/store/local-store.ts';
 import { tempStore, type TempStore } from './reload/test-support.ts';
-import { redactPaths } from './http/app.ts';
+import { redactPaths } from './http/error-response.ts';
 import {
   postJson,
   publishToyClassifier,

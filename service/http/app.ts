@@ -1,65 +1,50 @@
 /**
  * The HTTP front controller: one Express app, every route of the SC connector matched by
  * `matchRoute`, protocol adapters registered one function per protocol, errors mapped to
- * `{"error": "..."}` in one place. The data plane below knows no HTTP.
+ * `{"error": "..."}` in one place (error-response.ts). The data plane below knows no HTTP.
+ * V2 infer and V1 predict run through inference.ts, reached by the fast lane (fast-lane.ts)
+ * for ordinary requests and by this app for the rest (compressed bodies, say).
  */
-import { randomUUID } from 'node:crypto';
+import type { RequestListener } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { MscrError, isMscrError } from '../../connectors/errors.ts';
 import type { ModelManifest } from '../../connectors/ms/manifest.ts';
-import {
-  matchRoute,
-  methodOfPath,
-  mscrRunsPath,
-  type Route,
-  type VersionSelector,
-} from '../../connectors/sc/index.ts';
+import { matchRoute, methodOfPath, mscrRunsPath, type Route } from '../../connectors/sc/index.ts';
 import type { RetrainLauncher, RetrainResponse } from '../../connectors/sr/index.ts';
-import { preparedInputs, type DataPlane, type InferResult } from '../dataplane/index.ts';
+import type { DataPlane } from '../dataplane/index.ts';
 import { tensorRows, type LoggedInput, type Monitoring } from '../monitoring/index.ts';
 import type { Logger } from '../observability/log.ts';
-import { LabelCap, type Protocol, type ServiceMetrics } from '../observability/metrics.ts';
+import type { ServiceMetrics } from '../observability/metrics.ts';
 import {
   boxOutputOf,
   decodeImageBody,
   decodeImageBodyWithSize,
-  decodeInferRequest,
   detectionsOf,
   detectorOf,
   encodeDetectResponse,
   parseDetectParams,
   refuseDetector,
-  decodeV1PredictRequest,
   encodeClassifyResponse,
   encodeForecastResponse,
-  encodeInferResponse,
   decodeRowsCsv,
   decodeRowsJson,
   encodeTabularResponse,
-  encodeV1PredictResponse,
   modelStatusResponse,
   modelsResponse,
   parseCsvOrder,
   parseTopK,
   readCsvWindow,
-  toErrorResponse,
   v2ModelMetadata,
-  binaryOutputsWanted,
-  encodeBinaryResponse,
   HEADER_LENGTH,
-  inlineBinaryInputs,
-  splitInferBody,
   decodeExamples,
   encodeClassificationResult,
   encodeRegressionResult,
   parseTfServingJson,
-  stringifyTfServingJson,
   v1ModelMetadata,
   type DecodeLimits,
-  type DecodedTensor,
   type OutputTensor,
 } from '../protocols/index.ts';
-import { FeedbackLimiter, RateLimited } from '../monitoring/feedback-limits.ts';
+import { FeedbackLimiter } from '../monitoring/feedback-limits.ts';
 import {
   parseLimit,
   parseRetrainRequest,
@@ -68,6 +53,17 @@ import {
   requireJson,
 } from './admin.ts';
 import { imageFromBody, parseJsonBody } from './body.ts';
+import { redactPaths, writeHttpError } from './error-response.ts';
+import { createInferenceFastLane } from './fast-lane.ts';
+import {
+  answerV1Predict,
+  answerV2Infer,
+  modelRouteOf,
+  outputsOf,
+  selectorOf,
+  writeAnswer,
+} from './inference.ts';
+import { createRequestObserver, type RequestRecord } from './observe.ts';
 import { CALLER_HEADER, callerKeyOf, withCaller } from '../rollout/context.ts';
 import { serveStatic } from './static.ts';
 import { createTrainRoutes, type TrainRoutesOptions } from './train.ts';
@@ -105,29 +101,6 @@ export interface AppOptions {
   rolloutRoutes?: express.RequestHandler;
 }
 
-/**
- * Absolute paths and `file://` URIs in a message -> `<path>`: a store's or a data file's
- * location on this machine is no business of an anonymous caller (the log keeps them).
- */
-export function redactPaths(message: string): string {
-  return message
-    .replace(/file:\/\/[^\s"',;)]*/g, 'file://<path>')
-    .replace(/(^|[\s"'(=])\/(?:[\w.@+-]+\/)+[\w.@+-]*/g, '$1<path>');
-}
-
-/** An error of zlib (`Z_DATA_ERROR`, `Z_BUF_ERROR`, ...) or brotli (`ERR__ERROR_FORMAT_...`). */
-function isDecompressionError(error: unknown): boolean {
-  const { code, errno } = (error ?? {}) as { code?: unknown; errno?: unknown };
-  return (
-    typeof errno === 'number' &&
-    typeof code === 'string' &&
-    (code.startsWith('Z_') || code.startsWith('ERR__ERROR_'))
-  );
-}
-
-/** Distinct model label values on the request metrics; later models are counted as `other`. */
-const MAX_MODEL_LABELS = 500;
-
 /** What a handler gets: the matched route, the body, and where to note model and version for metrics. */
 interface Call {
   route: Route;
@@ -138,30 +111,12 @@ interface Call {
 
 type Handler = (call: Call) => Promise<unknown> | unknown;
 
-function protocolOf(route: Route | undefined): Protocol {
-  if (route === undefined) return 'other';
-  if (route.api !== 'mscr') return route.api;
-  if (route.kind === 'tabular') return 'tabular';
-  if (route.kind === 'classify' || route.kind === 'detect') return 'image';
-  return route.kind === 'forecast' ? 'csv' : 'sr';
-}
-
-function selectorOf(route: Route): VersionSelector | undefined {
-  return 'selector' in route ? route.selector : undefined;
+function recordOf(res: Response): RequestRecord {
+  return res.locals.record as RequestRecord;
 }
 
 function modelOf(route: Route): string {
-  if (!('model' in route)) throw new MscrError('internal', `route ${route.kind} has no model`);
-  return route.model;
-}
-
-function toFloat32(tensor: DecodedTensor): Float32Array {
-  return tensor.data instanceof Float32Array ? tensor.data : Float32Array.from(tensor.data);
-}
-
-/** Every output of a result, named as the manifest names them. */
-function outputsOf(result: InferResult): OutputTensor[] {
-  return result.outputs.map((o) => ({ name: o.name, shape: o.shape, data: o.data }));
+  return modelRouteOf(route).model;
 }
 
 /**
@@ -185,23 +140,10 @@ function wantsKServeStatus(req: Request): boolean {
   return /^python-httpx\//.test(req.get('user-agent') ?? '');
 }
 
-/** A V1 answer as TF Serving writes it (NaN and ±Infinity as bare tokens). */
-function sendTfServingJson(res: Response, value: unknown): undefined {
-  res.setHeader('Content-Type', 'application/json');
-  res.end(stringifyTfServingJson(value));
-  return undefined;
-}
-
 /** JSON with exactly `Content-Type: application/json` (no charset: some clients compare). */
 function sendJson(res: Response, value: unknown): void {
   res.setHeader('Content-Type', 'application/json');
   res.end(JSON.stringify(value));
-}
-
-/** The request id: the caller's `X-Request-Id` when it is sane, else a new one. */
-function requestIdOf(req: Request): string {
-  const given = req.get('x-request-id');
-  return given && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
 }
 
 /** The CSV a forecast's window is kept as: the model's columns, then the rows, oldest first. */
@@ -232,7 +174,7 @@ function notAllowed(res: Response, req: Request, method: 'GET' | 'POST'): MscrEr
   });
 }
 
-export function createApp(options: AppOptions): express.Express {
+export function createApp(options: AppOptions): RequestListener {
   const { dataPlane, metrics, logger, limits, monitoring } = options;
   const feedbackOptions = options.feedback ?? {
     token: '',
@@ -255,15 +197,13 @@ export function createApp(options: AppOptions): express.Express {
     log: (message: string, fields: Record<string, unknown>) =>
       logger.warn(message, { ...fields, error: String(fields.error) }),
   });
-  // The model label comes from the path: a model this service does not know is `unknown`,
-  // and the known ones are capped too (a store can hold any number of models).
-  const modelLabels = new LabelCap(MAX_MODEL_LABELS);
+  const inference = { dataPlane, monitoring, limits };
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
 
   const setVersion = (res: Response, result: { version: number }) => {
-    res.locals.version = String(result.version);
+    recordOf(res).version = String(result.version);
   };
 
   // One function per protocol: V1 / TF Serving, Open Inference V2, and the curl conveniences.
@@ -331,16 +271,10 @@ export function createApp(options: AppOptions): express.Express {
     },
 
     predict: async ({ route, body, res }) => {
-      const json = parseTfServingJson(body);
-      let format: 'row' | 'columnar' = 'row';
-      const result = await dataPlane.infer(modelOf(route), selectorOf(route), async (manifest) => {
-        const decoded = await decodeV1PredictRequest(json, manifest, limits);
-        format = decoded.format;
-        // Every input reaches the engine by name.
-        return preparedInputs(decoded.inputs);
-      });
-      setVersion(res, result);
-      return sendTfServingJson(res, encodeV1PredictResponse(format, outputsOf(result)));
+      const answer = await answerV1Predict(inference, modelRouteOf(route), body);
+      setVersion(res, answer);
+      writeAnswer(res, answer);
+      return undefined;
     },
 
     'server-metadata': () => ({
@@ -378,41 +312,16 @@ export function createApp(options: AppOptions): express.Express {
     },
 
     infer: async ({ route, body, req, res }) => {
-      // Every V2 answer has an id: the request's, else this request's X-Request-Id.
-      const requestId = res.locals.requestId as string;
-      const { json, binary } = splitInferBody(body, req.get(HEADER_LENGTH));
-      const request = inlineBinaryInputs(json, binary, limits.maxElements);
-      let decoded: ReturnType<typeof decodeInferRequest> | undefined;
-      let rows: LoggedInput[] = [];
-      const result = await dataPlane.infer(modelOf(route), selectorOf(route), (manifest) => {
-        decoded = decodeInferRequest(request, manifest, limits);
-        const first = decoded.inputs[0] as DecodedTensor;
-        // The prediction log keeps the first input's rows (one tensor per row).
-        rows = tensorRows(toFloat32(first), first.shape);
-        return preparedInputs(decoded.inputs);
-      });
-      setVersion(res, result);
-      const response = encodeInferResponse(
-        result.model,
-        result.version,
-        outputsOf(result),
-        decoded?.outputs,
-        decoded?.id ?? requestId,
+      const { id } = recordOf(res);
+      const answer = await answerV2Infer(
+        inference,
+        modelRouteOf(route),
+        body,
+        req.get(HEADER_LENGTH),
+        id,
       );
-      // One id per row, as a response parameter (V2 parameters are scalars: comma-separated).
-      const ids = monitoring.remember(result, (row) => rows[row]);
-      if (ids.length > 0)
-        response.parameters = { ...response.parameters, prediction_ids: ids.join(',') };
-      const wanted = binaryOutputsWanted(json);
-      if (wanted !== 'all' && wanted.size === 0) return response;
-      const encoded = encodeBinaryResponse(response, wanted);
-      if (encoded.headerLength !== undefined) {
-        res.setHeader('Inference-Header-Content-Length', String(encoded.headerLength));
-        res.type('application/octet-stream');
-      } else {
-        res.type('application/json');
-      }
-      res.end(encoded.body);
+      setVersion(res, answer);
+      writeAnswer(res, answer);
       return undefined;
     },
 
@@ -588,64 +497,15 @@ export function createApp(options: AppOptions): express.Express {
   };
 
   // Request id, in-flight gauge, latency and status metrics, one access log line.
+  const observe = createRequestObserver({ dataPlane, metrics, logger });
   app.use((req, res, next) => {
-    const started = process.hrtime.bigint();
-    // While draining, tell clients to open their next request elsewhere.
-    if (dataPlane.draining) res.setHeader('Connection', 'close');
-    const id = requestIdOf(req);
-    res.setHeader('X-Request-Id', id);
-    // API answers are data, never a document to sniff, render or frame.
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('X-Frame-Options', 'DENY');
-    res.locals.requestId = id;
     let route: Route | undefined;
     try {
       route = matchRoute(req.path);
     } catch {
       route = undefined; // a malformed path: the dispatcher answers it
     }
-    res.locals.route = route;
-    const protocol = protocolOf(route);
-    metrics.inFlight.inc({ protocol });
-    res.on('close', () => {
-      metrics.inFlight.dec({ protocol });
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const model =
-        route && 'model' in route
-          ? dataPlane.knows(route.model)
-            ? modelLabels.of(route.model)
-            : 'unknown'
-          : '';
-      const labels = {
-        model,
-        version: (res.locals.version as string | undefined) ?? '',
-        protocol,
-        status: String(res.statusCode),
-      };
-      if (route && route.kind !== 'live' && route.kind !== 'ready') {
-        metrics.requests.inc(labels);
-        metrics.requestDuration.observe(labels, seconds);
-      }
-      const fields = {
-        requestId: id,
-        method: req.method,
-        path: req.path.length > 256 ? `${req.path.slice(0, 256)}...` : req.path,
-        status: res.statusCode,
-        ms: Math.round(seconds * 1e4) / 10,
-        ...(res.locals.error ? { error: res.locals.error as string } : {}),
-      };
-      // Probes answer 503 while not ready: that is their answer, not a failure.
-      const probe =
-        route?.kind === 'live' ||
-        route?.kind === 'ready' ||
-        route?.kind === 'model-ready' ||
-        req.path === '/metrics' ||
-        req.path === '/';
-      if (probe && (res.statusCode < 500 || res.statusCode === 503))
-        logger.debug('request', fields);
-      else if (res.statusCode >= 500) logger.error('request failed', fields);
-      else logger.info('request', fields);
-    });
+    res.locals.record = observe(req, res, req.path, route);
     next();
   });
 
@@ -696,7 +556,7 @@ export function createApp(options: AppOptions): express.Express {
       if (!methodFits(route.method, req.method)) throw notAllowed(res, req, route.method);
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       // Rollouts: a canary split by caller key, carried to the data plane (see rollout/context.ts).
-      const caller = callerKeyOf(req.get(CALLER_HEADER), res.locals.requestId as string);
+      const caller = callerKeyOf(req.get(CALLER_HEADER), recordOf(res).id);
       const result = await withCaller(caller, () =>
         handlers[route.kind]({ route, req, res, body }),
       );
@@ -706,59 +566,23 @@ export function createApp(options: AppOptions): express.Express {
     }
   });
 
-  // The one place errors become responses.
+  // The one place errors become responses (error-response.ts, shared with the fast lane).
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    let mapped = error;
-    const bodyError = error as { type?: string; status?: number; limit?: number };
-    if (bodyError.type === 'entity.too.large') {
-      mapped = new MscrError(
-        'payload_too_large',
-        `the request body is larger than the limit of ${limits.maxBodyBytes} bytes`,
-      );
-    } else if (isDecompressionError(error)) {
-      // zlib or brotli failed on a body declared gzip, deflate or br: the body is wrong.
-      mapped = new MscrError(
-        'bad_request',
-        'the request body is not valid data for its Content-Encoding',
-      );
-    } else if (bodyError.type === 'encoding.unsupported') {
-      mapped = new MscrError(
-        'bad_request',
-        'the request body has a Content-Encoding this server cannot decode: send it uncompressed, or with gzip, deflate or br',
-        { status: 415 },
-      );
-    } else if (bodyError.type === 'request.aborted') {
-      mapped = new MscrError(
-        'bad_request',
-        'the client closed the connection before the body was complete',
-      );
-    } else if (
-      typeof bodyError.type === 'string' &&
-      typeof bodyError.status === 'number' &&
-      bodyError.status < 500
-    ) {
-      mapped = new MscrError('bad_request', `unreadable request body: ${(error as Error).message}`);
-    }
-    const { status, body: raw } = toErrorResponse(mapped);
-    res.locals.error = raw.error;
-    // The log keeps the whole message; the anonymous caller gets no absolute paths.
-    const body = { error: redactPaths(raw.error) };
-    if (mapped instanceof RateLimited && !res.headersSent)
-      res.setHeader('Retry-After', String(mapped.retryAfterSeconds));
-    if (status >= 500 && !(mapped instanceof MscrError)) {
-      logger.error('unexpected error', {
-        requestId: res.locals.requestId as string,
-        error: (error as Error)?.stack ?? String(error),
-      });
-    }
-    if (res.headersSent) {
-      res.end();
-      return;
-    }
-    // Exactly `application/json`: the kserve SDK shows an error's text only for that type.
-    res.status(status);
-    sendJson(res, body);
+    writeHttpError(res, error, {
+      maxBodyBytes: limits.maxBodyBytes,
+      logger,
+      record: res.locals.record as RequestRecord | undefined,
+    });
   });
 
-  return app;
+  // Inference requests take the fast lane; everything else (and anything unusual) Express.
+  const fastLane = createInferenceFastLane({
+    context: inference,
+    observe,
+    maxBodyBytes: limits.maxBodyBytes,
+    logger,
+  });
+  return (req, res) => {
+    if (!fastLane(req, res)) app(req, res);
+  };
 }
