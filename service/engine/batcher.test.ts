@@ -287,6 +287,32 @@ describe('Batcher', () => {
     assert.equal(batcher.stats().pendingRows, 0);
   });
 
+  test('the next batch leaves as soon as the model answers, before that batch is answered', async () => {
+    // Under load the main thread spends a while answering a batch (encode, write); the model
+    // must not sit idle meanwhile with the next batch already queued.
+    for (const firstRows of [1, 2]) {
+      const { run, calls, release } = gatedRun();
+      const batcher = new Batcher(run, {
+        maxBatchSize: 4,
+        maxQueueDelayMs: 0,
+        maxInFlightBatches: 1,
+      });
+      const first = Array.from({ length: firstRows }, (_, i) => batcher.submit(row(i), [1, 2]));
+      await endOfTurn();
+      const queued = batcher.submit(row(9), [1, 2]);
+      await endOfTurn();
+      assert.equal(calls.length, 1);
+      let callsWhenAnswered = -1;
+      const answered = first[0]?.then(() => (callsWhenAnswered = calls.length));
+      release();
+      await answered;
+      assert.equal(callsWhenAnswered, 2, `a first batch of ${firstRows} row(s)`);
+      release();
+      assert.equal((await queued).output[0], 9);
+      await Promise.all(first);
+    }
+  });
+
   test('with every batch slot busy, requests wait and fill the next batch', async () => {
     const { run, calls, release } = gatedRun();
     const batcher = new Batcher(run, {

@@ -444,22 +444,36 @@ export class Batcher {
         // A metrics listener must not break serving.
       }
     }
-    void this.execute(batch, rows)
+    // The slot is free as soon as the model has answered: the next batch (under load it is
+    // already queued) leaves before this one's requests are answered, so the model does not
+    // wait while the main thread encodes and writes those answers.
+    let freed = false;
+    const modelDone = () => {
+      if (freed) return;
+      freed = true;
+      this.inFlight--;
+      this.pump();
+    };
+    void this.execute(batch, rows, modelDone)
       .catch((error: unknown) => {
         // execute() answers every request itself; this only guards against a bug there.
         for (const r of batch) r.reject(error);
       })
       .finally(() => {
-        this.inFlight--;
-        this.schedulePump();
+        if (!freed) {
+          freed = true;
+          this.inFlight--;
+          this.schedulePump();
+        }
         this.checkDrained();
       });
   }
 
-  private async execute(batch: Request[], rows: number): Promise<void> {
+  /** Runs a batch and answers its requests; `modelDone` once the model is done with it. */
+  private async execute(batch: Request[], rows: number, modelDone: () => void): Promise<void> {
     const only = batch.length === 1 ? batch[0] : undefined;
     if (only !== undefined) {
-      await this.runAlone(only);
+      await this.runAlone(only, modelDone);
       return;
     }
     let result: NamedTensor[];
@@ -484,6 +498,7 @@ export class Batcher {
       for (const r of batch) r.reject(error);
       return;
     }
+    modelDone();
     let offset = 0;
     for (const r of batch) {
       r.resolve(
@@ -500,9 +515,11 @@ export class Batcher {
     }
   }
 
-  private async runAlone(request: Request): Promise<void> {
+  private async runAlone(request: Request, modelDone?: () => void): Promise<void> {
     try {
-      request.resolve(await this.run(request.inputs));
+      const outputs = await this.run(request.inputs);
+      modelDone?.();
+      request.resolve(outputs);
     } catch (error) {
       request.reject(error);
     }

@@ -41,18 +41,24 @@ function isInferenceRoute(route: Route | undefined): route is InferenceRoute {
   return route?.kind === 'infer' || route?.kind === 'predict';
 }
 
-/** The path of an inference route this lane takes, or undefined (cheap checks first). */
-function inferenceRoute(req: IncomingMessage): { path: string; route: InferenceRoute } | undefined {
-  if (req.method !== 'POST') return undefined;
-  const url = req.url ?? '';
+/**
+ * The inference route this lane takes a request for, with its path, or undefined: POST, an
+ * infer or predict path that parses, and a body that needs no inflating (cheap checks first).
+ */
+export function fastLaneRoute(
+  method: string | undefined,
+  url: string,
+  contentEncoding: string | undefined,
+): { path: string; route: InferenceRoute } | undefined {
+  if (method !== 'POST') return undefined;
   const query = url.indexOf('?');
   const path = query < 0 ? url : url.slice(0, query);
   const v2 = path.startsWith('/v2/models/') && /\/infer\/?$/.test(path);
   const v1 = path.startsWith('/v1/models/') && path.endsWith(':predict');
   if (!v2 && !v1) return undefined;
   // A compressed body is Express's (its reader inflates gzip, deflate and br).
-  const encoding = req.headers['content-encoding'];
-  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return undefined;
+  if (contentEncoding !== undefined && contentEncoding.toLowerCase() !== 'identity')
+    return undefined;
   let route: Route | undefined;
   try {
     route = matchRoute(path);
@@ -88,7 +94,7 @@ export function createInferenceFastLane(options: FastLaneOptions): FastLane {
   };
 
   return (req, res) => {
-    const matched = inferenceRoute(req);
+    const matched = fastLaneRoute(req.method, req.url ?? '', req.headers['content-encoding']);
     if (matched === undefined) return false;
     const { path, route } = matched;
     const record = observe(req, res, path, route);

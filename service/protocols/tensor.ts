@@ -261,6 +261,14 @@ function fastInt32(list: ArrayLike<unknown>, data: TensorValues, at: number): nu
 }
 
 /** A binary FP32 tensor (see v2-binary.ts): copied at once, then checked to be finite. */
+function allFinite(values: Float32Array): boolean {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as number;
+    if (v - v !== 0) return false; // NaN and ±Infinity (v - v is NaN)
+  }
+  return true;
+}
+
 function fastFloat32Array(source: Float32Array, data: TensorValues): number {
   data.set(source);
   let i = 0;
@@ -330,6 +338,10 @@ export function walkTensor(
           `${where} has ${plural(value.length, 'value')}; shape ${shapeText(options.shape)} needs ${count}: send exactly that many, flat in row-major order or nested like the shape`,
         );
       }
+      // A Float32Array comes only from mscr's own binary decoders (JSON has none), fresh and
+      // owned by this request: FP32 into float32 takes it as it is when every value is finite.
+      if (value instanceof Float32Array && fast === fastFloat32 && allFinite(value))
+        return { shape: [...options.shape], data: value };
       const data = allocate(options.dtype, count);
       let i = 0; // elements stored by a fast fill; the careful reader takes the rest
       if (value instanceof Float32Array) {

@@ -19,8 +19,21 @@ export function callerKeyOf(header: string | undefined, requestId: string): stri
   return header !== undefined && SANE.test(header) ? header : requestId;
 }
 
+/**
+ * Whether keys are carried at all. Once an AsyncLocalStorage has run, Node's promise hooks
+ * cost every promise of the process a little (a few % of the main thread under inference
+ * load), so keys are carried only from the first canary split on: before it, no route reads
+ * them. A request already in flight when the first split starts is split at random.
+ */
+let carrying = false;
+
+/** Called when a rollout that splits traffic becomes active in this process. */
+export function carryCallers(): void {
+  carrying = true;
+}
+
 export function withCaller<T>(key: string, run: () => T): T {
-  return callers.run(key, run);
+  return carrying ? callers.run(key, run) : run();
 }
 
 export function currentCaller(): string | undefined {

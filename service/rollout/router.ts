@@ -20,7 +20,7 @@ import client from 'prom-client';
 import { isActive, type RolloutRole, type RolloutState } from '../../connectors/store/rollout.ts';
 import type { TrafficEvent, TrafficRoute, TrafficRouter } from '../dataplane/index.ts';
 import type { DesiredState } from '../reload/source.ts';
-import { currentCaller } from './context.ts';
+import { carryCallers, currentCaller } from './context.ts';
 import { RolloutWindow, classesOf, windowKey } from './window.ts';
 
 export const BUCKETS = 10_000;
@@ -153,6 +153,7 @@ export class RolloutRouter implements TrafficRouter {
       this.#windows.delete(state.model);
       return;
     }
+    if (state.mode !== 'shadow') carryCallers();
     const key = windowKey(state);
     if (this.#windows.get(state.model)?.key !== key) {
       this.#windows.set(state.model, new RolloutWindow(key));
