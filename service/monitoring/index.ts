@@ -359,8 +359,6 @@ export function tensorRows(data: Float32Array, shape: readonly number[]): Logged
   const rows = shape[0] ?? 0;
   if (size > MAX_LOGGED_ROW_ELEMENTS || rows * size > MAX_LOGGED_ELEMENTS) return [];
   if (rows * size > data.length) return [];
-  // One row that is the whole array: kept as it is (the engine batches copies, never this).
-  if (rows === 1 && data.length === size) return [{ kind: 'tensor', shape: rowShape, data }];
   return Array.from({ length: rows }, (_, row) => ({
     kind: 'tensor' as const,
     shape: rowShape,

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { isMscrError } from '../../connectors/errors.ts';
 import { cifarManifest, stockManifest } from '../protocols/test-manifests.ts';
 import { imageExtensionOf, parseFeedbackRequest, truthOf } from './feedback.ts';
+import { tensorRows } from './index.ts';
 import { PredictionLog } from './prediction-log.ts';
 import { naiveForecastOf, predictionsOf } from './predictions.ts';
 import { Signals, confidenceBin } from './signals.ts';
@@ -204,4 +205,23 @@ test("the naive forecast of a logged window: its last row's target, in the data'
     naiveForecastOf({ kind: 'csv', text: 'Close\nx,y,z,w,oops\n' }, stockManifest),
     undefined,
   );
+});
+
+test('logged rows own their data: the input buffer moving to a worker thread leaves them intact', () => {
+  for (const rows of [1, 3]) {
+    const input = Float32Array.from({ length: rows * 4 }, (_, i) => i + 0.5);
+    const logged = tensorRows(input, [rows, 4]);
+    // What the worker pool does with an input that spans its whole buffer: transfer it.
+    structuredClone(input.buffer, { transfer: [input.buffer] });
+    assert.equal(input.length, 0, 'the input buffer is detached');
+    assert.equal(logged.length, rows);
+    logged.forEach((row, r) => {
+      assert.ok(row.kind === 'tensor');
+      assert.deepEqual(
+        Array.from(row.data),
+        [0, 1, 2, 3].map((i) => r * 4 + i + 0.5),
+      );
+      assert.deepEqual(row.shape, [4]);
+    });
+  }
 });
