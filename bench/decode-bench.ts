@@ -1,7 +1,8 @@
 /**
  * Main-thread cost of decoding one CIFAR-10 Open Inference Protocol request (the real cat
- * image: 3072 FP32 values), in µs per request: JSON.parse, then the tensor decode before and
- * after the fast fills of `walkTensor` and the Float32Array binary inputs.
+ * image: 3072 FP32 values), in µs per request: the body's parse before (JSON.parse) and after
+ * (json-tensors.ts: FP32 lists read straight into Float32Arrays), then the tensor decode
+ * before and after the fast fills of `walkTensor` and the Float32Array binary inputs.
  *
  * "Before" is reproduced, not remembered: a reader `walkTensor` does not recognise (the same
  * checks, wrapped, a new one per request as `elementReader` made them) takes the careful
@@ -134,7 +135,11 @@ for (const out of args.row !== undefined
 }
 
 const rows: [string, () => unknown][] = [
-  ['JSON.parse of the flat body (splitInferBody)', () => splitInferBody(flatBody, undefined)],
+  ['flat JSON body: JSON.parse, before', () => JSON.parse(flatBody.toString('utf8'))],
+  [
+    'flat JSON body: splitInferBody, now (json-tensors.ts)',
+    () => splitInferBody(flatBody, undefined),
+  ],
   ['flat JSON data: tensor walk, before (careful only)', () => carefulDecode(parsedFlat)],
   [
     'flat JSON data: decodeInferRequest, now (fast fill)',
@@ -150,6 +155,10 @@ const rows: [string, () => unknown][] = [
     () => walkTensor(binaryAsList(binaryBody), walkOptions),
   ],
   ['binary FP32: split + inline + decodeInferRequest, now', () => decode(binaryBody, binaryLength)],
+  [
+    'whole flat JSON request, before (JSON.parse + decode)',
+    () => decodeInferRequest(JSON.parse(flatBody.toString('utf8')), manifest),
+  ],
   ['whole flat JSON request, now (parse + decode)', () => decode(flatBody)],
 ];
 

@@ -338,8 +338,8 @@ export function walkTensor(
           `${where} has ${plural(value.length, 'value')}; shape ${shapeText(options.shape)} needs ${count}: send exactly that many, flat in row-major order or nested like the shape`,
         );
       }
-      // A Float32Array comes only from mscr's own binary decoders (JSON has none), fresh and
-      // owned by this request: FP32 into float32 takes it as it is when every value is finite.
+      // A Float32Array comes only from mscr's own decoders (binary tensors, and FP32 JSON
+      // lists read by json-tensors.ts), fresh and owned by this request: FP32 into float32 takes it as it is when every value is finite.
       if (value instanceof Float32Array && fast === fastFloat32 && allFinite(value))
         return { shape: [...options.shape], data: value };
       const data = allocate(options.dtype, count);

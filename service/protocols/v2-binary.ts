@@ -11,6 +11,7 @@
  * whatever its encoding: FP32 into a Float32Array (the common case, copied in one go, no
  * JS array in between), other datatypes into a list of numbers as JSON would carry them.
  */
+import { parseInferJson } from './json-tensors.ts';
 import type { InferResponse } from '../../connectors/sc/index.ts';
 import { badRequest, describeValue, isPlainObject, own, quote } from './tensor.ts';
 
@@ -84,7 +85,8 @@ export function splitInferBody(
   const parse = (bytes: Uint8Array): unknown => {
     if (bytes.length === 0) throw badRequest('the request body is empty: send a JSON object');
     try {
-      return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));
+      // FP32 `data` lists come back as Float32Arrays (json-tensors.ts), as binary inputs do.
+      return parseInferJson(bytes);
     } catch (error) {
       throw badRequest(`the request body is not valid JSON: ${(error as Error).message}`);
     }

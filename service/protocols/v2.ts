@@ -205,7 +205,8 @@ function decodeInput(
   );
   const shape = decodeShape(own(raw, 'shape'), spec, budget, limits.maxBatch);
   const data = own(raw, 'data');
-  // A Float32Array is never JSON: it is an FP32 binary input, made ready by inlineBinaryInputs.
+  // A Float32Array is FP32 data read by mscr: a binary input (inlineBinaryInputs) or a JSON
+  // list of FP32 numbers (json-tensors.ts, via splitInferBody).
   if (!Array.isArray(data) && !(data instanceof Float32Array)) {
     throw badRequest(
       `input ${quote(name)} data must be a list of values (flat in row-major order, or nested like the shape), got ${describeValue(data)}`,
