@@ -20,7 +20,8 @@
  *        workers of one thread; with `--http-processes <cores>` (several HTTP processes
  *        sharing the port, so JSON parsing is not on one main thread); each of the one-
  *        and several-process layouts also with `--onnx-placement main` (the sessions on the
- *        service thread, no hop to a worker); and `--engine tfjs`;
+ *        service thread, no hop to a worker), the one-process one also with
+ *        `--onnx-spinning on`; and `--engine tfjs`;
  *   3. the ResNet-50: ONNX Runtime and TensorFlow ceilings at batch 1 and 8 (a row is ~4
  *      GFLOP), then mscr (ONNX, 1 worker x `cores` threads), KServe (Keras ResNet50: the same
  *      architecture, its own random weights) and Express + onnxruntime-node at concurrency 1
@@ -368,6 +369,18 @@ try {
       String(cores),
       '--onnx-placement',
       'main',
+    ]),
+    // The same with ONNX Runtime's threads spinning when idle (its own default): a lone
+    // request is answered sooner; under load the spinning takes cores from HTTP work.
+    onnxServer(`mscr onnx, 1 session x ${cores} threads on the main thread, spinning`, [
+      '--workers',
+      '1',
+      '--onnx-threads',
+      String(cores),
+      '--onnx-placement',
+      'main',
+      '--onnx-spinning',
+      'on',
     ]),
     onnxServer(`mscr onnx, ${cores} HTTP processes x 1 worker x 1 thread`, [
       '--http-processes',

@@ -215,4 +215,7 @@ test('a bad --onnx-placement exits non-zero with a message, before starting anyt
     assert.notEqual(r.code, 0, args.join(' '));
     assert.match(r.stderr, /onnx placement must be workers or main/, args.join(' '));
   }
+  const r = await runMscr(['serve', '--store', 'file:///nonexistent', '--onnx-spinning', 'yes']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /onnx spinning must be on or off/);
 });

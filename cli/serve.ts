@@ -45,6 +45,7 @@ interface ServeFlags {
   engine?: string;
   onnxThreads?: string;
   onnxPlacement?: string;
+  onnxSpinning?: string;
   maxBatchSize?: string;
   maxQueueDelay?: string;
   maxBodyBytes?: string;
@@ -78,6 +79,7 @@ export function configFromFlags(flags: ServeFlags): ServiceConfig {
     ...(flags.engine ? { engine: flags.engine } : {}),
     ...(flags.onnxThreads ? { onnxThreads: flags.onnxThreads } : {}),
     ...(flags.onnxPlacement ? { onnxPlacement: flags.onnxPlacement } : {}),
+    ...(flags.onnxSpinning ? { onnxSpinning: flags.onnxSpinning } : {}),
     ...(flags.maxBatchSize ? { maxBatchSize: flags.maxBatchSize } : {}),
     ...(flags.maxQueueDelay ? { maxQueueDelayMs: flags.maxQueueDelay } : {}),
     ...(flags.maxBodyBytes ? { maxBodyBytes: flags.maxBodyBytes } : {}),
@@ -199,6 +201,10 @@ export function registerServeCommand(program: Command): void {
     .option(
       '--onnx-placement <where>',
       'where ONNX Runtime sessions run: workers (one per worker thread) or main (one per model on the service thread, no hop to a worker; for small models with --http-processes) [env MSCR_ONNX_PLACEMENT] (default workers)',
+    )
+    .option(
+      '--onnx-spinning <on|off>',
+      'idle ONNX Runtime threads spin for the next request (on: a lone request is answered sooner on otherwise idle cores) or sleep (off: the cores stay free for HTTP work under load) [env MSCR_ONNX_SPINNING] (default off)',
     )
     .option(
       '--max-batch-size <n>',

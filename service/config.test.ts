@@ -94,6 +94,20 @@ test('engine and ONNX threads: defaults fit the cores, env and flags override', 
   assert.throws(() => resolveConfig({ onnxThreads: '0' }), /ONNX threads per worker must be/);
 });
 
+test('ONNX spinning: off by default, on from the env or a flag, nothing else', () => {
+  assert.equal(resolveConfig().onnxSpinning, false);
+  const env = configTextFromEnv({ MSCR_ONNX_SPINNING: 'on' });
+  assert.equal(resolveConfig(env).onnxSpinning, true);
+  assert.equal(resolveConfig(env, { onnxSpinning: 'off' }).onnxSpinning, false);
+  for (const bad of ['', 'On', 'true', '1', 'yes']) {
+    assert.throws(
+      () => resolveConfig({ onnxSpinning: bad }),
+      /onnx spinning must be on or off/,
+      JSON.stringify(bad),
+    );
+  }
+});
+
 test('ONNX placement: workers by default, main from the env or a flag, nothing else', () => {
   assert.equal(resolveConfig().onnxPlacement, 'workers');
   const env = configTextFromEnv({ MSCR_ONNX_PLACEMENT: 'main' });

@@ -123,6 +123,7 @@ export async function createService(
     backend: config.backend,
     onnxThreads: config.onnxThreads,
     onnxInProcess: config.onnxPlacement === 'main',
+    onnxSpinning: config.onnxSpinning,
     batching: {
       maxBatchSize: config.batching.maxBatchSize,
       maxQueueDelayMs: config.batching.maxQueueDelayMs,

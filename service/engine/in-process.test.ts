@@ -114,6 +114,38 @@ describe('InferenceEngine with ONNX Runtime in process', () => {
     );
   });
 
+  test('with spinning threads (--onnx-spinning on), in process and in workers, the answers are the same', async () => {
+    const spinning = await InferenceEngine.start({
+      workers: 1,
+      backend: 'wasm',
+      onnxThreads: 2,
+      onnxSpinning: true,
+    });
+    const spinningHere = await InferenceEngine.start({
+      workers: 1,
+      backend: 'wasm',
+      onnxThreads: 2,
+      onnxInProcess: true,
+      onnxSpinning: true,
+    });
+    try {
+      await spinning.load(KEY, onnxFiles(), { runtime: ONNX });
+      await spinningHere.load(KEY, onnxFiles(), { runtime: ONNX });
+      const x = rows(5, 7);
+      const [reference, there, here] = await Promise.all([
+        engine.predict(KEY, x.slice(), [5, FEATURES]),
+        spinning.predict(KEY, x.slice(), [5, FEATURES]),
+        spinningHere.predict(KEY, x.slice(), [5, FEATURES]),
+      ]);
+      assertClose(there.output, Array.from(reference.output), 'spinning workers');
+      assertClose(here.output, Array.from(reference.output), 'spinning in process');
+      assert.ok((spinning.stats().workers[0]?.served ?? 0) > 0);
+      assert.ok((spinningHere.stats().inProcess?.served ?? 0) > 0);
+    } finally {
+      await Promise.all([spinning.close(), spinningHere.close()]);
+    }
+  });
+
   test('answers equal the same model run in the worker threads', async () => {
     const workers = await InferenceEngine.start({ workers: 1, backend: 'wasm', onnxThreads: 1 });
     try {

@@ -33,6 +33,8 @@ export interface InProcessStats {
 export interface InProcessOptions {
   /** ONNX Runtime intra-op threads per session (the calling thread is one of them). */
   threads: number;
+  /** Idle intra-op threads spin instead of sleeping (onnx-runtime.ts); default false. */
+  spinning?: boolean;
 }
 
 export class InProcessModels {
@@ -51,7 +53,10 @@ export class InProcessModels {
       );
     }
     this.threads = options.threads;
-    this.runtime = createOnnxRuntime({ threads: options.threads });
+    this.runtime = createOnnxRuntime({
+      threads: options.threads,
+      ...(options.spinning === undefined ? {} : { spinning: options.spinning }),
+    });
   }
 
   /**

@@ -61,6 +61,12 @@ export interface EngineOptions {
    */
   onnxInProcess?: boolean;
   /**
+   * Idle ONNX Runtime intra-op threads spin for the next piece of work instead of sleeping
+   * (ONNX Runtime's own default). Default false: sleeping leaves the cores to HTTP work and
+   * other sessions under load; spinning answers a lone request sooner on idle cores.
+   */
+  onnxSpinning?: boolean;
+  /**
    * Defaults for every model: maxBatchSize 32, maxQueueDelayMs 2, maxQueueRows 4096,
    * maxInFlightBatches = workers (one batch per worker at a time: the backlog waits in the
    * batcher, where it can still join a batch, not in a worker's queue).
@@ -176,12 +182,14 @@ export class InferenceEngine {
     const local = options.onnxInProcess
       ? new InProcessModels({
           threads: options.onnxThreads ?? defaultOnnxThreads(1, availableParallelism()),
+          ...(options.onnxSpinning === undefined ? {} : { spinning: options.onnxSpinning }),
         })
       : undefined;
     const pool = await WorkerPool.start({
       size: workers,
       ...(options.backend === undefined ? {} : { backend: options.backend }),
       ...(options.onnxThreads === undefined ? {} : { onnxThreads: options.onnxThreads }),
+      ...(options.onnxSpinning === undefined ? {} : { onnxSpinning: options.onnxSpinning }),
       ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
       ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
       ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),

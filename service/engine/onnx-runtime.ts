@@ -83,7 +83,18 @@ export function defaultOnnxThreads(workers: number, cores: number): number {
   return Math.max(1, Math.floor(cores / Math.max(1, workers)));
 }
 
-export function createOnnxRuntime(options: { threads: number }): ModelRuntime {
+export interface OnnxRuntimeOptions {
+  /** Intra-op threads per session. */
+  threads: number;
+  /**
+   * Let idle intra-op threads spin for the next piece of work (ONNX Runtime's own default)
+   * instead of sleeping. Default false: see the comment at the session options.
+   */
+  spinning?: boolean;
+}
+
+export function createOnnxRuntime(options: OnnxRuntimeOptions): ModelRuntime {
+  const allowSpinning = options.spinning === true ? '1' : '0';
   return {
     async load(key, files, spec) {
       const bytes = files.get(spec.file);
@@ -100,12 +111,15 @@ export function createOnnxRuntime(options: { threads: number }): ModelRuntime {
           executionMode: 'sequential',
           graphOptimizationLevel: 'all',
           logSeverityLevel: 3,
-          // Idle intra-op threads sleep instead of spinning for the next parallel section: a
-          // service shares its cores with HTTP work and other sessions, and a spinning thread
-          // takes the core the thread it waits for needs. Measured on the CIFAR-10 CNN, 2
-          // threads, on 2 busy cores: 1.5-4x the rows/s and 30-50 % less CPU per row
-          // (bench/compare/ceilings.ts measures both). No effect with one thread.
-          extra: { session: { intra_op: { allow_spinning: '0' } } },
+          // By default idle intra-op threads sleep instead of spinning for the next parallel
+          // section: a service shares its cores with HTTP work and other sessions, and a
+          // spinning thread takes the core the thread it waits for needs. Measured on the
+          // CIFAR-10 CNN, 2 threads, on 2 busy cores: 1.5-4x the rows/s and 30-50 % less CPU
+          // per row (bench/compare/ceilings.ts measures both). Spinning (`spinning: true`)
+          // answers a lone request sooner on idle cores: the threads are awake when it comes
+          // (`session.force_spinning_stop` would send them to sleep after every run, which
+          // loses exactly that). No effect with one thread.
+          extra: { session: { intra_op: { allow_spinning: allowSpinning } } },
         });
       } catch (error) {
         throw new MscrError(

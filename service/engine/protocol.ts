@@ -14,6 +14,8 @@ export interface WorkerInit {
   backend: BackendPreference;
   /** ONNX Runtime intra-op threads per session (each worker has its own sessions). */
   onnxThreads: number;
+  /** Idle ONNX Runtime intra-op threads spin instead of sleeping (onnx-runtime.ts). */
+  onnxSpinning: boolean;
 }
 
 /**

@@ -59,6 +59,8 @@ export interface WorkerPoolOptions {
    * `max(1, floor(cores / size))`, so that workers x threads fits the cores.
    */
   onnxThreads?: number;
+  /** Idle ONNX Runtime intra-op threads spin instead of sleeping; default false. */
+  onnxSpinning?: boolean;
   /** How long a request waits for a ready worker when none is (all restarting); default 30 s. */
   readyTimeoutMs?: number;
   /** A worker that is not ready within this is ended and counts as failed; default 60 s. */
@@ -187,6 +189,7 @@ export class WorkerPool {
   readonly size: number;
   private readonly backend: BackendPreference;
   readonly onnxThreads: number;
+  readonly onnxSpinning: boolean;
   private readonly readyTimeoutMs: number;
   private readonly startTimeoutMs: number;
   private readonly onEvent: (event: PoolEvent) => void;
@@ -217,6 +220,7 @@ export class WorkerPool {
       throw new MscrError('config', `ONNX threads must be a positive integer; got ${threads}`);
     }
     this.onnxThreads = threads;
+    this.onnxSpinning = options.onnxSpinning ?? false;
     this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
     this.startTimeoutMs = options.startTimeoutMs ?? 60_000;
     this.onEvent = options.onEvent ?? (() => undefined);
@@ -433,7 +437,11 @@ export class WorkerPool {
   }
 
   private spawn(index: number): Slot {
-    const worker = createWorker({ backend: this.backend, onnxThreads: this.onnxThreads });
+    const worker = createWorker({
+      backend: this.backend,
+      onnxThreads: this.onnxThreads,
+      onnxSpinning: this.onnxSpinning,
+    });
     let onExited: () => void = () => undefined;
     const slot: Slot = {
       index,

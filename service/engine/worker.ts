@@ -31,7 +31,7 @@ const init = workerData as WorkerInit;
 const models = new Map<string, RuntimeModel>();
 const runtimes: Record<RuntimeSpec['engine'], ModelRuntime> = {
   tfjs: tfjsRuntime,
-  onnx: createOnnxRuntime({ threads: init.onnxThreads }),
+  onnx: createOnnxRuntime({ threads: init.onnxThreads, spinning: init.onnxSpinning }),
 };
 
 function send(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
