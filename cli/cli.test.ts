@@ -331,8 +331,11 @@ test('quickstart (npm start) trains the demo models on generated data, serves th
     // Three demo models train first (the detector 1 epoch): generous on a busy 2-core machine.
     const deadline = Date.now() + 300_000;
     while (!/Try:/.test(stdout)) {
-      if (Date.now() > deadline || child.exitCode !== null)
-        assert.fail(`quickstart did not start serving:\n${stdout}`);
+      // A child killed by a signal has no exit code, only a signal code.
+      if (Date.now() > deadline || child.exitCode !== null || child.signalCode !== null)
+        assert.fail(
+          `quickstart did not start serving (exit ${child.exitCode}, signal ${child.signalCode}):\n${stdout}`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const url = /at (http:\/\/\S+) /.exec(stdout)?.[1] as string;

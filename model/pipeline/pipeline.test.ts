@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMscrError } from '../../connectors/errors.ts';
 import { validateManifest } from '../../connectors/ms/manifest.ts';
+import { WEIGHTS_FILE } from '../../connectors/ms/artifacts.ts';
 import { openStore, type ModelStore } from '../../connectors/store/index.ts';
 import { sharedData } from '../../tests/shared-data.ts';
 import { syntheticImages, writeImageFolder } from '../data/index.ts';
@@ -286,7 +287,9 @@ describe('candidates (the MR connector)', () => {
     base.dispose();
     const serving = await store.readVersion('warm', published.version);
     // One epoch at a tiny learning rate barely moves the weights: starting from version 1
-    // keeps its quality, starting from scratch does not.
+    // keeps its weights and its quality; starting from scratch keeps neither. (Compared on
+    // the weights and on version 1's own score, not warm against cold: an unseeded random
+    // start sometimes scores as well as a short-trained version 1, a ~3 % flake.)
     const slow = {
       model: 'warm',
       architecture: 'linear',
@@ -298,9 +301,15 @@ describe('candidates (the MR connector)', () => {
     const warm = await trainer.train({ ...slow, startFrom: serving });
     const cold = await trainer.train(slow);
     assert.equal(warm.draft.training.startedFrom, published.version);
+    assert.equal(cold.draft.training.startedFrom, undefined);
+    const servingWeights = weightsOf(serving.files);
+    assert.ok(meanAbsDifference(weightsOf(warm.files), servingWeights) < 1e-3);
+    assert.ok(meanAbsDifference(weightsOf(cold.files), servingWeights) > 1e-2);
+    const servingRmse = published.metrics.rmse ?? NaN;
+    const warmRmse = warm.metrics.rmse ?? NaN;
     assert.ok(
-      (warm.metrics.rmse ?? Infinity) < (cold.metrics.rmse ?? 0),
-      `warm ${warm.metrics.rmse} vs cold ${cold.metrics.rmse}`,
+      Math.abs(warmRmse - servingRmse) < 0.02 * servingRmse,
+      `warm ${warmRmse} vs version 1 ${servingRmse}`,
     );
     warm.dispose();
     cold.dispose();
@@ -340,3 +349,17 @@ describe('candidates (the MR connector)', () => {
     );
   });
 });
+
+/** A layers model's weights, all of them, in file order. */
+function weightsOf(files: Map<string, Uint8Array>): Float32Array {
+  const bytes = files.get(WEIGHTS_FILE);
+  assert.ok(bytes, `the version has ${WEIGHTS_FILE}`);
+  return new Float32Array(bytes.slice().buffer);
+}
+
+function meanAbsDifference(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs((a[i] ?? 0) - (b[i] ?? 0));
+  return sum / a.length;
+}
