@@ -36,7 +36,9 @@
  * binary tensors: issue 14's ceiling ratio, in a few minutes; no KServe, no ResNet),
  * BENCH_BASELINE=DIR (another checkout of mscr, e.g. `git archive <commit> | tar -x -C DIR`
  * with node_modules linked: its `mscr serve` runs beside this one's, same configurations
- * with binary tensors, named "baseline ...": before/after a change in ONE run).
+ * with binary tensors, named "baseline ...": before/after a change in ONE run),
+ * BENCH_BUILD (default 1: mscr, and the baseline, run compiled by tsc as the container image
+ * runs them, bench/compare/built.ts; 0: from source through tsx).
  */
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -60,6 +62,7 @@ import {
   RESNET,
   resnetInput,
 } from './compare/models.ts';
+import { buildCheckout } from './compare/built.ts';
 import { ensureBenchPython } from './compare/python-env.ts';
 import { renderReport, summarise, type Measured } from './compare/report.ts';
 import {
@@ -102,6 +105,15 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 const tmp = await mkdtemp(path.join(os.tmpdir(), 'mscr-compare-bench-'));
 stopChildrenOnExit(() => rmSync(tmp, { recursive: true, force: true }));
 const storeDir = path.join(tmp, 'models');
+// mscr runs compiled, as its container image does (bench/compare/built.ts); BENCH_BUILD=0
+// runs it from source through tsx, as `npm start` in a checkout does.
+const BUILT = env.BENCH_BUILD !== '0';
+if (BUILT) log('compiling mscr as the image does (npm run build, into the bench folder) ...');
+const mscrCheckout = BUILT ? buildCheckout(root, path.join(tmp, 'built')) : root;
+const baselineCheckout =
+  BASELINE !== undefined && BUILT
+    ? buildCheckout(BASELINE, path.join(tmp, 'built-baseline'))
+    : BASELINE;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -128,13 +140,13 @@ async function startMscr(
   args: string[],
   payloads: Payload[],
   model: string,
-  checkout?: string,
+  baseline = false,
 ) {
   const server = await startChild(
     name,
     process.execPath,
     [
-      checkout === undefined ? 'bin/mscr.js' : path.join(checkout, 'bin/mscr.js'),
+      path.join((baseline ? baselineCheckout : mscrCheckout) ?? root, 'bin/mscr.js'),
       'serve',
       '--store',
       storeDir,
@@ -154,7 +166,7 @@ async function startMscr(
     ],
     /mscr serving .* at (http:\/\/\S+)/,
   );
-  const kind = checkout === undefined ? ('mscr' as const) : ('baseline' as const);
+  const kind = baseline ? ('baseline' as const) : ('mscr' as const);
   return { name, kind, model, server, payloads };
 }
 
@@ -440,7 +452,7 @@ try {
             ['--engine', 'onnx', ...args, '--max-batch-size', '32', '--max-queue-delay', '0'],
             [binary],
             CNN,
-            BASELINE,
+            true,
           ),
         )),
   ]);
@@ -540,6 +552,7 @@ const result = {
     KSERVE_ON,
     ONLY: ONLY_BINARY ? 'binary' : null,
     BASELINE: BASELINE ?? null,
+    BUILT,
   },
   image: imageSource,
   kserve: KSERVE_ON

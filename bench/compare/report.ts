@@ -243,7 +243,13 @@ interface Report {
     loadAverageStart: number[];
     loadAverageEnd: number[];
   };
-  options: { CONCURRENCY: number[]; DURATION: number; WARMUP: number; ROUNDS: number };
+  options: {
+    CONCURRENCY: number[];
+    DURATION: number;
+    WARMUP: number;
+    ROUNDS: number;
+    BUILT?: boolean;
+  };
   image: string;
   kserve: { packages: string } | null;
   summary: ReturnType<typeof summarise>;
@@ -280,6 +286,7 @@ export function renderReport(r: Report): string {
     '',
     `${r.machine.cores} cores (${r.machine.cpuModel}), Node ${r.machine.node}, shared with other work: load average ${r.machine.loadAverageStart.join(' ')} at start, ${r.machine.loadAverageEnd.join(' ')} at end; ${r.durationS} s. ` +
       `One image per request (${r.image}), autocannon over loopback in the bench process (it shares the cores), ${r.options.DURATION} s per cell after ${r.options.WARMUP} s warm-up, best of ${r.options.ROUNDS} round(s). ` +
+      `mscr ran ${r.options.BUILT === false ? 'from source through tsx (BENCH_BUILD=0)' : 'compiled by tsc, as its container image runs it'}. ` +
       `Competitor: ${r.kserve ? `KServe Python server (${r.kserve.packages}), ${r.machine.cores} uvicorn workers, V2 REST JSON` : 'not run'}.`,
     '',
     'Ratios (CIFAR-10 CNN):',

@@ -76,6 +76,14 @@ test('quote escapes and cuts', () => {
   assert.equal(quote('y'.repeat(100)).length, 64 + 5);
 });
 
+test('quote gives the same text the second time and after many distinct texts (a bounded memo)', () => {
+  const first = quote("a'b");
+  for (let i = 0; i < 1000; i++) assert.equal(quote(`name-${i}`), `'name-${i}'`);
+  assert.equal(quote("a'b"), first);
+  assert.equal(quote("a'b"), "'a\\'b'");
+  assert.equal(quote('z'.repeat(100)), `'${'z'.repeat(64)}...'`);
+});
+
 // --- the fast fills (tight loops for float32 and int32) against the careful walk -----------
 
 /**

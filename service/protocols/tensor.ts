@@ -55,10 +55,23 @@ export function badRequest(message: string, cause?: unknown): MscrError {
 
 const MAX_QUOTED = 64;
 
+/** Recently quoted texts: the decoders quote tensor names on every request, in their `where`s. */
+const quoted = new Map<string, string>();
+const MAX_REMEMBERED_QUOTES = 256;
+
 /** A caller's text for a message: single-quoted, escaped, cut to 64 characters. */
 export function quote(text: string): string {
+  const known = quoted.get(text);
+  if (known !== undefined) return known;
   const escaped = JSON.stringify(text).slice(1, -1).replace(/'/g, "\\'");
-  return escaped.length > MAX_QUOTED ? `'${escaped.slice(0, MAX_QUOTED)}...'` : `'${escaped}'`;
+  const result =
+    escaped.length > MAX_QUOTED ? `'${escaped.slice(0, MAX_QUOTED)}...'` : `'${escaped}'`;
+  // Short texts only, and a bounded map: callers choose these strings.
+  if (text.length <= MAX_QUOTED) {
+    if (quoted.size >= MAX_REMEMBERED_QUOTES) quoted.clear();
+    quoted.set(text, result);
+  }
+  return result;
 }
 
 /** Any caller's value for a message, short: `"NaN"`, `null`, `{...}`, `[...]`. */
