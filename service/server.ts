@@ -390,6 +390,8 @@ export async function createService(
     },
     stop() {
       stopping ??= (async () => {
+        // No new connections first, then `Connection: close` on every answer (drain.ts).
+        httpDrain?.stopAccepting();
         dataPlane.startDraining();
         await rolloutController.stop();
         await source.stop();

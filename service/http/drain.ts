@@ -25,6 +25,12 @@ export interface HttpDrainOptions {
 }
 
 export interface HttpDrain {
+  /**
+   * Stops listening now (idempotent; `drain` does it too). Call it before anything answers
+   * `Connection: close`: a client told so opens a new connection at once, and one the kernel
+   * has queued but the server not yet accepted is reset when the listener closes.
+   */
+  stopAccepting(): void;
   /** Drains; `timeout` when connections were still open after `timeoutMs` (then they are closed). */
   drain(timeoutMs: number): Promise<'closed' | 'timeout'>;
   /** Open connections now (for tests and logs). */
@@ -58,14 +64,21 @@ export function trackConnections(server: Server, options: HttpDrainOptions = {})
     });
   });
 
+  let closed: Promise<void> | undefined;
+  const stopAccepting = () => {
+    // net.Server's close: stop listening and call back once every connection has ended.
+    closed ??= new Promise<void>((resolve) => {
+      NetServer.prototype.close.call(server, () => resolve());
+    });
+    return closed;
+  };
+
   return {
     openConnections: () => connections.size,
+    stopAccepting: () => void stopAccepting(),
     async drain(timeoutMs) {
+      const allClosed = stopAccepting();
       draining = true;
-      const closed = new Promise<void>((resolve) => {
-        // net.Server's close: stop listening and call back once every connection has ended.
-        NetServer.prototype.close.call(server, () => resolve());
-      });
       const sweep = setInterval(() => {
         const now = performance.now();
         for (const [socket, state] of connections) {
@@ -78,7 +91,7 @@ export function trackConnections(server: Server, options: HttpDrainOptions = {})
         timer.unref();
       });
       try {
-        const outcome = await Promise.race([closed.then(() => 'closed' as const), timeout]);
+        const outcome = await Promise.race([allClosed.then(() => 'closed' as const), timeout]);
         if (outcome === 'timeout') server.closeAllConnections();
         return outcome;
       } finally {
