@@ -78,6 +78,7 @@ import {
   waitReady,
   type Payload,
   type Started,
+  waitForQuiet,
 } from './harness.ts';
 import { initBackend } from '../runtime/backend/index.ts';
 
@@ -460,6 +461,7 @@ try {
   log(`started ${started.map((t) => t.name).join('; ')}; checking their answers ...`);
   let expected: number[] | undefined;
   for (const t of started) expected = await check(t, expected);
+  log(`machine quiet after ${await waitForQuiet()} ms; measuring ...`);
   await matrix(started, CONCURRENCY);
   await Promise.all(started.map((t) => stopChild(t.server.child)));
   // Again with the servers stopped: the machine's load drifts, the ceiling is the better of the two.
@@ -522,6 +524,7 @@ try {
     targets.push(...rTargets);
     // Different random weights in Keras: only check that each answers a 1000-way row.
     for (const t of rTargets) await check(t, undefined);
+    log(`machine quiet after ${await waitForQuiet()} ms; measuring ...`);
     await matrix(rTargets, [1, 4]);
     await Promise.all(rTargets.map((t) => stopChild(t.server.child)));
   }

@@ -247,6 +247,24 @@ export async function machineTicks(): Promise<{ busy: number; total: number }> {
 
 export const ticksToSeconds = (ticks: number) => ticks / CLK_TCK;
 
+/**
+ * Waits until the machine is nearly idle (busy under `busyShare` of all cores over a second),
+ * at most `maxMs`; returns the ms waited. Servers started together keep loading for a while
+ * (KServe's workers import TensorFlow), and the first cell measured must not share the cores
+ * with that.
+ */
+export async function waitForQuiet(maxMs = 60_000, busyShare = 0.15): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const before = await machineTicks();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const after = await machineTicks();
+    const share = (after.busy - before.busy) / Math.max(1, after.total - before.total);
+    const waited = Math.round(performance.now() - started);
+    if (!(share >= busyShare) || waited >= maxMs) return waited;
+  }
+}
+
 // --- load -----------------------------------------------------------------------------------
 
 export interface Payload {

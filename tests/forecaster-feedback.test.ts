@@ -233,10 +233,10 @@ describe('a forecaster whose regime changed learns from its feedback', () => {
       '--min-feedback',
       '50',
       // The gate scores both on the older regime's held-out tail, where the candidate (its
-      // scaler now spans the new prices too) measured 3 dollars RMSE better to 1 worse
-      // over runs: an operator who knows the regime moved accepts a few dollars there.
+      // scaler now spans the new prices too) measured 8.3 dollars RMSE better to 3.5 worse
+      // over 100 runs: an operator who knows the regime moved accepts a few dollars there.
       '--tolerance',
-      '5',
+      '10',
     ]);
     assert.equal(retrained.code, 0, retrained.stderr);
     assert.match(retrained.stderr, /retrain: mean absolute error on fed-back values/);

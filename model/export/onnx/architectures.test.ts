@@ -110,8 +110,10 @@ describe('cifar10-cnn, trained and published by the pipeline', () => {
       assert.deepEqual(batch.onnxShape, [48, 10]);
       assert.ok(batch.maxAbsDiff < TOLERANCE, `max abs difference ${batch.maxAbsDiff}`);
       // Predictions vary across images by far more than the tolerance: the match is not vacuous.
+      // (10x: after one epoch from unseeded weights the spread measured 0.0115-0.04 over 83
+      // runs, so 100x the tolerance would fail now and then.)
       const spread = Math.max(...batch.tfjs) - Math.min(...batch.tfjs);
-      assert.ok(spread > 100 * TOLERANCE, `probabilities spread ${spread}`);
+      assert.ok(spread > 10 * TOLERANCE, `probabilities spread ${spread}`);
       const rowSums = Array.from({ length: 48 }, (_, r) =>
         batch.onnx.slice(r * 10, r * 10 + 10).reduce((a, b) => a + b, 0),
       );
