@@ -71,6 +71,7 @@ import {
   round,
   runLoad,
   startChild,
+  startMscrServe,
   stopChild,
   stopChildrenOnExit,
   ticksToSeconds,
@@ -143,30 +144,8 @@ async function startMscr(
   model: string,
   baseline = false,
 ) {
-  const server = await startChild(
-    name,
-    process.execPath,
-    [
-      path.join((baseline ? baselineCheckout : mscrCheckout) ?? root, 'bin/mscr.js'),
-      'serve',
-      '--store',
-      storeDir,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--grpc-port',
-      '0',
-      '--log-level',
-      'warn',
-      '--poll-interval',
-      '600',
-      '--backend',
-      'wasm',
-      ...args,
-    ],
-    /mscr serving .* at (http:\/\/\S+)/,
-  );
+  const checkout = (baseline ? baselineCheckout : mscrCheckout) ?? root;
+  const server = await startMscrServe(name, checkout, storeDir, args);
   const kind = baseline ? ('baseline' as const) : ('mscr' as const);
   return { name, kind, model, server, payloads };
 }

@@ -6,6 +6,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
 import autocannon from 'autocannon';
 
 export const root = new URL('../', import.meta.url).pathname;
@@ -128,6 +129,46 @@ export function killAllNow(): void {
 }
 
 /** Stops every child on exit and on SIGINT/SIGTERM; `cleanup` runs on a signal too. */
+/**
+ * `mscr serve` from `checkout` (a source checkout or a compiled one, bench/compare/built.ts)
+ * on a loopback port, set up for measuring: warn-level logs, the store polled rarely, the
+ * wasm backend for any TF.js version; `args` adds or overrides flags, `nodeArgs` go to Node
+ * (e.g. `--cpu-prof`).
+ */
+export function startMscrServe(
+  name: string,
+  checkout: string,
+  store: string,
+  args: string[],
+  nodeArgs: string[] = [],
+): Promise<Started> {
+  return startChild(
+    name,
+    process.execPath,
+    [
+      ...nodeArgs,
+      path.join(checkout, 'bin/mscr.js'),
+      'serve',
+      '--store',
+      store,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--grpc-port',
+      '0',
+      '--log-level',
+      'warn',
+      '--poll-interval',
+      '600',
+      '--backend',
+      'wasm',
+      ...args,
+    ],
+    /mscr serving .* at (http:\/\/\S+)/,
+  );
+}
+
 export function stopChildrenOnExit(cleanup: () => void): void {
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {

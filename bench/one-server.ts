@@ -22,7 +22,7 @@ import { binaryPayload, CNN, cifarImage, publishCnn } from './compare/models.ts'
 import {
   root,
   runLoad,
-  startChild,
+  startMscrServe,
   stopChild,
   stopChildrenOnExit,
   ticksToSeconds,
@@ -56,34 +56,12 @@ const checkouts: Record<string, string> = {
 for (let round = 1; round <= rounds; round++) {
   for (const form of forms) {
     const profile = env.PROF ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(env.PROF)] : [];
-    const server = await startChild(
+    const server = await startMscrServe(
       `mscr (${form})`,
-      process.execPath,
-      [
-        ...profile,
-        path.join(checkouts[form] ?? root, 'bin/mscr.js'),
-        'serve',
-        '--store',
-        store,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--grpc-port',
-        '0',
-        '--log-level',
-        'warn',
-        '--poll-interval',
-        '600',
-        '--engine',
-        'onnx',
-        '--max-batch-size',
-        '32',
-        '--max-queue-delay',
-        '0',
-        ...args,
-      ],
-      /mscr serving .* at (http:\/\/\S+)/,
+      checkouts[form] ?? root,
+      store,
+      ['--engine', 'onnx', '--max-batch-size', '32', '--max-queue-delay', '0', ...args],
+      profile,
     );
     const url = `${server.url}/v2/models/${CNN}/infer`;
     await runLoad(url, payload, concurrency, 2); // warm-up, not recorded
