@@ -22,7 +22,9 @@
  *        and several-process layouts also with `--onnx-placement main` (the sessions on the
  *        service thread, no hop to a worker), the one-process one also with
  *        `--onnx-spinning on`; and `--engine tfjs`;
- *   3. the ResNet-50: ONNX Runtime and TensorFlow ceilings at batch 1 and 8 (a row is ~4
+ *   3. the binary peak beside the ceiling: the sweep's best mscr binary cell and the best ONNX
+ *      Runtime ceiling measured back to back BENCH_PAIRS times (see pairedBinaryPeak);
+ *   4. the ResNet-50: ONNX Runtime and TensorFlow ceilings at batch 1 and 8 (a row is ~4
  *      GFLOP), then mscr (ONNX, 1 worker x `cores` threads), KServe (Keras ResNet50: the same
  *      architecture, its own random weights) and Express + onnxruntime-node at concurrency 1
  *      and 4.
@@ -30,7 +32,8 @@
  * Options (environment): BENCH_CONCURRENCY (default 1,8,32,64,128: a peak is the best of
  * the sweep, as perf_analyzer finds it; a batching server needs a few batches of callers),
  * BENCH_DURATION (s, default 8), BENCH_WARMUP (s, default 2), BENCH_ROUNDS (default 1; best round per cell, every round
- * in the JSON), BENCH_CEILING_SECONDS (default 5), BENCH_RESNET (0 = skip 3.),
+ * in the JSON), BENCH_CEILING_SECONDS (default 5), BENCH_PAIRS (default 3; 0 = skip 3.),
+ * BENCH_RESNET (0 = skip 4.),
  * BENCH_KSERVE (0 = skip KServe), BENCH_OUT (default bench/results/compare.json; .md beside),
  * BENCH_ONLY=binary (only the ONNX Runtime ceiling and the mscr ONNX configurations with
  * binary tensors: issue 14's ceiling ratio, in a few minutes; no KServe, no ResNet),
@@ -48,9 +51,11 @@ import path from 'node:path';
 import { openStore } from '../connectors/store/index.ts';
 import {
   onnxCeiling,
+  onnxLayouts,
   tensorflowCeiling,
   tfjsCeiling,
   type CeilingRow,
+  type OnnxLayout,
 } from './compare/ceilings.ts';
 import {
   binaryPayload,
@@ -64,7 +69,13 @@ import {
 } from './compare/models.ts';
 import { buildCheckout } from './compare/built.ts';
 import { ensureBenchPython } from './compare/python-env.ts';
-import { renderReport, summarise, type Measured } from './compare/report.ts';
+import {
+  bestOfRounds,
+  renderReport,
+  summarise,
+  type Measured,
+  type PairedPeak,
+} from './compare/report.ts';
 import {
   machineTicks,
   root,
@@ -92,6 +103,7 @@ const DURATION = Number(env.BENCH_DURATION ?? 8);
 const WARMUP = Number(env.BENCH_WARMUP ?? 2);
 const ROUNDS = Math.max(1, Number(env.BENCH_ROUNDS ?? 1));
 const CEILING_SECONDS = Number(env.BENCH_CEILING_SECONDS ?? 5);
+const PAIRS = Math.max(0, Number(env.BENCH_PAIRS ?? 3));
 const ONLY_BINARY = env.BENCH_ONLY === 'binary';
 if (env.BENCH_ONLY !== undefined && !ONLY_BINARY) {
   throw new Error(`BENCH_ONLY must be binary or unset, got ${JSON.stringify(env.BENCH_ONLY)}`);
@@ -246,7 +258,13 @@ async function check(target: Target, expected: number[] | undefined): Promise<nu
 
 const measured: Measured[] = [];
 
-async function measure(target: Target, payload: Payload, connections: number, roundNo: number) {
+/** One cell: warm-up, then BENCH_DURATION s of load, with the CPU each side used. */
+async function measure(
+  target: Target,
+  payload: Payload,
+  connections: number,
+  roundNo: number,
+): Promise<Measured> {
   const url = `${target.server.url}/v2/models/${target.model}/infer`;
   if (WARMUP > 0) await runLoad(url, payload, connections, WARMUP);
   const pid = target.server.child.pid;
@@ -275,10 +293,10 @@ async function measure(target: Target, payload: Payload, connections: number, ro
       others: round(Math.max(0, machine - loadGenerator - serverMain - serverOther), 2),
     },
   };
-  measured.push(run);
   log(
     `  ${`${target.name} [${payload.name}]`.padEnd(72)} c=${String(connections).padStart(3)} ${run.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${run.latencyMs.p50} p95 ${run.latencyMs.p95} p99 ${run.latencyMs.p99} ms  cores: main ${run.cpu.serverMainThread} other ${run.cpu.serverOtherThreads} gen ${run.cpu.loadGenerator} others ${run.cpu.others}${run.errors + run.non2xx > 0 ? `  !!! ${run.errors} errors ${run.non2xx} non-2xx ${run.errorSamples.join('; ')}` : ''}`,
   );
+  return run;
 }
 
 async function matrix(targets: Target[], levels: number[]): Promise<void> {
@@ -286,14 +304,74 @@ async function matrix(targets: Target[], levels: number[]): Promise<void> {
     for (const c of levels) {
       log(`round ${r}/${ROUNDS}, concurrency ${c}:`);
       const order = r % 2 === 1 ? targets : [...targets].reverse();
-      for (const t of order) for (const p of t.payloads) await measure(t, p, c, r);
+      for (const t of order) for (const p of t.payloads) measured.push(await measure(t, p, c, r));
     }
   }
+}
+
+/**
+ * The binary peak beside the ceiling: the sweep's best mscr binary cell (server and
+ * concurrency) and the best ONNX Runtime ceiling (layout and batch), measured back to back
+ * BENCH_PAIRS times, alternating which goes first. A ceiling taken minutes away from the cell
+ * it is divided into moved by a quarter within one run (9,169-12,274 rows/s); a pair shares
+ * the machine's state, and the median of the pairs' ratios is what a noisy minute moves least.
+ */
+async function pairedBinaryPeak(
+  started: readonly Target[],
+  binary: Payload,
+  measureCeiling: (batches: number[], layouts: OnnxLayout[]) => Promise<CeilingRow[]>,
+): Promise<PairedPeak | undefined> {
+  const peak = bestOfRounds(measured)
+    .filter((r) => r.kind === 'mscr' && r.model === CNN && r.payload === binary.name)
+    .reduce<Measured | undefined>(
+      (b, r) => (b === undefined || r.requestsPerSecond > b.requestsPerSecond ? r : b),
+      undefined,
+    );
+  const ceiling = ceilings
+    .filter((c) => c.model === CNN && c.onnxLayout !== undefined)
+    .reduce<CeilingRow | undefined>(
+      (b, c) => (b === undefined || c.rowsPerSecond > b.rowsPerSecond ? c : b),
+      undefined,
+    );
+  const target = started.find((t) => t.name === peak?.server);
+  if (PAIRS < 1 || !peak || !ceiling?.onnxLayout || !target) return undefined;
+  log(
+    `binary peak beside the ceiling, ${PAIRS} pairs: ${target.name} at c=${peak.connections}; ` +
+      `ONNX Runtime ${ceiling.layout} at batch ${ceiling.batch}:`,
+  );
+  const pairs: PairedPeak['pairs'] = [];
+  for (let i = 1; i <= PAIRS; i++) {
+    const layout = ceiling.onnxLayout;
+    const ceilingOnce = async () =>
+      (await measureCeiling([ceiling.batch], [layout]))[0] as CeilingRow;
+    let run: Measured;
+    let row: CeilingRow;
+    if (i % 2 === 1) {
+      row = await ceilingOnce();
+      run = await measure(target, binary, peak.connections, i);
+    } else {
+      run = await measure(target, binary, peak.connections, i);
+      row = await ceilingOnce();
+    }
+    pairs.push({
+      ceilingRowsPerSecond: row.rowsPerSecond,
+      run,
+      ratio: round(run.requestsPerSecond / row.rowsPerSecond, 2),
+    });
+  }
+  return {
+    server: target.name,
+    concurrency: peak.connections,
+    ceilingLayout: ceiling.layout,
+    ceilingBatch: ceiling.batch,
+    pairs,
+  };
 }
 
 const startedAt = new Date();
 const loadAverageStart = os.loadavg().map((l) => round(l, 2));
 const ceilings: CeilingRow[] = [];
+let paired: PairedPeak | undefined;
 const targets: Target[] = [];
 let python = '';
 let installSeconds = 0;
@@ -313,16 +391,10 @@ try {
   log('in-process ceilings, CIFAR-10 CNN:');
   const onnxBytes = files.get('model.onnx');
   if (onnxBytes === undefined) throw new Error('the CNN version has no model.onnx');
+  const cnnOnnxCeiling = (batches = [1, 32], layouts = onnxLayouts(cores)): Promise<CeilingRow[]> =>
+    onnxCeiling(CNN, onnxBytes, image.input, [32, 32, 3], batches, CEILING_SECONDS, layouts);
   ceilings.push(
-    ...(await onnxCeiling(
-      CNN,
-      onnxBytes,
-      image.input,
-      [32, 32, 3],
-      [1, 32],
-      CEILING_SECONDS,
-      cores,
-    )),
+    ...(await cnnOnnxCeiling()),
     ...(ONLY_BINARY
       ? []
       : await tfjsCeiling(CNN, files, [32, 32, 3], [1, 32], CEILING_SECONDS, cores)),
@@ -442,13 +514,15 @@ try {
   for (const t of started) expected = await check(t, expected);
   log(`machine quiet after ${await waitForQuiet()} ms; measuring ...`);
   await matrix(started, CONCURRENCY);
+  paired = await pairedBinaryPeak(started, binary, cnnOnnxCeiling);
   await Promise.all(started.map((t) => stopChild(t.server.child)));
   // Again with the servers stopped: the machine's load drifts, the ceiling is the better of the two.
   log('ONNX Runtime ceiling again, servers stopped:');
   ceilings.push(
-    ...(
-      await onnxCeiling(CNN, onnxBytes, image.input, [32, 32, 3], [1, 32], CEILING_SECONDS, cores)
-    ).map((c) => ({ ...c, layout: `${c.layout}, again after the servers` })),
+    ...(await cnnOnnxCeiling()).map((c) => ({
+      ...c,
+      layout: `${c.layout}, again after the servers`,
+    })),
   );
 
   if (RESNET_ON) {
@@ -467,7 +541,7 @@ try {
           [3, 224, 224],
           RESNET_BATCHES,
           CEILING_SECONDS,
-          cores,
+          onnxLayouts(cores),
         )),
       );
     }
@@ -512,7 +586,7 @@ try {
   await rm(tmp, { recursive: true, force: true });
 }
 
-const summary = summarise(measured, ceilings, cores);
+const summary = summarise(measured, ceilings, cores, paired);
 const result = {
   benchmark: 'compare',
   date: startedAt.toISOString(),
@@ -530,6 +604,7 @@ const result = {
     WARMUP,
     ROUNDS,
     CEILING_SECONDS,
+    PAIRS,
     RESNET_ON,
     KSERVE_ON,
     ONLY: ONLY_BINARY ? 'binary' : null,

@@ -21,6 +21,28 @@ export interface CeilingRow {
   rowsPerSecond: number;
   /** CPU time of this process per row (ONNX Runtime only: the others run elsewhere). */
   cpuMicrosPerRow?: number;
+  /** ONNX Runtime only: the layout as data, so the same one can be measured again. */
+  onnxLayout?: OnnxLayout;
+}
+
+/** Sessions running at once, intra-op threads each, and whether those threads spin when idle. */
+export interface OnnxLayout {
+  sessions: number;
+  threads: number;
+  spinning: boolean;
+}
+
+/**
+ * With several threads, also without spinning (what the service's sessions do): on a busy
+ * machine that is much faster, on a quiet one spinning may be; the ceiling is the best.
+ */
+export function onnxLayouts(cores: number): OnnxLayout[] {
+  if (cores <= 1) return [{ sessions: 1, threads: 1, spinning: true }];
+  return [
+    { sessions: 1, threads: cores, spinning: true },
+    { sessions: 1, threads: cores, spinning: false },
+    { sessions: cores, threads: 1, spinning: true },
+  ];
 }
 
 const cpuMicros = (u: NodeJS.CpuUsage) => u.user + u.system;
@@ -32,20 +54,10 @@ export async function onnxCeiling(
   rowShape: number[],
   batches: number[],
   seconds: number,
-  cores: number,
+  layouts: readonly OnnxLayout[],
 ): Promise<CeilingRow[]> {
   const rows: CeilingRow[] = [];
-  // With several threads, also without spinning (what the service's sessions do): on a busy
-  // machine that is much faster, on a quiet one spinning may be; the ceiling is the best.
-  const layouts: (readonly [number, number, boolean])[] =
-    cores > 1
-      ? [
-          [1, cores, true],
-          [1, cores, false],
-          [cores, 1, true],
-        ]
-      : [[1, 1, true]];
-  for (const [sessions, threads, spinning] of layouts) {
+  for (const { sessions, threads, spinning } of layouts) {
     const list = await Promise.all(
       Array.from({ length: sessions }, () =>
         ort.InferenceSession.create(onnx, {
@@ -82,6 +94,7 @@ export async function onnxCeiling(
         batch,
         rowsPerSecond: round(done / ((performance.now() - started) / 1000), 0),
         cpuMicrosPerRow: round(cpuMicros(process.cpuUsage(cpu)) / Math.max(1, done), 0),
+        onnxLayout: { sessions, threads, spinning },
       };
       rows.push(row);
       process.stderr.write(

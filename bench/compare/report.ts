@@ -19,6 +19,24 @@ export interface Measured extends LoadResult {
   };
 }
 
+/** The binary peak cell and the ONNX Runtime ceiling, measured back to back several times. */
+export interface PairedPeak {
+  server: string;
+  concurrency: number;
+  ceilingLayout: string;
+  ceilingBatch: number;
+  pairs: { ceilingRowsPerSecond: number; run: Measured; ratio: number }[];
+}
+
+function median(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? sorted[mid]
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
 /** CPU microseconds per answered request: the server's (all its threads) and the load generator's. */
 export function cpuPerRequest(r: Measured): { server: number; loadGenerator: number } | undefined {
   if (!(r.requestsPerSecond > 0)) return undefined;
@@ -131,6 +149,7 @@ export function summarise(
   measured: readonly Measured[],
   ceilings: readonly CeilingRow[],
   cores: number,
+  paired?: PairedPeak,
 ) {
   const rows = bestOfRounds(measured).filter((r) => r.model === 'cifar10-cnn');
   const mscr = rows.filter((r) => r.kind === 'mscr');
@@ -163,6 +182,8 @@ export function summarise(
   const mscrSingle = single('mscr');
   const ortSingle = single('express-ort');
   const mscrPeakConfig = mscr.filter((r) => r.server === mscrJsonPeak?.server && json(r));
+  const pairedRatios = paired?.pairs.map((p) => p.ratio) ?? [];
+  const pairedMedian = median(pairedRatios);
   return {
     cores,
     mscrPeakJson: brief(mscrJsonPeak),
@@ -188,6 +209,8 @@ export function summarise(
         mscrBinaryPeak?.requestsPerSecond,
         ortCeiling?.rowsPerSecond,
       ),
+      'the same, median of the back-to-back pairs (binary peak cell, then the ceiling)':
+        pairedMedian ?? null,
       // Robust to other load: what share of the ceiling the CPU a request costs allows, if the
       // server and its load generator had the cores to themselves.
       'ceiling CPU per row / (mscr server + load generator CPU per request) at the binary peak':
@@ -228,6 +251,21 @@ export function summarise(
       ),
     },
     singleRequest: { mscr: brief(mscrSingle), expressOrt: brief(ortSingle) },
+    pairedBinaryPeak:
+      paired === undefined
+        ? null
+        : {
+            server: paired.server,
+            concurrency: paired.concurrency,
+            ceiling: `${paired.ceilingLayout}, batch ${paired.ceilingBatch}`,
+            pairs: paired.pairs.map((p) => ({
+              ...brief(p.run),
+              ceilingRowsPerSecond: p.ceilingRowsPerSecond,
+              ratio: p.ratio,
+              cpuMicrosPerRequest: cpuPerRequest(p.run) ?? null,
+            })),
+            medianRatio: pairedMedian === undefined ? null : round(pairedMedian, 2),
+          },
     mainThread: mainThreadBeforeAfter(mscr),
     placement: placementBeforeAfter(mscr),
   };
@@ -255,6 +293,21 @@ interface Report {
   summary: ReturnType<typeof summarise>;
   ceilings: CeilingRow[];
   runs: Measured[];
+}
+
+function pairedSection(p: ReturnType<typeof summarise>['pairedBinaryPeak']): string[] {
+  if (p === null) return [];
+  return [
+    '',
+    `The binary peak beside the ceiling (${p.server}, c=${p.concurrency}; ONNX Runtime ${p.ceiling}), measured back to back, alternating which goes first; median ratio **${fmt(p.medianRatio, 2)}**:`,
+    '',
+    '| pair | mscr req/s | p50 / p95 / p99 ms | ceiling rows/s | ratio | CPU µs per request: server / load gen |',
+    '| ---: | ---: | --- | ---: | ---: | --- |',
+    ...p.pairs.map(
+      (x, i) =>
+        `| ${i + 1} | ${fmt(x.requestsPerSecond, 0)} | ${fmt(x.p50Ms, 1)} / ${fmt(x.p95Ms, 1)} / ${fmt(x.p99Ms, 1)} | ${fmt(x.ceilingRowsPerSecond, 0)} | ${fmt(x.ratio, 2)} | ${fmt(x.cpuMicrosPerRequest?.server, 0)} / ${fmt(x.cpuMicrosPerRequest?.loadGenerator, 0)} |`,
+    ),
+  ];
 }
 
 export function renderReport(r: Report): string {
@@ -293,6 +346,7 @@ export function renderReport(r: Report): string {
     '',
     ratios,
     `- failed requests: ${failed === 0 ? 'none' : `${failed} cell(s) had failures (see the JSON)`}`,
+    ...pairedSection(r.summary.pairedBinaryPeak),
     '',
     'The main thread, before (one HTTP process) and after (`--http-processes`), each at its peak:',
     '',

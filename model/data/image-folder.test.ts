@@ -28,7 +28,9 @@ describe('loadImageFolder on the real CIFAR-10 folders', () => {
     assert.deepEqual(Buffer.from(data.pixels.subarray(4 * 3072, 5 * 3072)), deer);
   });
 
-  test('the 3000 training images (filenames relative to the parent folder), within a time budget', async () => {
+  // The load time is reported, not asserted: a test must not fail because a shared machine
+  // was busy (speed belongs in the benchmarks).
+  test('the 3000 training images (filenames relative to the parent folder)', async (t) => {
     const started = performance.now();
     const data = await loadImageFolder(pathToFileURL(join(cifar, 'train')).href);
     const ms = performance.now() - started;
@@ -36,8 +38,7 @@ describe('loadImageFolder on the real CIFAR-10 folders', () => {
     const perClass = new Array<number>(10).fill(0);
     data.labels.forEach((label) => (perClass[label] = (perClass[label] as number) + 1));
     assert.deepEqual(perClass, new Array(10).fill(300));
-    assert.ok(ms < 30_000, `loading took ${ms} ms`);
-    console.log(`# loaded 3000 training images in ${ms.toFixed(0)} ms`);
+    t.diagnostic(`loaded 3000 training images in ${ms.toFixed(0)} ms`);
   });
 
   test('same data, same fingerprint; limit, grey and resize options', async () => {
