@@ -17,26 +17,20 @@
  *   help. While no worker is ready (all restarting) requests wait up to `readyTimeoutMs`.
  * - `close()` stops accepting work, lets in-flight requests finish, then ends the threads.
  *
- * Workers from TypeScript source (tests, `tsx`): tsx's `--import tsx` hooks register on the
- * main thread only before Node 22.22.3 / 24.11.1 (tsx checks `isMainThread` where Node lacks
- * `isInternalThread`), so on Node 20 `new Worker('worker.ts', { execArgv: ['--import', 'tsx'] })`
- * fails with ERR_UNKNOWN_FILE_EXTENSION. Instead the worker starts from a tiny `data:` module
- * that calls `register()` of `tsx/esm/api` inside the worker and then imports `worker.ts`; the
- * inherited `--import tsx` is dropped so newer Node does not register tsx twice. Compiled
- * (`dist/service/engine/worker-pool.js`) the pool starts `worker.js` directly, without tsx.
+ * How a worker thread is started (from source through tsx, or compiled): worker-spawn.ts.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { MscrError, asMscrError, errorMessage, isMscrError } from '../../connectors/errors.ts';
 import { checkInput } from './batcher.ts';
 import type { BackendInfo, BackendPreference } from '../../runtime/backend/index.ts';
 import { defaultOnnxThreads } from './onnx-runtime.ts';
+import { createWorker } from './worker-spawn.ts';
 import type {
   ModelSignature,
   NamedTensor,
   RuntimeSpec,
   SerializedError,
-  WorkerInit,
   WorkerRequest,
   WorkerResponse,
 } from './protocol.ts';
@@ -116,40 +110,6 @@ interface Waiter {
   resolve: () => void;
   reject: (error: MscrError) => void;
   timer: NodeJS.Timeout | undefined;
-}
-
-const fromSource = new URL(import.meta.url).pathname.endsWith('.ts');
-const workerUrl = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url);
-
-/** `process.execArgv` without tsx's own loader flags (the bootstrap registers tsx itself). */
-function withoutTsx(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    const next = argv[i + 1] ?? '';
-    if ((arg === '--import' || arg === '--loader' || arg === '--require') && isTsx(next)) i++;
-    else if (/^--(import|loader|require)=/.test(arg) && isTsx(arg.slice(arg.indexOf('=') + 1))) {
-      continue;
-    } else out.push(arg);
-  }
-  return out;
-}
-
-function isTsx(specifier: string): boolean {
-  return /^tsx(\/|$)/.test(specifier) || /\/node_modules\/tsx\//.test(specifier);
-}
-
-function createWorker(init: WorkerInit): Worker {
-  if (!fromSource) return new Worker(workerUrl, { workerData: init });
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const bootstrap =
-    `import { register } from ${JSON.stringify(tsxApi)};\n` +
-    `register();\n` +
-    `await import(${JSON.stringify(workerUrl.href)});\n`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`), {
-    workerData: init,
-    execArgv: withoutTsx(process.execArgv),
-  });
 }
 
 function toError(error: SerializedError): MscrError {
