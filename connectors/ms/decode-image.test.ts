@@ -71,3 +71,30 @@ test('undecodable, truncated, oversized and mis-sized inputs are bad_data errors
     /is 32x32 .*expected 16x32/,
   );
 });
+
+// libvips shares one error buffer between threads: decoded at once, a truncated image's reason
+// could carry other images' lines or lose its details ("...corrupt header:", 4 % of 1,200 here).
+test('a truncated image decoded beside others: one line of reason, no dangling colon', async () => {
+  const good = readFileSync(jpegPath);
+  const truncated = good.subarray(0, 200);
+  const target = { height: 32, width: 32, channels: 3 as const };
+  const reasons: string[] = [];
+  for (let round = 0; round < 100; round++) {
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        decodeImage(i % 2 === 1 ? truncated : good, { ...target, source: `part-${i}.jpg` }).catch(
+          (error: Error) => void reasons.push(error.message),
+        ),
+      ),
+    );
+  }
+  assert.equal(reasons.length, 400, 'every truncated image fails, every good one decodes');
+  for (const reason of reasons) {
+    assert.match(
+      reason,
+      /^cannot decode image part-\d\.jpg: Input buffer has corrupt header(: \S.*)?$/,
+    );
+    assert.ok(!reason.includes('\n'), `one line: ${JSON.stringify(reason)}`);
+    assert.ok(!reason.endsWith(':'), `no dangling colon: ${JSON.stringify(reason)}`);
+  }
+});

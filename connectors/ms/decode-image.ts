@@ -47,7 +47,13 @@ function checkTarget(options: DecodeOptions): void {
 }
 
 function decodeError(source: string | undefined, error: unknown): MscrError {
-  const reason = error instanceof Error ? error.message : String(error);
+  // libvips keeps its error details in one buffer shared by every thread, and sharp appends
+  // all of it: when images decode at once a reason can carry other images' lines, or lose its
+  // own details. Only the first line is kept (sharp's words and at most one detail), without
+  // a dangling colon.
+  const text = error instanceof Error ? error.message : String(error);
+  let reason = (text.split('\n', 1)[0] ?? '').trimEnd();
+  if (reason.endsWith(':')) reason = reason.slice(0, -1);
   return new MscrError('bad_data', `cannot decode ${describe(source)}: ${reason}`, {
     cause: error,
   });

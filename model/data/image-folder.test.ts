@@ -148,7 +148,9 @@ describe('loadImageFolder errors', () => {
     });
     await assert.rejects(
       loadImageFolder(broken),
-      code('bad_data', /cannot decode image .*images\/bad\.jpg: .*JPEG/),
+      // The reason is libvips's; its details can be lost when images decode at once (see
+      // decodeError), so only the file and that there is a reason are checked.
+      code('bad_data', /cannot decode image .*images\/bad\.jpg: \S/),
     );
   });
 
