@@ -70,7 +70,9 @@ import {
 import { buildCheckout } from './compare/built.ts';
 import { ensureBenchPython } from './compare/python-env.ts';
 import {
+  best,
   bestOfRounds,
+  bestOnnxCeiling,
   renderReport,
   summarise,
   type Measured,
@@ -321,29 +323,23 @@ async function pairedBinaryPeak(
   binary: Payload,
   measureCeiling: (batches: number[], layouts: OnnxLayout[]) => Promise<CeilingRow[]>,
 ): Promise<PairedPeak | undefined> {
-  const peak = bestOfRounds(measured)
-    .filter((r) => r.kind === 'mscr' && r.model === CNN && r.payload === binary.name)
-    .reduce<Measured | undefined>(
-      (b, r) => (b === undefined || r.requestsPerSecond > b.requestsPerSecond ? r : b),
-      undefined,
-    );
-  const ceiling = ceilings
-    .filter((c) => c.model === CNN && c.onnxLayout !== undefined)
-    .reduce<CeilingRow | undefined>(
-      (b, c) => (b === undefined || c.rowsPerSecond > b.rowsPerSecond ? c : b),
-      undefined,
-    );
+  const peak = best(
+    bestOfRounds(measured).filter(
+      (r) => r.kind === 'mscr' && r.model === CNN && r.payload === binary.name,
+    ),
+  );
+  const ceiling = bestOnnxCeiling(ceilings, CNN);
+  const layout = ceiling?.onnxLayout;
   const target = started.find((t) => t.name === peak?.server);
-  if (PAIRS < 1 || !peak || !ceiling?.onnxLayout || !target) return undefined;
+  if (PAIRS < 1 || !peak || !ceiling || !layout || !target) return undefined;
+  const ceilingOnce = async () =>
+    (await measureCeiling([ceiling.batch], [layout]))[0] as CeilingRow;
   log(
     `binary peak beside the ceiling, ${PAIRS} pairs: ${target.name} at c=${peak.connections}; ` +
       `ONNX Runtime ${ceiling.layout} at batch ${ceiling.batch}:`,
   );
   const pairs: PairedPeak['pairs'] = [];
   for (let i = 1; i <= PAIRS; i++) {
-    const layout = ceiling.onnxLayout;
-    const ceilingOnce = async () =>
-      (await measureCeiling([ceiling.batch], [layout]))[0] as CeilingRow;
     let run: Measured;
     let row: CeilingRow;
     if (i % 2 === 1) {

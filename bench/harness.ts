@@ -128,7 +128,6 @@ export function killAllNow(): void {
   for (const child of children) signalGroup(child, 'SIGKILL');
 }
 
-/** Stops every child on exit and on SIGINT/SIGTERM; `cleanup` runs on a signal too. */
 /**
  * `mscr serve` from `checkout` (a source checkout or a compiled one, bench/compare/built.ts)
  * on a loopback port, set up for measuring: warn-level logs, the store polled rarely, the
@@ -169,6 +168,7 @@ export function startMscrServe(
   );
 }
 
+/** Stops every child on exit and on SIGINT/SIGTERM; `cleanup` runs on a signal too. */
 export function stopChildrenOnExit(cleanup: () => void): void {
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {

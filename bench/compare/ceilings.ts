@@ -7,10 +7,11 @@
  *   - TensorFlow (the competitor's engine, bench/kserve_server.py `ceiling`, in its venv).
  */
 import { execFileSync } from 'node:child_process';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { root, round } from '../harness.ts';
 import type { CeilingInit, CeilingRequest, CeilingResponse } from '../ceiling-worker.ts';
+import { sourceWorker } from '../../service/engine/worker-spawn.ts';
 
 export interface CeilingRow {
   model: string;
@@ -106,30 +107,6 @@ export async function onnxCeiling(
   return rows;
 }
 
-function tsxExecArgv(): string[] {
-  const out: string[] = [];
-  const argv = process.execArgv;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if ((arg === '--import' || arg === '--loader') && /^tsx(\/|$)/.test(argv[i + 1] ?? '')) i++;
-    else if (/^--(import|loader)=tsx(\/|$)/.test(arg)) continue;
-    else out.push(arg);
-  }
-  return out;
-}
-
-/** A worker thread from TypeScript source: Node 20 needs tsx registered inside the thread. */
-function tsWorker(file: URL, workerData: unknown): Worker {
-  const bootstrap =
-    `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))};\n` +
-    `register();\n` +
-    `await import(${JSON.stringify(file.href)});\n`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`), {
-    workerData,
-    execArgv: tsxExecArgv(),
-  });
-}
-
 function nextMessage(worker: Worker): Promise<CeilingResponse> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => reject(error);
@@ -155,7 +132,7 @@ export async function tfjsCeiling(
     warmupBatches: batches,
   };
   const workers = Array.from({ length: cores }, () =>
-    tsWorker(new URL('../ceiling-worker.ts', import.meta.url), init),
+    sourceWorker(new URL('../ceiling-worker.ts', import.meta.url), init),
   );
   try {
     await Promise.all(workers.map(nextMessage));

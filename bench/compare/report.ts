@@ -37,6 +37,19 @@ function median(values: readonly number[]): number | undefined {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/** A model's best ONNX Runtime ceiling (every layout and batch measured). */
+export function bestOnnxCeiling(
+  ceilings: readonly CeilingRow[],
+  model: string,
+): CeilingRow | undefined {
+  return ceilings
+    .filter((c) => c.model === model && c.engine.startsWith('onnxruntime'))
+    .reduce<CeilingRow | undefined>(
+      (b, c) => (b === undefined || c.rowsPerSecond > b.rowsPerSecond ? c : b),
+      undefined,
+    );
+}
+
 /** CPU microseconds per answered request: the server's (all its threads) and the load generator's. */
 export function cpuPerRequest(r: Measured): { server: number; loadGenerator: number } | undefined {
   if (!(r.requestsPerSecond > 0)) return undefined;
@@ -56,7 +69,8 @@ export function perCore(r: Measured | undefined): number | undefined {
   return used > 0 ? round(r.requestsPerSecond / used, 0) : undefined;
 }
 
-function best(list: readonly Measured[]): Measured | undefined {
+/** The cell with the most req/s. */
+export function best(list: readonly Measured[]): Measured | undefined {
   return list.reduce<Measured | undefined>(
     (b, r) => (b === undefined || r.requestsPerSecond > b.requestsPerSecond ? r : b),
     undefined,
@@ -163,12 +177,7 @@ export function summarise(
     c.model === 'cifar10-cnn' && c.cpuMicrosPerRow !== undefined ? [c.cpuMicrosPerRow] : [],
   );
   const ceilingCpu = cpuRows.length > 0 ? Math.min(...cpuRows) : undefined;
-  const ortCeiling = ceilings
-    .filter((c) => c.model === 'cifar10-cnn' && c.engine.startsWith('onnxruntime'))
-    .reduce<CeilingRow | undefined>(
-      (b, c) => (b === undefined || c.rowsPerSecond > b.rowsPerSecond ? c : b),
-      undefined,
-    );
+  const ortCeiling = bestOnnxCeiling(ceilings, 'cifar10-cnn');
   const at = (list: readonly Measured[], c: number | undefined) =>
     list.find((r) => r.connections === c);
   const kserveRuns = rows.filter((r) => r.kind === 'kserve');

@@ -38,16 +38,24 @@ function isTsx(specifier: string): boolean {
 
 export function createWorker(init: WorkerInit): Worker {
   if (!fromSource) return new Worker(workerUrl, { workerData: init });
+  return sourceWorker(workerUrl, init);
+}
+
+/**
+ * A worker thread running the TypeScript module `file` through tsx (see above), with the
+ * process's flags minus tsx's own and minus those a Worker refuses.
+ */
+export function sourceWorker(file: URL, workerData: unknown): Worker {
   const tsxApi = import.meta.resolve('tsx/esm/api');
   const bootstrap =
     `import { register } from ${JSON.stringify(tsxApi)};\n` +
     `register();\n` +
-    `await import(${JSON.stringify(workerUrl.href)});\n`;
+    `await import(${JSON.stringify(file.href)});\n`;
   const url = new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`);
   let execArgv = withoutTsx(process.execArgv);
   for (;;) {
     try {
-      return new Worker(url, { workerData: init, execArgv });
+      return new Worker(url, { workerData, execArgv });
     } catch (error) {
       // V8 and process-wide flags (`node --max-old-space-size=4096 --trace-gc ...`) already
       // hold for every thread, and a worker refuses them in its execArgv: leave them out.
